@@ -1,0 +1,385 @@
+"""The Head base class: loss, predictions, mergeable metrics, estimator spec.
+
+A head turns logits into a loss, predictions and metrics. Metrics are kept in
+mergeable states (`heads.metrics`). Per batch, one compiled TensorFlow
+function per head computes every metric's sums for every segment (slice) of
+the batch at once; only those small sums (and, for AUC histograms, the
+occupied buckets) cross to numpy.
+"""
+import collections
+
+import numpy as np
+import tensorflow as tf
+
+from heads import buckets, keys, labels as labels_lib, losses, metrics as metrics_lib, states
+
+EstimatorSpec = collections.namedtuple(
+    "EstimatorSpec", ["mode", "predictions", "loss", "train_op", "eval_metric_ops",
+                      "export_outputs"])
+ClassificationOutput = collections.namedtuple("ClassificationOutput", ["scores", "classes"])
+RegressionOutput = collections.namedtuple("RegressionOutput", ["value"])
+PredictOutput = collections.namedtuple("PredictOutput", ["outputs"])
+
+AUC_METHODS = ("histogram", "exact")
+
+
+class MetricSpec(collections.namedtuple("MetricSpec", ["key", "make", "absorb"])):
+    """How to build one metric object and how to add a segment's sums to it:
+    `absorb(metric, stats, segment)`."""
+
+
+def absorb_mean(total, count, index=()):
+    """Mean sums from `stats[total][s][index]` and `stats[count][s]`."""
+    def absorb(metric, stats, s):
+        metric._add(states.MeanState(total=stats[total][s][index], count=stats[count][s]))
+    return absorb
+
+
+def absorb_confusion(name, index):
+    """`stats[name]` is `[S, ..., 2, 2]`; `index` picks the threshold (and class)."""
+    def absorb(metric, stats, s):
+        matrix = stats[name][s][index]
+        metric._add(states.ConfusionState(thresholds=(metric.threshold,), matrix=matrix[None]))
+    return absorb
+
+
+def absorb_array(name, state_cls, index=None):
+    def absorb(metric, stats, s):
+        value = stats[name][s] if index is None else stats[name][s][index]
+        metric._add(state_cls(value))
+    return absorb
+
+
+def absorb_scores(name, column):
+    """AUC from `stats[name]`: a `ScoreGroups` of this batch's scores."""
+    def absorb(metric, stats, s):
+        stats[name].add_to(metric, s, column)
+    return absorb
+
+
+class ScoreGroups:
+    """One batch's scores, grouped per (segment, column), for AUC metrics.
+
+    Histogram method: TensorFlow has already summed the weights per occupied
+    (segment, column, bucket); here they are sorted once so each metric takes
+    its contiguous group. Exact method: raw scores per row.
+    """
+
+    def __init__(self, method, n_columns, n_buckets, payload):
+        self.method, self.n_columns, self.n_buckets = method, n_columns, n_buckets
+        if method == "histogram":
+            flat, pos, neg = (np.asarray(x) for x in payload)
+            order = np.argsort(flat, kind="stable")
+            self.flat, self.pos, self.neg = flat[order], pos[order], neg[order]
+        else:
+            self.seg, self.scores, self.pos, self.neg = (np.asarray(x) for x in payload)
+
+    def add_to(self, metric, segment, column):
+        if self.method == "histogram":
+            group = segment * self.n_columns + column
+            lo, hi = np.searchsorted(self.flat, [group * self.n_buckets,
+                                                 (group + 1) * self.n_buckets])
+            if hi > lo:
+                metric._add_sparse(self.flat[lo:hi] - group * self.n_buckets,
+                                   self.pos[lo:hi], self.neg[lo:hi])
+        else:
+            rows = self.seg == segment
+            if rows.any():
+                metric._add_values(self.scores[rows, column], self.pos[rows, column],
+                                   self.neg[rows, column])
+
+
+def probability_f32(p64):
+    """The float32 probability the estimator would report, from float64."""
+    return tf.cast(p64, tf.float32)
+
+
+def confusion_rows(label_pos, scores, w, thresholds):
+    """Per-row weighted one-hot of (label, score > t): `[n, C, T, 2, 2]`."""
+    t = tf.constant(thresholds, tf.float64)
+    pred = tf.cast(scores[:, :, None] > t[None, None, :], tf.int32)
+    lab = tf.cast(label_pos, tf.int32)[:, :, None] * tf.ones_like(pred)
+    onehot = tf.one_hot(2 * lab + pred, 4, dtype=tf.float64) * w[:, :, None, None]
+    return tf.reshape(onehot, tf.concat([tf.shape(onehot)[:3], [2, 2]], 0))
+
+
+class Head:
+    """Shared behaviour of the five heads. Subclasses define label processing,
+    the unreduced loss, predictions and `_batch_stats`/`_metric_specs`."""
+
+    _allow_per_logit_weights = False
+
+    def _init_common(self, weight_column, loss_reduction, loss_fn, name, extended_metrics,
+                     auc_method, auc_buckets):
+        losses.validate_loss_reduction(loss_reduction)
+        if loss_fn is not None:
+            losses.validate_loss_fn_args(loss_fn)
+        if weight_column is not None and not isinstance(weight_column, str):
+            raise ValueError("weight_column must be a feature name (string) or None; got %r"
+                             % (weight_column,))
+        if name is not None and not isinstance(name, str):
+            raise ValueError("name must be a string or None; got %r" % (name,))
+        if auc_method not in AUC_METHODS:
+            raise ValueError("auc_method must be one of %s; got %r" % (AUC_METHODS, auc_method))
+        self._weight_column = weight_column
+        self._loss_reduction = loss_reduction
+        self._loss_fn = loss_fn
+        self._name = name
+        self._extended = bool(extended_metrics)
+        self._auc_method = auc_method
+        if auc_buckets is None:
+            self._bucket_layout = (buckets.DEFAULT_MANTISSA_BITS, buckets.DEFAULT_MIN_EXPONENT)
+        else:
+            self._bucket_layout = buckets.layout_for(int(auc_buckets))
+        self._n_buckets = buckets.num_buckets(*self._bucket_layout)
+        self._stats_fn = tf.function(self._segment_stats, reduce_retracing=True)
+        self.__specs = None
+
+    # -- properties ---------------------------------------------------------
+    @property
+    def name(self):
+        return self._name
+
+    @property
+    def loss_reduction(self):
+        return self._loss_reduction
+
+    @property
+    def weight_column(self):
+        return self._weight_column
+
+    def _key(self, key):
+        return keys.summary_key(key, self._name)
+
+    def _info(self, base, class_id=None, threshold=None, key=None):
+        """MetricInfo for a base name, optional class and threshold."""
+        if key is None:
+            key = base
+            if threshold is not None:
+                key = keys.at_threshold(base, threshold)
+            if class_id is not None:
+                key = keys.at_class(key, class_id, self._vocabulary_words())
+        class_name = None if class_id is None else keys.class_name(class_id, self._vocabulary_words())
+        return metrics_lib.MetricInfo(self._key(key), base, class_name, threshold)
+
+    def _vocabulary_words(self):
+        vocab = getattr(self, "_vocabulary", None)
+        return None if vocab is None else vocab.words
+
+    def _auc(self, info, curve):
+        if self._auc_method == "exact":
+            return metrics_lib.ExactAUC(info, curve=curve)
+        bits, exponent = self._bucket_layout
+        return metrics_lib.AUC(info, curve=curve, mantissa_bits=bits, min_exponent=exponent)
+
+    # -- to implement ---------------------------------------------------------
+    def _processed_labels(self, logits, labels):
+        raise NotImplementedError
+
+    def _unweighted_loss(self, logits, labels, features):
+        raise NotImplementedError
+
+    def _batch_stats(self, logits, labels, loss, weights):
+        """Per-row tensors (`dense`, summed per segment) and score groups
+        (`scores`: name -> (float32 scores [n, C], pos weights, neg weights))."""
+        raise NotImplementedError
+
+    def _metric_specs(self):
+        raise NotImplementedError
+
+    # -- loss ---------------------------------------------------------------
+    def _prepare(self, features, logits, labels):
+        logits = labels_lib.check_logits(logits, self.logits_dimension)
+        labels = self._processed_labels(logits, labels)
+        if self._loss_fn is not None:
+            unweighted = losses.call_loss_fn(self._loss_fn, labels, logits, features,
+                                             self._loss_dimension())
+        else:
+            unweighted = self._unweighted_loss(logits, labels, features)
+        weights = labels_lib.get_weights(features, self._weight_column, logits,
+                                         self._allow_per_logit_weights)
+        return logits, labels, unweighted, weights
+
+    def _loss_dimension(self):
+        return 1
+
+    def loss(self, labels, logits, features=None, mode=None, regularization_losses=None):
+        """Regularized training loss: the reduced weighted loss plus the sum of
+        `regularization_losses`."""
+        del mode
+        _, _, unweighted, weights = self._prepare(features, logits, labels)
+        loss = losses.reduce_weighted_loss(unweighted, weights, self._loss_reduction)
+        return losses.add_regularization(loss, regularization_losses)
+
+    # -- metrics ------------------------------------------------------------
+    @property
+    def _specs(self):
+        if self.__specs is None:
+            specs = list(self._metric_specs())
+            if self._extended:
+                specs += [
+                    MetricSpec(self._key(keys.MetricKeys.EXAMPLE_COUNT),
+                               lambda: metrics_lib.Sum(self._info(keys.MetricKeys.EXAMPLE_COUNT)),
+                               absorb_mean("_rows", "_rows")),
+                    MetricSpec(self._key(keys.MetricKeys.WEIGHTED_EXAMPLE_COUNT),
+                               lambda: metrics_lib.Sum(
+                                   self._info(keys.MetricKeys.WEIGHTED_EXAMPLE_COUNT)),
+                               absorb_mean("_row_weight", "_rows")),
+                ]
+            self.__specs = specs
+        return self.__specs
+
+    def metrics(self, regularization_losses=None):
+        """Fresh metric objects, keyed by the estimator's metric keys."""
+        out = {spec.key: spec.make() for spec in self._specs}
+        if regularization_losses is not None:
+            key = self._key(keys.MetricKeys.LOSS_REGULARIZATION)
+            out[key] = metrics_lib.Mean(self._info(keys.MetricKeys.LOSS_REGULARIZATION))
+        return out
+
+    def _segment_stats(self, logits, labels, loss, weights, segment_ids, num_segments):
+        dense, scores = self._batch_stats(logits, labels, loss, weights)
+        dense = dict(dense)
+        dense["_rows"] = tf.ones_like(segment_ids, tf.float64)
+        dense["_row_weight"] = tf.reduce_mean(
+            tf.cast(tf.broadcast_to(weights, tf.concat([tf.shape(logits)[:1],
+                                                        tf.shape(weights)[1:]], 0)),
+                    tf.float64), axis=-1)
+        out = {k: tf.math.unsorted_segment_sum(tf.cast(v, tf.float64), segment_ids, num_segments)
+               for k, v in dense.items()}
+        seg64 = tf.cast(segment_ids, tf.int64)
+        for name, (score, pos, neg) in scores.items():
+            if self._auc_method == "exact":
+                out[name] = (segment_ids, score, pos, neg)
+                continue
+            n_columns = tf.shape(score, out_type=tf.int64)[1]
+            bucket = self._bucket_index_tf(score)
+            column = tf.range(n_columns, dtype=tf.int64)[None, :]
+            flat = tf.reshape((seg64[:, None] * n_columns + column) * self._n_buckets + bucket, [-1])
+            uniq, idx = tf.unique(flat, out_idx=tf.int64)
+            n_uniq = tf.size(uniq, out_type=tf.int64)
+            out[name] = (uniq,
+                         tf.math.unsorted_segment_sum(tf.reshape(pos, [-1]), idx, n_uniq),
+                         tf.math.unsorted_segment_sum(tf.reshape(neg, [-1]), idx, n_uniq),
+                         n_columns)
+        return out
+
+    def _bucket_index_tf(self, p32):
+        """TensorFlow twin of `heads.buckets.bucket_index`."""
+        bits, exponent = self._bucket_layout
+        low = p32 < 0.5
+        q = tf.where(low, p32, 1.0 - p32)
+        q = tf.maximum(q, tf.constant(2.0 ** -exponent, tf.float32))
+        shift = 23 - bits
+        base = int(np.float32(2.0 ** -exponent).view(np.int32)) >> shift
+        key = tf.cast(tf.bitwise.right_shift(tf.bitcast(q, tf.int32), shift) - base, tf.int64)
+        return tf.where(low, key, self._n_buckets - 1 - key)
+
+    def update_metrics(self, eval_metrics, features, logits, labels, regularization_losses=None):
+        """Adds one batch to `eval_metrics` (from `metrics()`); returns it."""
+        self.update_metrics_segmented([eval_metrics], features, logits, labels, None,
+                                      regularization_losses)
+        return eval_metrics
+
+    def update_metrics_segmented(self, eval_metrics_list, features, logits, labels, segment_ids,
+                                 regularization_losses=None):
+        """Adds one batch to several metric dicts at once: example i (along D0)
+        goes to `eval_metrics_list[segment_ids[i]]`. This is how slices are
+        evaluated with one pass of TensorFlow per batch."""
+        logits, labels, unweighted, weights = self._prepare(features, logits, labels)
+        self._add_batch(eval_metrics_list, logits, labels, unweighted, weights, segment_ids)
+        if regularization_losses is not None:
+            value = float(tf.math.add_n(regularization_losses))
+            key = self._key(keys.MetricKeys.LOSS_REGULARIZATION)
+            present = range(len(eval_metrics_list)) if segment_ids is None else np.unique(segment_ids)
+            for s in present:
+                if key in eval_metrics_list[s]:
+                    eval_metrics_list[s][key].update_state(value)
+        return eval_metrics_list
+
+    def _add_batch(self, eval_metrics_list, logits, labels, unweighted, weights, segment_ids):
+        num_segments = len(eval_metrics_list)
+        d0 = logits.shape[0]
+        if segment_ids is None:
+            segment_ids = np.zeros(d0, np.int32)
+        segment_ids = np.asarray(segment_ids, np.int32).reshape(-1)
+        if segment_ids.shape[0] != d0:
+            raise ValueError("segment_ids must have one entry per example (%d); got %d"
+                             % (d0, segment_ids.shape[0]))
+        if d0 and (segment_ids.min() < 0 or segment_ids.max() >= num_segments):
+            raise ValueError("segment_ids must be in [0, %d)" % num_segments)
+        # Flatten [D0, ..., DN, k] to [n, k]; each row keeps its D0 segment.
+        inner = int(np.prod(logits.shape[1:-1])) if logits.shape.rank > 2 else 1
+        flat = lambda t: tf.reshape(t, [-1, t.shape[-1]])
+        weights = tf.broadcast_to(weights, tf.concat([tf.shape(logits)[:-1],
+                                                      tf.shape(weights)[-1:]], 0)) \
+            if weights.shape.rank else tf.fill(tf.concat([tf.shape(logits)[:-1], [1]], 0), weights)
+        seg = np.repeat(segment_ids, inner)
+        stats = self._stats_fn(flat(logits), flat(labels), flat(unweighted), flat(weights),
+                               tf.constant(seg), tf.constant(num_segments, tf.int32))
+        stats = self._to_numpy(stats)
+        for s, eval_metrics in enumerate(eval_metrics_list):
+            for spec in self._specs:
+                if spec.key in eval_metrics:
+                    spec.absorb(eval_metrics[spec.key], stats, s)
+
+    def _to_numpy(self, stats):
+        out = {}
+        for name, value in stats.items():
+            if isinstance(value, tuple):
+                if self._auc_method == "exact":
+                    n_columns, payload = int(value[1].shape[1]), value
+                else:
+                    n_columns, payload = int(value[3]), value[:3]
+                out[name] = ScoreGroups(self._auc_method, n_columns, self._n_buckets,
+                                        [v.numpy() for v in payload])
+            else:
+                out[name] = value.numpy()
+        return out
+
+    # -- estimator spec -----------------------------------------------------
+    def _export_outputs(self, predictions):
+        raise NotImplementedError
+
+    def create_estimator_spec(self, features, mode, logits, labels=None, optimizer=None,
+                              trainable_variables=None, train_op_fn=None, update_ops=None,
+                              regularization_losses=None):
+        """An `EstimatorSpec(mode, predictions, loss, train_op, eval_metric_ops,
+        export_outputs)` for PREDICT, EVAL or TRAIN."""
+        predictions = self.predictions(logits)
+        if mode == keys.ModeKeys.PREDICT:
+            return EstimatorSpec(mode, predictions, None, None, None,
+                                 self._export_outputs(predictions))
+        loss = self.loss(labels, logits, features=features, mode=mode,
+                         regularization_losses=regularization_losses)
+        if mode == keys.ModeKeys.EVAL:
+            eval_metrics = self.metrics(regularization_losses=regularization_losses)
+            self.update_metrics(eval_metrics, features, logits, labels,
+                                regularization_losses=regularization_losses)
+            return EstimatorSpec(mode, predictions, loss, None, eval_metrics, None)
+        if mode != keys.ModeKeys.TRAIN:
+            raise ValueError("mode must be one of ModeKeys.TRAIN, EVAL, PREDICT; got %r" % (mode,))
+        train_op = make_train_op(loss, optimizer, trainable_variables, train_op_fn, update_ops)
+        return EstimatorSpec(mode, predictions, loss, train_op, None, None)
+
+
+def make_train_op(loss, optimizer, trainable_variables, train_op_fn, update_ops):
+    """train_op_fn(loss), or (in eager TF) the optimizer's step on a loss
+    callable; exactly one of the two must be given."""
+    if update_ops is not None and not isinstance(update_ops, (list, tuple)):
+        raise ValueError("update_ops should be a list or a tuple; got %s"
+                         % type(update_ops).__name__)
+    if optimizer is not None and train_op_fn is not None:
+        raise ValueError("train_op_fn and optimizer cannot both be set.")
+    if optimizer is None and train_op_fn is None:
+        raise ValueError("train_op_fn and optimizer cannot both be None.")
+    if trainable_variables is None or not isinstance(trainable_variables, (list, tuple)):
+        raise ValueError("trainable_variables must be a list or tuple of variables; got %r"
+                         % (trainable_variables,))
+    if train_op_fn is not None:
+        return train_op_fn(loss)
+    if not callable(loss):
+        raise ValueError("With an optimizer in eager TensorFlow, gradients need the loss as a "
+                         "callable: use train_op_fn, or compute gradients with tf.GradientTape "
+                         "around head.loss(...) and call optimizer.apply_gradients.")
+    return optimizer.minimize(loss, trainable_variables)

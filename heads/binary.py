@@ -1,0 +1,148 @@
+"""BinaryClassHead: sigmoid cross-entropy over one logit per example."""
+import tensorflow as tf
+
+from heads import base, common, keys, labels as labels_lib, metrics as M, states
+
+K = keys.MetricKeys
+P = keys.PredictionKeys
+
+
+class BinaryClassHead(base.Head):
+    """Binary classification with sigmoid cross-entropy.
+
+    Logits `[D0, ..., DN, 1]`; labels `[D0, ..., DN, 1]` (or `[D0, ..., DN]`)
+    holding 0/1, soft labels in [0, 1], or strings of `label_vocabulary`.
+    A prediction is positive at threshold t when `sigmoid(logit) > t`, so a
+    logit of exactly 0 predicts class 0.
+
+    Example: logits [[45.], [-41.]], labels [[1], [1]] ->
+    loss = (0 + 41) / 2 = 20.5 ("sum_over_batch_size").
+    """
+
+    def __init__(self, weight_column=None, thresholds=None, label_vocabulary=None,
+                 loss_reduction="sum_over_batch_size", loss_fn=None, name=None,
+                 extended_metrics=False, auc_method="histogram", auc_buckets=None):
+        self._thresholds = common.validate_thresholds(thresholds)
+        if label_vocabulary is not None and not isinstance(label_vocabulary, (list, tuple)):
+            raise ValueError("label_vocabulary should be a list or tuple; got type %s"
+                             % type(label_vocabulary).__name__)
+        self._vocabulary = None if label_vocabulary is None else \
+            labels_lib.Vocabulary(label_vocabulary, 2)
+        self._init_common(weight_column, loss_reduction, loss_fn, name, extended_metrics,
+                          auc_method, auc_buckets)
+
+    @property
+    def logits_dimension(self):
+        return 1
+
+    @property
+    def thresholds(self):
+        return self._thresholds
+
+    def _processed_labels(self, logits, labels):
+        labels = labels_lib.check_dense_labels(labels, logits, 1)
+        if self._vocabulary is not None:
+            labels = self._vocabulary.lookup(labels)
+        elif labels.dtype == tf.string:
+            raise ValueError("labels are strings but label_vocabulary is None: give "
+                             "label_vocabulary to map strings to classes")
+        labels = tf.cast(labels, tf.float32)
+        return labels_lib.check_label_range(labels, 2)
+
+    def _unweighted_loss(self, logits, labels, features):
+        return tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
+
+    def predictions(self, logits, keys=None):
+        """logits, logistic, probabilities, class_ids, classes, all_class_ids,
+        all_classes (or the subset named by `keys`)."""
+        valid = [P.LOGITS, P.LOGISTIC, P.PROBABILITIES, P.CLASS_IDS, P.CLASSES,
+                 P.ALL_CLASS_IDS, P.ALL_CLASSES]
+        if keys:
+            common.check_prediction_keys(keys, valid)
+        else:
+            keys = valid
+        logits = labels_lib.check_logits(logits, 1)
+        out = {}
+        if P.LOGITS in keys:
+            out[P.LOGITS] = logits
+        if P.LOGISTIC in keys:
+            out[P.LOGISTIC] = tf.math.sigmoid(logits)
+        two_class = tf.concat([tf.zeros_like(logits), logits], axis=-1)
+        if P.PROBABILITIES in keys:
+            out[P.PROBABILITIES] = tf.nn.softmax(two_class)
+        class_ids = tf.expand_dims(tf.argmax(two_class, axis=-1), -1)
+        if P.CLASS_IDS in keys:
+            out[P.CLASS_IDS] = class_ids
+        if P.CLASSES in keys:
+            out[P.CLASSES] = self._vocabulary.strings(class_ids) if self._vocabulary \
+                else tf.strings.as_string(class_ids)
+        if P.ALL_CLASS_IDS in keys:
+            out[P.ALL_CLASS_IDS] = common.all_class_ids(logits, 2)
+        if P.ALL_CLASSES in keys:
+            out[P.ALL_CLASSES] = common.all_classes(logits, 2, self._vocabulary)
+        return out
+
+    def _export_outputs(self, predictions):
+        scores = predictions[P.PROBABILITIES]
+        output = base.ClassificationOutput(scores, predictions[P.ALL_CLASSES])
+        return {keys.DEFAULT_SERVING_KEY: output, keys.CLASSIFY_SERVING_KEY: output,
+                keys.PREDICT_SERVING_KEY: base.PredictOutput(predictions)}
+
+    def _batch_stats(self, logits, labels, loss, weights):
+        z = tf.cast(logits, tf.float64)                       # [n, 1]
+        y = tf.cast(labels, tf.float64)
+        w = tf.cast(weights, tf.float64)                      # [n, 1]
+        p = tf.math.sigmoid(z)
+        class_id = tf.cast(z > 0, tf.float64)
+        positive = tf.cast(y != 0, tf.float64)
+        dense = {
+            "w": w[:, 0], "loss": (w * tf.cast(loss, tf.float64))[:, 0],
+            "correct": (w * tf.cast(tf.equal(y, class_id), tf.float64))[:, 0],
+            "cm": base.confusion_rows(positive, class_id, w, (0.5,))[:, 0, 0],
+            "pred": (w * p)[:, 0], "label": (w * y)[:, 0],
+        }
+        if self._thresholds:
+            t = tf.constant(self._thresholds, tf.float64)[None, :]
+            dense["acc_t"] = w * tf.cast(tf.equal(y, tf.cast(p > t, tf.float64)), tf.float64)
+            dense["cm_t"] = base.confusion_rows(positive, p, w, self._thresholds)[:, 0]
+        if self._extended:
+            dense["calibration"] = common.calibration_rows(p, y, w)
+        scores = {"auc": (base.probability_f32(p), w * positive, w * (1.0 - positive))}
+        return dense, scores
+
+    def _metric_specs(self):
+        S, info = base.MetricSpec, self._info
+        specs = [
+            S(self._key(K.LOSS_MEAN), lambda: M.Mean(info(K.LOSS_MEAN)), base.absorb_mean("loss", "w")),
+            S(self._key(K.ACCURACY), lambda: M.Accuracy(info(K.ACCURACY)),
+              base.absorb_mean("correct", "w")),
+            S(self._key(K.PRECISION), lambda: M.Precision(info(K.PRECISION)),
+              base.absorb_confusion("cm", ())),
+            S(self._key(K.RECALL), lambda: M.Recall(info(K.RECALL)), base.absorb_confusion("cm", ())),
+            S(self._key(K.PREDICTION_MEAN), lambda: M.Mean(info(K.PREDICTION_MEAN)),
+              base.absorb_mean("pred", "w")),
+            S(self._key(K.LABEL_MEAN), lambda: M.Mean(info(K.LABEL_MEAN)),
+              base.absorb_mean("label", "w")),
+            S(self._key(K.ACCURACY_BASELINE), lambda: M.AccuracyBaseline(info(K.ACCURACY_BASELINE)),
+              base.absorb_mean("label", "w")),
+            S(self._key(K.AUC), lambda: self._auc(info(K.AUC), "ROC"), base.absorb_scores("auc", 0)),
+            S(self._key(K.AUC_PR), lambda: self._auc(info(K.AUC_PR), "PR"),
+              base.absorb_scores("auc", 0)),
+        ]
+        for i, t in enumerate(self._thresholds):
+            for metric_cls, base_key, absorb in (
+                    (M.Accuracy, K.ACCURACY, base.absorb_mean("acc_t", "w", i)),
+                    (M.Precision, K.PRECISION, base.absorb_confusion("cm_t", i)),
+                    (M.Recall, K.RECALL, base.absorb_confusion("cm_t", i))):
+                inf = info(base_key, threshold=t)
+                make = (lambda c=metric_cls, inf=inf, t=t: c(inf, threshold=t))
+                specs.append(S(inf.key, make, absorb))
+        if self._extended:
+            specs.append(S(self._key(K.F1), lambda: M.F1(info(K.F1)), base.absorb_confusion("cm", ())))
+            for i, t in enumerate(self._thresholds):
+                inf = info(K.F1, threshold=t)
+                specs.append(S(inf.key, lambda inf=inf, t=t: M.F1(inf, threshold=t),
+                               base.absorb_confusion("cm_t", i)))
+            specs.append(S(self._key(K.CALIBRATION), lambda: M.Calibration(info(K.CALIBRATION)),
+                           base.absorb_array("calibration", states.CalibrationState)))
+        return specs

@@ -1,0 +1,42 @@
+"""Per-row statistics shared by the classification heads (TensorFlow)."""
+import tensorflow as tf
+
+CALIBRATION_BUCKETS = 20
+
+
+def calibration_rows(p64, label, w, n_buckets=CALIBRATION_BUCKETS):
+    """Per-row `[n, 3, B]`: weight, weighted prediction and weighted label in
+    the row's equal-width probability bucket (pooled over columns)."""
+    b = tf.clip_by_value(tf.cast(tf.floor(p64 * n_buckets), tf.int32), 0, n_buckets - 1)
+    onehot = tf.one_hot(b, n_buckets, dtype=tf.float64)  # [n, C, B]
+    parts = [w, w * p64, w * label]
+    return tf.stack([tf.reduce_sum(x[:, :, None] * onehot, axis=1) for x in parts], axis=1)
+
+
+def validate_thresholds(thresholds):
+    thresholds = tuple(thresholds) if thresholds else tuple()
+    for t in thresholds:
+        if not isinstance(t, (int, float)) or not 0.0 < float(t) < 1.0:
+            raise ValueError("thresholds must be in (0, 1) range; got %r" % (t,))
+    return tuple(float(t) for t in thresholds)
+
+
+def all_class_ids(logits, n_classes):
+    batch = tf.shape(logits)[0]
+    return tf.tile(tf.range(n_classes, dtype=tf.int64)[None, :], [batch, 1])
+
+
+def all_classes(logits, n_classes, vocabulary=None):
+    batch = tf.shape(logits)[0]
+    if vocabulary is not None:
+        classes = tf.constant([list(vocabulary.words)])
+    else:
+        classes = tf.strings.as_string(tf.range(n_classes)[None, :])
+    return tf.tile(classes, [batch, 1])
+
+
+def check_prediction_keys(keys, valid_keys):
+    for key in keys:
+        if key not in valid_keys:
+            raise ValueError("Prediction key must be in PredictionKeys, given: %r. Valid "
+                             "prediction keys include %s." % (key, list(valid_keys)))
