@@ -50,7 +50,8 @@ class BinaryClassHead(base.Head):
         return labels_lib.check_label_range(labels, 2)
 
     def _unweighted_loss(self, logits, labels, features):
-        return tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
+        return tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.cast(labels, tf.float64),
+                                                       logits=tf.cast(logits, tf.float64))
 
     def predictions(self, logits, keys=None):
         """logits, logistic, probabilities, class_ids, classes, all_class_ids,

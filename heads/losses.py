@@ -43,19 +43,19 @@ def call_loss_fn(loss_fn, labels, logits, features, expected_loss_dim=1):
                          "logits_shape: %s, loss_shape: %s"
                          % (expected_loss_dim, tuple(logits.shape.as_list()),
                             tuple(loss.shape.as_list())))
-    return tf.cast(loss, tf.float32)
+    return loss
 
 
 def reduce_weighted_loss(unweighted_loss, weights, reduction):
     """Keras' compute_weighted_loss: sum(loss * weights), divided by the
     number of loss elements for 'sum_over_batch_size'."""
-    weighted = tf.cast(unweighted_loss, tf.float32) * tf.cast(weights, tf.float32)
+    weighted = tf.cast(unweighted_loss, tf.float64) * tf.cast(weights, tf.float64)
     weighted = tf.broadcast_to(weighted, tf.broadcast_dynamic_shape(
         tf.shape(weighted), tf.shape(unweighted_loss)))
     total = tf.reduce_sum(weighted)
-    if reduction == SUM:
-        return total
-    return tf.math.divide_no_nan(total, tf.cast(tf.size(weighted), tf.float32))
+    if reduction != SUM:
+        total = tf.math.divide_no_nan(total, tf.cast(tf.size(weighted), tf.float64))
+    return tf.cast(total, tf.float32)
 
 
 def add_regularization(loss, regularization_losses):

@@ -1,0 +1,149 @@
+"""MultiClassHead: softmax cross-entropy over n_classes logits."""
+import tensorflow as tf
+
+from heads import base, common, keys, labels as labels_lib, metrics as M, states
+
+K = keys.MetricKeys
+P = keys.PredictionKeys
+
+
+class MultiClassHead(base.Head):
+    """Single-label classification over `n_classes` > 2 with softmax
+    cross-entropy.
+
+    Logits `[D0, ..., DN, n_classes]`; labels `[D0, ..., DN, 1]` (or
+    `[D0, ..., DN]`) of class ids in [0, n_classes), or strings of
+    `label_vocabulary`. The predicted class is the argmax of the logits.
+
+    `extended_metrics=True` adds per-class (one-vs-rest) precision, recall,
+    F1, AUC and AUC-PR, top-k accuracy and the confusion matrix.
+    """
+
+    def __init__(self, n_classes, weight_column=None, label_vocabulary=None,
+                 loss_reduction="sum_over_batch_size", loss_fn=None, name=None,
+                 extended_metrics=False, auc_method="histogram", auc_buckets=None):
+        if not isinstance(n_classes, int) or isinstance(n_classes, bool) or n_classes <= 2:
+            raise ValueError("n_classes must be > 2: %r. Use BinaryClassHead for two classes."
+                             % (n_classes,))
+        self._n_classes = n_classes
+        if label_vocabulary is not None and not isinstance(label_vocabulary, (list, tuple)):
+            raise ValueError("label_vocabulary should be a list or a tuple; got type %s"
+                             % type(label_vocabulary).__name__)
+        if label_vocabulary is not None and len(label_vocabulary) != n_classes:
+            raise ValueError('"label_vocabulary" does not have "n_classes" items: '
+                             "len(label_vocabulary)=%d, n_classes=%d, label_vocabulary=%r"
+                             % (len(label_vocabulary), n_classes, list(label_vocabulary)))
+        self._vocabulary = None if label_vocabulary is None else \
+            labels_lib.Vocabulary(label_vocabulary, n_classes)
+        self._top_k = tuple(k for k in (2, 5) if k < n_classes)
+        self._init_common(weight_column, loss_reduction, loss_fn, name, extended_metrics,
+                          auc_method, auc_buckets)
+
+    @property
+    def logits_dimension(self):
+        return self._n_classes
+
+    @property
+    def n_classes(self):
+        return self._n_classes
+
+    def _processed_labels(self, logits, labels):
+        labels = labels_lib.check_dense_labels(labels, logits, 1)
+        if self._vocabulary is not None:
+            labels = self._vocabulary.lookup(labels)
+        elif labels.dtype == tf.string:
+            raise ValueError("labels are strings but label_vocabulary is None: give "
+                             "label_vocabulary to map strings to class ids")
+        elif not labels.dtype.is_integer:
+            raise ValueError("labels must be integer class ids in [0, %d) (or strings with "
+                             "label_vocabulary); got dtype %s" % (self._n_classes, labels.dtype.name))
+        labels = tf.cast(labels, tf.int64)
+        return labels_lib.check_label_range(labels, self._n_classes)
+
+    def _unweighted_loss(self, logits, labels, features):
+        loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels[..., 0],
+                                                              logits=tf.cast(logits, tf.float64))
+        return tf.expand_dims(loss, -1)
+
+    def predictions(self, logits, keys=None):
+        """logits, probabilities, class_ids, classes, all_class_ids, all_classes."""
+        valid = [P.LOGITS, P.PROBABILITIES, P.CLASS_IDS, P.CLASSES, P.ALL_CLASS_IDS,
+                 P.ALL_CLASSES]
+        if keys:
+            common.check_prediction_keys(keys, valid)
+        else:
+            keys = valid
+        logits = labels_lib.check_logits(logits, self._n_classes)
+        out = {}
+        if P.LOGITS in keys:
+            out[P.LOGITS] = logits
+        if P.PROBABILITIES in keys:
+            out[P.PROBABILITIES] = tf.nn.softmax(logits)
+        class_ids = tf.expand_dims(tf.argmax(logits, axis=-1), -1)
+        if P.CLASS_IDS in keys:
+            out[P.CLASS_IDS] = class_ids
+        if P.CLASSES in keys:
+            out[P.CLASSES] = self._vocabulary.strings(class_ids) if self._vocabulary \
+                else tf.strings.as_string(class_ids)
+        if P.ALL_CLASS_IDS in keys:
+            out[P.ALL_CLASS_IDS] = common.all_class_ids(logits, self._n_classes)
+        if P.ALL_CLASSES in keys:
+            out[P.ALL_CLASSES] = common.all_classes(logits, self._n_classes, self._vocabulary)
+        return out
+
+    def _export_outputs(self, predictions):
+        output = base.ClassificationOutput(predictions[P.PROBABILITIES], predictions[P.ALL_CLASSES])
+        return {keys.DEFAULT_SERVING_KEY: output, keys.CLASSIFY_SERVING_KEY: output,
+                keys.PREDICT_SERVING_KEY: base.PredictOutput(predictions)}
+
+    def _batch_stats(self, logits, labels, loss, weights):
+        w = tf.cast(weights, tf.float64)[:, 0]
+        label = labels[:, 0]
+        pred = tf.argmax(logits, axis=-1)
+        dense = {"w": w, "loss": w * tf.cast(loss[:, 0], tf.float64),
+                 "correct": w * tf.cast(tf.equal(label, pred), tf.float64)}
+        scores = {}
+        if self._extended:
+            n = self._n_classes
+            z = tf.cast(logits, tf.float64)
+            p = tf.nn.softmax(z)
+            label_hot = tf.one_hot(label, n, dtype=tf.float64)
+            pred_hot = tf.one_hot(pred, n, dtype=tf.float64)
+            w_cols = w[:, None] * tf.ones_like(label_hot)
+            dense["ovr"] = base.confusion_rows(label_hot, pred_hot, w_cols, (0.5,))[:, :, 0]
+            dense["confusion"] = w[:, None, None] * label_hot[:, :, None] * pred_hot[:, None, :]
+            true_logit = tf.reduce_sum(z * label_hot, axis=-1, keepdims=True)
+            rank = tf.reduce_sum(tf.cast(z > true_logit, tf.float64), axis=-1)
+            dense["top_k"] = tf.stack([w * tf.cast(rank < k, tf.float64) for k in self._top_k], -1) \
+                if self._top_k else tf.zeros_like(w)[:, None]
+            scores["ovr_auc"] = (base.probability_f32(p), w_cols * label_hot,
+                                 w_cols * (1.0 - label_hot))
+        return dense, scores
+
+    def _metric_specs(self):
+        S, info = base.MetricSpec, self._info
+        specs = [
+            S(self._key(K.LOSS_MEAN), lambda: M.Mean(info(K.LOSS_MEAN)), base.absorb_mean("loss", "w")),
+            S(self._key(K.ACCURACY), lambda: M.Accuracy(info(K.ACCURACY)),
+              base.absorb_mean("correct", "w")),
+        ]
+        if not self._extended:
+            return specs
+        for i, k in enumerate(self._top_k):
+            inf = info(K.ACCURACY, key="%s/top_%d" % (K.ACCURACY, k))
+            specs.append(S(inf.key, lambda inf=inf: M.Mean(inf), base.absorb_mean("top_k", "w", i)))
+        for c in range(self._n_classes):
+            for metric_cls, base_key in ((M.Precision, K.PRECISION), (M.Recall, K.RECALL),
+                                         (M.F1, K.F1)):
+                inf = info(base_key, class_id=c)
+                specs.append(S(inf.key, lambda cls_=metric_cls, inf=inf: cls_(inf),
+                               base.absorb_confusion("ovr", c)))
+            for base_key, curve in ((K.AUC, "ROC"), (K.AUC_PR, "PR")):
+                inf = info(base_key, class_id=c)
+                specs.append(S(inf.key, lambda inf=inf, curve=curve: self._auc(inf, curve),
+                               base.absorb_scores("ovr_auc", c)))
+        names = [keys.class_name(c, self._vocabulary_words()) for c in range(self._n_classes)]
+        specs.append(S(self._key(K.CONFUSION_MATRIX),
+                       lambda: M.ConfusionMatrix(info(K.CONFUSION_MATRIX), self._n_classes, names),
+                       base.absorb_array("confusion", states.ConfusionMatrixState)))
+        return specs

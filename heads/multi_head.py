@@ -1,0 +1,186 @@
+"""MultiHead: several named heads over one model, losses summed with weights."""
+import numpy as np
+import tensorflow as tf
+
+from heads import base, keys, losses, metrics as M, states
+
+K = keys.MetricKeys
+
+
+class MultiHead:
+    """Combines named heads: the loss is `sum(head_weight * head.loss)` plus
+    regularization (added once); metrics are each head's (keys suffixed with
+    the head name) plus `loss/<head name>` per head, which ignores
+    `head_weights`.
+
+    Logits: a dict keyed by head name, or one Tensor
+    `[D0, ..., DN, sum of logits dimensions]` split along the last axis in the
+    order of `heads`. Labels: a dict keyed by head name.
+    """
+
+    def __init__(self, heads, head_weights=None):
+        if not heads:
+            raise ValueError("Must specify heads. Given: %r" % (heads,))
+        heads = tuple(heads)
+        if head_weights:
+            if len(head_weights) != len(heads):
+                raise ValueError("heads and head_weights must have the same size. Given "
+                                 "len(heads): %d. Given len(head_weights): %d."
+                                 % (len(heads), len(head_weights)))
+        for head in heads:
+            if head.name is None:
+                raise ValueError("All given heads must have name specified. Given: %r" % (head,))
+        names = [h.name for h in heads]
+        if len(set(names)) != len(names):
+            raise ValueError("heads must have distinct names; got %s" % names)
+        self._heads = heads
+        self._head_weights = tuple(float(w) for w in head_weights) if head_weights else tuple()
+        self._loss_keys = tuple("%s/%s" % (K.LOSS, h.name) for h in heads)
+
+    @property
+    def name(self):
+        return "_".join(h.name for h in self._heads)
+
+    @property
+    def heads(self):
+        return self._heads
+
+    @property
+    def head_weights(self):
+        return self._head_weights
+
+    @property
+    def logits_dimension(self):
+        return sum(h.logits_dimension for h in self._heads)
+
+    @property
+    def loss_reduction(self):
+        reductions = [h.loss_reduction for h in self._heads]
+        if len(set(reductions)) > 1:
+            raise ValueError("The loss_reduction must be the same for different heads. Given: %s"
+                             % reductions)
+        return reductions[0]
+
+    def _split_logits(self, logits):
+        logits = tf.convert_to_tensor(logits)
+        dims = [h.logits_dimension for h in self._heads]
+        if logits.shape[-1] != sum(dims):
+            raise ValueError("Could not split logits of shape %s among the heads with individual "
+                             "logits dimensions: %s. The last dimension of the logits tensor "
+                             "should equal %d but is %s."
+                             % (logits.shape.as_list(), dims, sum(dims), logits.shape[-1]))
+        return dict(zip([h.name for h in self._heads], tf.split(logits, dims, axis=-1)))
+
+    def _check_logits_and_labels(self, logits, labels=None):
+        names = [h.name for h in self._heads]
+        if isinstance(logits, dict):
+            missing = sorted(set(names) - set(logits))
+            if missing:
+                raise ValueError("logits has missing values for head(s): %s" % missing)
+            logits_dict = logits
+        else:
+            logits_dict = self._split_logits(logits)
+        if labels is not None:
+            if not isinstance(labels, dict):
+                raise ValueError("labels must be a dict keyed by head name. Given: %r" % (labels,))
+            missing = sorted(set(names) - set(labels))
+            if missing:
+                raise ValueError("labels has missing values for head(s): %s" % missing)
+        return logits_dict
+
+    def loss(self, labels, logits, features=None, mode=None, regularization_losses=None):
+        logits_dict = self._check_logits_and_labels(logits, labels)
+        total = []
+        for i, head in enumerate(self._heads):
+            loss = head.loss(labels[head.name], logits_dict[head.name], features=features, mode=mode)
+            total.append(loss * self._head_weights[i] if self._head_weights else loss)
+        return losses.add_regularization(tf.math.add_n(total), regularization_losses)
+
+    def predictions(self, logits, keys=None):
+        """Every head's predictions, keyed by `(head name, prediction key)`."""
+        logits_dict = self._check_logits_and_labels(logits)
+        out = {}
+        for head in self._heads:
+            for k, v in head.predictions(logits_dict[head.name], keys).items():
+                out[(head.name, k)] = v
+        return out
+
+    def metrics(self, regularization_losses=None):
+        out = {}
+        if regularization_losses is not None:
+            key = keys.summary_key(K.LOSS_REGULARIZATION, self.name)
+            out[key] = M.Mean(M.MetricInfo(key, K.LOSS_REGULARIZATION))
+        for head, key in zip(self._heads, self._loss_keys):
+            out[key] = M.Mean(M.MetricInfo(key, K.LOSS))
+            out.update(head.metrics())
+        return out
+
+    def update_metrics(self, eval_metrics, features, logits, labels, regularization_losses=None):
+        self.update_metrics_segmented([eval_metrics], features, logits, labels, None,
+                                      regularization_losses)
+        return eval_metrics
+
+    def update_metrics_segmented(self, eval_metrics_list, features, logits, labels, segment_ids,
+                                 regularization_losses=None):
+        """Adds one batch to one metric dict per segment (see `Head`)."""
+        logits_dict = self._check_logits_and_labels(logits, labels)
+        num_segments = len(eval_metrics_list)
+        for head, loss_key in zip(self._heads, self._loss_keys):
+            prepared = head._prepare(features, logits_dict[head.name], labels[head.name])
+            head._add_batch(eval_metrics_list, *prepared, segment_ids)
+            _, _, unweighted, weights = prepared
+            weighted = (tf.cast(unweighted, tf.float64) * tf.cast(weights, tf.float64)).numpy()
+            d0 = weighted.shape[0]
+            per_row = weighted.reshape(d0, -1).sum(axis=1).astype(np.float64)
+            elements = np.full(d0, weighted[0].size if d0 else 0, np.float64)
+            if head.loss_reduction == losses.SUM:
+                elements = np.ones(d0)
+            seg = np.zeros(d0, np.int64) if segment_ids is None else np.asarray(segment_ids)
+            totals = np.bincount(seg, per_row, num_segments)
+            counts = np.bincount(seg, elements, num_segments) if head.loss_reduction != losses.SUM \
+                else (np.bincount(seg, minlength=num_segments) > 0).astype(np.float64)
+            for s, eval_metrics in enumerate(eval_metrics_list):
+                if loss_key in eval_metrics and counts[s] > 0:
+                    eval_metrics[loss_key]._add(states.MeanState(total=totals[s], count=counts[s]))
+        if regularization_losses is not None:
+            key = keys.summary_key(K.LOSS_REGULARIZATION, self.name)
+            value = float(tf.math.add_n(regularization_losses))
+            present = range(num_segments) if segment_ids is None else np.unique(segment_ids)
+            for s in present:
+                if key in eval_metrics_list[s]:
+                    eval_metrics_list[s][key].update_state(value)
+        return eval_metrics_list
+
+    def create_estimator_spec(self, features, mode, logits, labels=None, optimizer=None,
+                              trainable_variables=None, train_op_fn=None, update_ops=None,
+                              regularization_losses=None):
+        logits_dict = self._check_logits_and_labels(logits, labels)
+        predictions = self.predictions(logits_dict)
+        if mode == keys.ModeKeys.PREDICT:
+            return base.EstimatorSpec(mode, predictions, None, None, None,
+                                      self._merged_export_outputs(logits_dict))
+        loss = self.loss(labels, logits_dict, features=features, mode=mode,
+                         regularization_losses=regularization_losses)
+        if mode == keys.ModeKeys.EVAL:
+            eval_metrics = self.metrics(regularization_losses)
+            self.update_metrics(eval_metrics, features, logits_dict, labels, regularization_losses)
+            return base.EstimatorSpec(mode, predictions, loss, None, eval_metrics, None)
+        if mode != keys.ModeKeys.TRAIN:
+            raise ValueError("mode must be one of ModeKeys.TRAIN, EVAL, PREDICT; got %r" % (mode,))
+        train_op = base.make_train_op(loss, optimizer, trainable_variables, train_op_fn, update_ops)
+        return base.EstimatorSpec(mode, predictions, loss, train_op, None, None)
+
+    def _merged_export_outputs(self, logits_dict):
+        """The first head serves by default; every head's outputs under its name."""
+        export_outputs, merged = {}, {}
+        for i, head in enumerate(self._heads):
+            outputs = head._export_outputs(head.predictions(logits_dict[head.name]))
+            if i == 0:
+                export_outputs[keys.DEFAULT_SERVING_KEY] = outputs[keys.DEFAULT_SERVING_KEY]
+            for k, v in outputs.items():
+                export_outputs[head.name if k == keys.DEFAULT_SERVING_KEY
+                               else "%s/%s" % (head.name, k)] = v
+                if k == keys.PREDICT_SERVING_KEY:
+                    merged.update({"%s/%s" % (head.name, kp): vp for kp, vp in v.outputs.items()})
+        export_outputs[keys.PREDICT_SERVING_KEY] = base.PredictOutput(merged)
+        return export_outputs
