@@ -94,13 +94,34 @@ def probability_f32(p64):
     return tf.cast(p64, tf.float32)
 
 
-def confusion_rows(label_pos, scores, w, thresholds):
-    """Per-row weighted one-hot of (label, score > t): `[n, C, T, 2, 2]`."""
+class Binned(collections.namedtuple("Binned", ["index", "values", "shape"])):
+    """Per-row contributions to a small fixed-shape array: `values[...]` adds
+    to cell `index[...]` (flat, in `shape`) of the row's segment. One
+    `unsorted_segment_sum` then fills `[num_segments, *shape]`, as a bincount
+    does, without materialising one-hot rows."""
+
+
+def confusion_binned(label_pos, scores, w, thresholds, per_class=False):
+    """Weighted (label, score > t) counts: shape `(T, 2, 2)` pooled over the
+    C columns of `[n, C]` inputs, or `(C, T, 2, 2)` with `per_class`."""
     t = tf.constant(thresholds, tf.float64)
-    pred = tf.cast(scores[:, :, None] > t[None, None, :], tf.int32)
-    lab = tf.cast(label_pos, tf.int32)[:, :, None] * tf.ones_like(pred)
-    onehot = tf.one_hot(2 * lab + pred, 4, dtype=tf.float64) * w[:, :, None, None]
-    return tf.reshape(onehot, tf.concat([tf.shape(onehot)[:3], [2, 2]], 0))
+    n_t = len(thresholds)
+    pred = tf.cast(scores[:, :, None] > t[None, None, :], tf.int64)
+    cell = 2 * tf.cast(label_pos != 0, tf.int64)[:, :, None] + pred + 4 * tf.range(n_t, dtype=tf.int64)
+    values = w[:, :, None] * tf.ones_like(pred, tf.float64)
+    if per_class:
+        n_c = tf.shape(pred, out_type=tf.int64)[1]
+        cell = cell + 4 * n_t * tf.range(n_c, dtype=tf.int64)[None, :, None]
+        return Binned(cell, values, (int(scores.shape[1]), n_t, 2, 2))
+    return Binned(cell, values, (n_t, 2, 2))
+
+
+def _bin_sum(index, values, size):
+    """Sums `values` into `size` bins by flat `index` (a weighted bincount:
+    several times faster than unsorted_segment_sum on CPU)."""
+    return tf.math.bincount(tf.cast(tf.reshape(index, [-1]), tf.int32),
+                            weights=tf.cast(tf.reshape(values, [-1]), tf.float64),
+                            minlength=size, maxlength=size)
 
 
 class Head:
@@ -245,9 +266,21 @@ class Head:
             tf.cast(tf.broadcast_to(weights, tf.concat([tf.shape(logits)[:1],
                                                         tf.shape(weights)[1:]], 0)),
                     tf.float64), axis=-1)
-        out = {k: tf.math.unsorted_segment_sum(tf.cast(v, tf.float64), segment_ids, num_segments)
-               for k, v in dense.items()}
         seg64 = tf.cast(segment_ids, tf.int64)
+        out = {}
+        for k, v in dense.items():
+            if isinstance(v, Binned):
+                size = int(np.prod(v.shape))
+                seg_b = tf.reshape(seg64, [-1] + [1] * (v.index.shape.rank - 1))
+                summed = _bin_sum(seg_b * size + v.index, v.values, num_segments * size)
+                out[k] = tf.reshape(summed, [num_segments] + list(v.shape))
+            else:
+                v = tf.cast(v, tf.float64)
+                size = int(np.prod(v.shape[1:]))
+                seg_b = tf.reshape(seg64, [-1] + [1] * (v.shape.rank - 1))
+                index = seg_b * size + tf.reshape(tf.range(size, dtype=tf.int64), v.shape[1:])
+                summed = _bin_sum(index, v, num_segments * size)
+                out[k] = tf.reshape(summed, [num_segments] + v.shape[1:].as_list())
         for name, (score, pos, neg) in scores.items():
             if self._auc_method == "exact":
                 out[name] = (segment_ids, score, pos, neg)
@@ -257,11 +290,8 @@ class Head:
             column = tf.range(n_columns, dtype=tf.int64)[None, :]
             flat = tf.reshape((seg64[:, None] * n_columns + column) * self._n_buckets + bucket, [-1])
             uniq, idx = tf.unique(flat, out_idx=tf.int64)
-            n_uniq = tf.size(uniq, out_type=tf.int64)
-            out[name] = (uniq,
-                         tf.math.unsorted_segment_sum(tf.reshape(pos, [-1]), idx, n_uniq),
-                         tf.math.unsorted_segment_sum(tf.reshape(neg, [-1]), idx, n_uniq),
-                         n_columns)
+            n_uniq = tf.size(uniq)
+            out[name] = (uniq, _bin_sum(idx, pos, n_uniq), _bin_sum(idx, neg, n_uniq), n_columns)
         return out
 
     def _bucket_index_tf(self, p32):
@@ -282,12 +312,14 @@ class Head:
         return eval_metrics
 
     def update_metrics_segmented(self, eval_metrics_list, features, logits, labels, segment_ids,
-                                 regularization_losses=None):
+                                 regularization_losses=None, rows=None):
         """Adds one batch to several metric dicts at once: example i (along D0)
-        goes to `eval_metrics_list[segment_ids[i]]`. This is how slices are
-        evaluated with one pass of TensorFlow per batch."""
+        goes to `eval_metrics_list[segment_ids[i]]`. With `rows`, entry j of
+        `segment_ids` belongs to example `rows[j]` instead, so one example can
+        count in several segments (overall and per slice) in one pass of
+        TensorFlow per batch."""
         logits, labels, unweighted, weights = self._prepare(features, logits, labels)
-        self._add_batch(eval_metrics_list, logits, labels, unweighted, weights, segment_ids)
+        self._add_batch(eval_metrics_list, logits, labels, unweighted, weights, segment_ids, rows)
         if regularization_losses is not None:
             value = float(tf.math.add_n(regularization_losses))
             key = self._key(keys.MetricKeys.LOSS_REGULARIZATION)
@@ -297,8 +329,16 @@ class Head:
                     eval_metrics_list[s][key].update_state(value)
         return eval_metrics_list
 
-    def _add_batch(self, eval_metrics_list, logits, labels, unweighted, weights, segment_ids):
+    def _add_batch(self, eval_metrics_list, logits, labels, unweighted, weights, segment_ids,
+                   rows=None):
         num_segments = len(eval_metrics_list)
+        weights = tf.broadcast_to(weights, tf.concat([tf.shape(logits)[:-1],
+                                                      tf.shape(weights)[-1:]], 0)) \
+            if weights.shape.rank else tf.fill(tf.concat([tf.shape(logits)[:-1], [1]], 0), weights)
+        if rows is not None:
+            rows = tf.constant(np.asarray(rows, np.int64))
+            logits, labels, unweighted, weights = (tf.gather(t, rows) for t in
+                                                   (logits, labels, unweighted, weights))
         d0 = logits.shape[0]
         if segment_ids is None:
             segment_ids = np.zeros(d0, np.int32)
@@ -311,9 +351,6 @@ class Head:
         # Flatten [D0, ..., DN, k] to [n, k]; each row keeps its D0 segment.
         inner = int(np.prod(logits.shape[1:-1])) if logits.shape.rank > 2 else 1
         flat = lambda t: tf.reshape(t, [-1, t.shape[-1]])
-        weights = tf.broadcast_to(weights, tf.concat([tf.shape(logits)[:-1],
-                                                      tf.shape(weights)[-1:]], 0)) \
-            if weights.shape.rank else tf.fill(tf.concat([tf.shape(logits)[:-1], [1]], 0), weights)
         seg = np.repeat(segment_ids, inner)
         stats = self._stats_fn(flat(logits), flat(labels), flat(unweighted), flat(weights),
                                tf.constant(seg), tf.constant(num_segments, tf.int32))

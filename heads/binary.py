@@ -99,15 +99,15 @@ class BinaryClassHead(base.Head):
         dense = {
             "w": w[:, 0], "loss": (w * tf.cast(loss, tf.float64))[:, 0],
             "correct": (w * tf.cast(tf.equal(y, class_id), tf.float64))[:, 0],
-            "cm": base.confusion_rows(positive, class_id, w, (0.5,))[:, 0, 0],
+            "cm": base.confusion_binned(positive, class_id, w, (0.5,)),
             "pred": (w * p)[:, 0], "label": (w * y)[:, 0],
         }
         if self._thresholds:
             t = tf.constant(self._thresholds, tf.float64)[None, :]
             dense["acc_t"] = w * tf.cast(tf.equal(y, tf.cast(p > t, tf.float64)), tf.float64)
-            dense["cm_t"] = base.confusion_rows(positive, p, w, self._thresholds)[:, 0]
+            dense["cm_t"] = base.confusion_binned(positive, p, w, self._thresholds)
         if self._extended:
-            dense["calibration"] = common.calibration_rows(p, y, w)
+            dense["calibration"] = common.calibration_binned(p, y, w)
         scores = {"auc": (base.probability_f32(p), w * positive, w * (1.0 - positive))}
         return dense, scores
 
@@ -118,8 +118,8 @@ class BinaryClassHead(base.Head):
             S(self._key(K.ACCURACY), lambda: M.Accuracy(info(K.ACCURACY)),
               base.absorb_mean("correct", "w")),
             S(self._key(K.PRECISION), lambda: M.Precision(info(K.PRECISION)),
-              base.absorb_confusion("cm", ())),
-            S(self._key(K.RECALL), lambda: M.Recall(info(K.RECALL)), base.absorb_confusion("cm", ())),
+              base.absorb_confusion("cm", 0)),
+            S(self._key(K.RECALL), lambda: M.Recall(info(K.RECALL)), base.absorb_confusion("cm", 0)),
             S(self._key(K.PREDICTION_MEAN), lambda: M.Mean(info(K.PREDICTION_MEAN)),
               base.absorb_mean("pred", "w")),
             S(self._key(K.LABEL_MEAN), lambda: M.Mean(info(K.LABEL_MEAN)),
@@ -139,7 +139,7 @@ class BinaryClassHead(base.Head):
                 make = (lambda c=metric_cls, inf=inf, t=t: c(inf, threshold=t))
                 specs.append(S(inf.key, make, absorb))
         if self._extended:
-            specs.append(S(self._key(K.F1), lambda: M.F1(info(K.F1)), base.absorb_confusion("cm", ())))
+            specs.append(S(self._key(K.F1), lambda: M.F1(info(K.F1)), base.absorb_confusion("cm", 0)))
             for i, t in enumerate(self._thresholds):
                 inf = info(K.F1, threshold=t)
                 specs.append(S(inf.key, lambda inf=inf, t=t: M.F1(inf, threshold=t),

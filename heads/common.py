@@ -4,13 +4,14 @@ import tensorflow as tf
 CALIBRATION_BUCKETS = 20
 
 
-def calibration_rows(p64, label, w, n_buckets=CALIBRATION_BUCKETS):
-    """Per-row `[n, 3, B]`: weight, weighted prediction and weighted label in
-    the row's equal-width probability bucket (pooled over columns)."""
-    b = tf.clip_by_value(tf.cast(tf.floor(p64 * n_buckets), tf.int32), 0, n_buckets - 1)
-    onehot = tf.one_hot(b, n_buckets, dtype=tf.float64)  # [n, C, B]
-    parts = [w, w * p64, w * label]
-    return tf.stack([tf.reduce_sum(x[:, :, None] * onehot, axis=1) for x in parts], axis=1)
+def calibration_binned(p64, label, w, n_buckets=CALIBRATION_BUCKETS):
+    """Weight, weighted prediction and weighted label per equal-width
+    probability bucket, pooled over the columns of `[n, C]` inputs: (3, B)."""
+    from heads.base import Binned
+    b = tf.clip_by_value(tf.cast(tf.floor(p64 * n_buckets), tf.int64), 0, n_buckets - 1)
+    index = b[:, :, None] + n_buckets * tf.range(3, dtype=tf.int64)
+    values = tf.stack([w, w * p64, w * label], axis=-1)
+    return Binned(index, values, (3, n_buckets))
 
 
 def validate_thresholds(thresholds):

@@ -110,8 +110,8 @@ class MultiClassHead(base.Head):
             label_hot = tf.one_hot(label, n, dtype=tf.float64)
             pred_hot = tf.one_hot(pred, n, dtype=tf.float64)
             w_cols = w[:, None] * tf.ones_like(label_hot)
-            dense["ovr"] = base.confusion_rows(label_hot, pred_hot, w_cols, (0.5,))[:, :, 0]
-            dense["confusion"] = w[:, None, None] * label_hot[:, :, None] * pred_hot[:, None, :]
+            dense["ovr"] = base.confusion_binned(label_hot, pred_hot, w_cols, (0.5,), per_class=True)
+            dense["confusion"] = base.Binned(label * n + pred, w, (n, n))
             true_logit = tf.reduce_sum(z * label_hot, axis=-1, keepdims=True)
             rank = tf.reduce_sum(tf.cast(z > true_logit, tf.float64), axis=-1)
             dense["top_k"] = tf.stack([w * tf.cast(rank < k, tf.float64) for k in self._top_k], -1) \
@@ -137,7 +137,7 @@ class MultiClassHead(base.Head):
                                          (M.F1, K.F1)):
                 inf = info(base_key, class_id=c)
                 specs.append(S(inf.key, lambda cls_=metric_cls, inf=inf: cls_(inf),
-                               base.absorb_confusion("ovr", c)))
+                               base.absorb_confusion("ovr", (c, 0))))
             for base_key, curve in ((K.AUC, "ROC"), (K.AUC_PR, "PR")):
                 inf = info(base_key, class_id=c)
                 specs.append(S(inf.key, lambda inf=inf, curve=curve: self._auc(inf, curve),

@@ -121,15 +121,17 @@ class MultiHead:
         return eval_metrics
 
     def update_metrics_segmented(self, eval_metrics_list, features, logits, labels, segment_ids,
-                                 regularization_losses=None):
+                                 regularization_losses=None, rows=None):
         """Adds one batch to one metric dict per segment (see `Head`)."""
         logits_dict = self._check_logits_and_labels(logits, labels)
         num_segments = len(eval_metrics_list)
         for head, loss_key in zip(self._heads, self._loss_keys):
             prepared = head._prepare(features, logits_dict[head.name], labels[head.name])
-            head._add_batch(eval_metrics_list, *prepared, segment_ids)
+            head._add_batch(eval_metrics_list, *prepared, segment_ids, rows)
             _, _, unweighted, weights = prepared
             weighted = (tf.cast(unweighted, tf.float64) * tf.cast(weights, tf.float64)).numpy()
+            if rows is not None:
+                weighted = weighted[np.asarray(rows)]
             d0 = weighted.shape[0]
             per_row = weighted.reshape(d0, -1).sum(axis=1).astype(np.float64)
             elements = np.full(d0, weighted[0].size if d0 else 0, np.float64)

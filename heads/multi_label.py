@@ -128,12 +128,12 @@ class MultiLabelHead(base.Head):
             correct = tf.cast(tf.equal(y[:, :, None], tf.cast(p[:, :, None] > t, tf.float64)),
                               tf.float64) * w_cols[:, :, None]
             dense["acc_t"] = tf.reduce_sum(correct, axis=1)
-            per_class = base.confusion_rows(y, p, w_cols, self._thresholds)   # [n, C, T, 2, 2]
-            dense["cm_t"] = tf.reduce_sum(per_class, axis=1)
+            dense["cm_t"] = base.confusion_binned(y, p, w_cols, self._thresholds)
             if self._extended:
-                dense["cm_t_class"] = per_class
+                dense["cm_t_class"] = base.confusion_binned(y, p, w_cols, self._thresholds,
+                                                            per_class=True)
         if self._extended:
-            dense["calibration"] = common.calibration_rows(p, y, w_cols)
+            dense["calibration"] = common.calibration_binned(p, y, w_cols)
         scores = {"auc": (base.probability_f32(p), w_cols * y, w_cols * (1.0 - y))}
         return dense, scores
 

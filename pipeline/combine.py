@@ -1,0 +1,52 @@
+"""Beam combiners over mergeable metric objects and counters."""
+import apache_beam as beam
+
+
+class MergeMetrics(beam.CombineFn):
+    """Merges {metric key: metric object} dicts by adding their states.
+
+    States are sums and counts, so the result does not depend on how the
+    data was split across bundles, workers or batches.
+    """
+
+    def create_accumulator(self):
+        return {}
+
+    def add_input(self, accumulator, metrics):
+        for key, metric in metrics.items():
+            if key in accumulator:
+                accumulator[key].merge_state([metric])
+            else:
+                accumulator[key] = metric
+        return accumulator
+
+    def merge_accumulators(self, accumulators):
+        accumulators = iter(accumulators)
+        merged = next(accumulators)
+        for other in accumulators:
+            self.add_input(merged, other)
+        return merged
+
+    def extract_output(self, accumulator):
+        return accumulator
+
+
+class SumCounts(beam.CombineFn):
+    """Adds {name: int} dicts."""
+
+    def create_accumulator(self):
+        return {}
+
+    def add_input(self, accumulator, counts):
+        for key, value in counts.items():
+            accumulator[key] = accumulator.get(key, 0) + value
+        return accumulator
+
+    def merge_accumulators(self, accumulators):
+        merged = {}
+        for acc in accumulators:
+            self.add_input(merged, acc)
+        return merged
+
+    def extract_output(self, accumulator):
+        return dict(accumulator)

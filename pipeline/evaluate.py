@@ -1,0 +1,246 @@
+"""Evaluate parsed batches: heads' loss, predictions and metric sums per slice.
+
+No Beam here: `Evaluator` takes a dict of parsed feature arrays for one batch
+and adds it to per-slice metric dicts. The Beam stage (`pipeline.stages`)
+wraps it in a DoFn. All work is whole-batch TensorFlow/numpy.
+"""
+import numpy as np
+import tensorflow as tf
+
+import heads
+
+HEAD_TYPES = {
+    "binary": heads.BinaryClassHead,
+    "multi_class": heads.MultiClassHead,
+    "multi_label": heads.MultiLabelHead,
+    "regression": heads.RegressionHead,
+}
+
+
+def _opt(obj, name, default=None):
+    value = getattr(obj, name, default)
+    return default if value is None else value
+
+
+def import_loss_fn(spec):
+    """'package.module:function' -> the function (runs user code: documented)."""
+    if spec is None or callable(spec):
+        return spec
+    import importlib
+    module, _, attr = str(spec).partition(":")
+    if not module or not attr:
+        raise ValueError("loss_fn must be 'module:function'; got %r" % (spec,))
+    return getattr(importlib.import_module(module), attr)
+
+
+def build_head(head_cfg, auc_method="histogram", auc_buckets=None, named=True):
+    """One head from its config entry, with the extended metrics on."""
+    kind = head_cfg.type
+    cls = HEAD_TYPES[kind]
+    kwargs = dict(weight_column=_opt(head_cfg, "weight_column"),
+                  loss_reduction=_opt(head_cfg, "loss_reduction", "sum_over_batch_size"),
+                  loss_fn=import_loss_fn(_opt(head_cfg, "loss_fn")),
+                  name=head_cfg.name if named else None, extended_metrics=True)
+    if kind != "regression":
+        kwargs.update(auc_method=auc_method, auc_buckets=auc_buckets)
+    vocabulary = _opt(head_cfg, "label_vocabulary")
+    if vocabulary is not None and not isinstance(vocabulary, (list, tuple)):
+        raise ValueError("heads[%s].label_vocabulary was not resolved to a list: %r"
+                         % (head_cfg.name, vocabulary))
+    if kind == "binary":
+        return cls(thresholds=_opt(head_cfg, "thresholds"), label_vocabulary=vocabulary, **kwargs)
+    if kind == "multi_class":
+        return cls(head_cfg.n_classes, label_vocabulary=vocabulary, **kwargs)
+    if kind == "multi_label":
+        return cls(head_cfg.n_classes, thresholds=_opt(head_cfg, "thresholds"),
+                   label_vocabulary=vocabulary,
+                   classes_for_class_based_metrics=_opt(head_cfg, "classes_for_class_based_metrics"),
+                   **kwargs)
+    return cls(label_dimension=_opt(head_cfg, "label_dimension", 1), **kwargs)
+
+
+def _as_column(values):
+    """[B] or [B, 1] -> [B]; anything else is left as is."""
+    if isinstance(values, np.ndarray) and values.ndim == 2 and values.shape[1] == 1:
+        return values[:, 0]
+    return values
+
+
+def _to_sparse(values):
+    """A parsed var-length feature (RaggedTensor) as a SparseTensor."""
+    if isinstance(values, tf.RaggedTensor):
+        return values.to_sparse()
+    if isinstance(values, tf.SparseTensor):
+        return values
+    return None
+
+
+def slice_value_strings(values):
+    """Slice values as report strings: bytes decoded, floats with %g."""
+    values = np.asarray(values).ravel()
+    if values.dtype.kind in "SO":
+        return np.array([v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+                         for v in values], dtype=object)
+    if values.dtype.kind == "f":
+        return np.array(["%g" % v for v in values], dtype=object)
+    return values.astype(str).astype(object)
+
+
+class Evaluator:
+    """Turns parsed batches into per-slice metric dicts of one (Multi)Head.
+
+    `heads` in the config become one `heads.MultiHead` (several heads) or
+    the head itself (one head). The report strips the head-name suffix from
+    metric keys, since the head has its own column.
+    """
+
+    def __init__(self, config):
+        self.config = config
+        metrics_cfg = getattr(config, "metrics", None)
+        auc_cfg = getattr(metrics_cfg, "auc", None) if metrics_cfg is not None else None
+        auc_method = _opt(auc_cfg, "method", "histogram") if auc_cfg is not None else "histogram"
+        auc_buckets = _opt(auc_cfg, "buckets") if auc_cfg is not None else None
+        self.head_cfgs = list(config.heads)
+        multi = len(self.head_cfgs) > 1
+        self.heads = [build_head(h, auc_method, auc_buckets, named=multi) for h in self.head_cfgs]
+        if multi:
+            self.head = heads.MultiHead(self.heads, head_weights=_opt(config, "head_weights"))
+        else:
+            self.head = self.heads[0]
+        self.slices = [tuple(s) for s in (_opt(config, "slices", [[]]))]
+        if () not in self.slices:
+            self.slices.insert(0, ())
+        logits_cfg = config.model.logits
+        self.logits_features = logits_cfg if isinstance(logits_cfg, dict) else None
+        self.logits_feature = None if isinstance(logits_cfg, dict) else logits_cfg
+
+    def head_names(self):
+        """Report names, in the order of the config ("" for one unnamed head)."""
+        return [h.name for h in self.head_cfgs] if len(self.head_cfgs) > 1 else [""]
+
+    def _labels(self, head_cfg, features):
+        values = features[head_cfg.label]
+        sparse = _to_sparse(values)
+        if head_cfg.type == "multi_label":
+            if sparse is not None:
+                return sparse
+            return np.asarray(values)
+        if sparse is not None:
+            raise ValueError("heads[%s].label %r is var-length; a %s head needs one value per "
+                             "example" % (head_cfg.name, head_cfg.label, head_cfg.type))
+        values = np.asarray(values)
+        if values.ndim == 1:
+            values = values[:, None]
+        return values
+
+    def inputs(self, features, logits=None):
+        """(logits, labels) in the form the head takes, from parsed features
+        (and model outputs, when a model produced the logits)."""
+        if logits is None:
+            if self.logits_feature is not None:
+                logits = np.asarray(features[self.logits_feature], np.float32)
+                if logits.ndim == 1:
+                    logits = logits[:, None]
+            else:
+                logits = {}
+                for h in self.head_cfgs:
+                    value = np.asarray(features[self.logits_features[h.name]], np.float32)
+                    logits[h.name] = value[:, None] if value.ndim == 1 else value
+        if isinstance(logits, dict) and len(self.head_cfgs) == 1:
+            logits = logits[self.head_cfgs[0].name]
+        if len(self.head_cfgs) > 1:
+            labels = {h.name: self._labels(h, features) for h in self.head_cfgs}
+        else:
+            labels = self._labels(self.head_cfgs[0], features)
+        return logits, labels
+
+    def segments(self, features, spec, batch_size):
+        """Segment id per example and the slice string of each segment."""
+        if not spec:
+            return np.zeros(batch_size, np.int32), [""]
+        codes, names = [], []
+        for feature in spec:
+            column = features[feature]
+            if _to_sparse(column) is not None:
+                raise ValueError("slices: feature %r is var-length; slice on a feature with one "
+                                 "value per example" % feature)
+            column = _as_column(np.asarray(column))
+            if column.ndim != 1:
+                raise ValueError("slices: feature %r has shape %s; slice on a feature with one "
+                                 "value per example" % (feature, column.shape))
+            uniq, inverse = np.unique(column, return_inverse=True)
+            codes.append(inverse.ravel())
+            names.append(slice_value_strings(uniq))
+        dims = [len(n) for n in names]
+        combined = np.ravel_multi_index(codes, dims)
+        uniq, segment_ids = np.unique(combined, return_inverse=True)
+        parts = np.unravel_index(uniq, dims)
+        keys = [",".join("%s=%s" % (f, names[i][parts[i][j]]) for i, f in enumerate(spec))
+                for j in range(len(uniq))]
+        return segment_ids.astype(np.int32).ravel(), keys
+
+    def add_batch(self, features, accumulators, logits=None):
+        """Adds one parsed batch to `accumulators` {slice string: metrics dict}."""
+        logits_in, labels = self.inputs(features, logits)
+        first = next(iter(logits_in.values())) if isinstance(logits_in, dict) else logits_in
+        batch_size = int(np.shape(first)[0])
+        # Every example counts once per slice spec: rows repeat per spec, and
+        # segments are numbered across specs, so the heads run once per batch.
+        metric_dicts, all_segments = [], []
+        for spec in self.slices:
+            segment_ids, keys = self.segments(features, spec, batch_size)
+            all_segments.append(segment_ids + len(metric_dicts))
+            for key in keys:
+                if key not in accumulators:
+                    accumulators[key] = self.head.metrics()
+                metric_dicts.append(accumulators[key])
+        rows = np.tile(np.arange(batch_size), len(self.slices)) if len(self.slices) > 1 else None
+        self.head.update_metrics_segmented(metric_dicts, features, logits_in, labels,
+                                           np.concatenate(all_segments), rows=rows)
+        return batch_size
+
+
+# -- Beam stage ----------------------------------------------------------------
+import apache_beam as beam  # noqa: E402  (the pure part above needs no Beam)
+from apache_beam.transforms import window  # noqa: E402
+from apache_beam.utils import windowed_value  # noqa: E402
+
+COUNTS_TAG = "counts"
+
+
+class EvaluateBatches(beam.DoFn):
+    """Parses record batches and adds them to per-slice metrics, kept for the
+    whole bundle and emitted at its end as (slice string, metrics dict): a
+    bundle sends a few fixed-size states downstream, not one per batch.
+
+    Also emits {read, evaluated, rejected} counts on the `counts` output.
+    """
+
+    def __init__(self, config, parse_fn):
+        self._config = config
+        self._parse_fn = parse_fn
+
+    def setup(self):
+        self._evaluator = Evaluator(self._config)
+        self._read = beam.metrics.Metrics.counter("headeval", "records_read")
+        self._evaluated = beam.metrics.Metrics.counter("headeval", "examples_evaluated")
+
+    def start_bundle(self):
+        self._accumulators = {}
+        self._counts = {"read": 0, "evaluated": 0, "rejected": 0}
+
+    def process(self, batch):
+        features = self._parse_fn(batch)
+        n = self._evaluator.add_batch(features, self._accumulators)
+        self._counts["read"] += len(batch.records)
+        self._counts["evaluated"] += n
+        self._read.inc(len(batch.records))
+        self._evaluated.inc(n)
+
+    def finish_bundle(self):
+        for key, metrics in self._accumulators.items():
+            yield windowed_value.WindowedValue((key, metrics), window.GlobalWindow().max_timestamp(),
+                                               [window.GlobalWindow()])
+        yield beam.pvalue.TaggedOutput(COUNTS_TAG, windowed_value.WindowedValue(
+            dict(self._counts), window.GlobalWindow().max_timestamp(), [window.GlobalWindow()]))
+        self._accumulators = {}
