@@ -4,7 +4,8 @@ Generates sigmoid(normal logits) scores with 10% positives in three regimes
 (typical, rare events near 1e-4, near-certain near 1 - 1e-4), runs them
 through BinaryClassHead in batches, and compares `auc` with
 sklearn.metrics.roc_auc_score and `auc_precision_recall` with the same
-interpolated-PR formula evaluated at every distinct score (ExactAUC).
+interpolated-PR formula evaluated at every distinct score (AUC with
+exact_limit=None).
 
     python benchmarks/bench_auc.py --n 1000000
 """
@@ -43,7 +44,7 @@ def main():
         seconds = time.perf_counter() - start
         p64 = 1.0 / (1.0 + np.exp(-z.astype(np.float64)))
         exact_roc = roc_auc_score(y, p64, sample_weight=w)
-        exact = heads.metrics.ExactAUC("exact_pr", curve="PR")
+        exact = heads.metrics.AUC("exact_pr", curve="PR", exact_limit=None)
         exact.update_state(y, p64.astype(np.float32), w)
         auc, auc_pr = metrics["auc"].result(), metrics["auc_precision_recall"].result()
         state_bytes = sum(a.nbytes for a in metrics["auc"].get_state().values())

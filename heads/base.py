@@ -58,35 +58,24 @@ def absorb_scores(name, column):
 
 
 class ScoreGroups:
-    """One batch's scores, grouped per (segment, column), for AUC metrics.
+    """One batch's distinct scores per (segment, column), for AUC metrics.
 
-    Histogram method: TensorFlow has already summed the weights per occupied
-    (segment, column, bucket); here they are sorted once so each metric takes
-    its contiguous group. Exact method: raw scores per row.
+    TensorFlow has already summed the weights per distinct
+    (segment, column, float32 score) key; here the keys are sorted once so
+    each metric takes its contiguous group.
     """
 
-    def __init__(self, method, n_columns, n_buckets, payload):
-        self.method, self.n_columns, self.n_buckets = method, n_columns, n_buckets
-        if method == "histogram":
-            flat, pos, neg = (np.asarray(x) for x in payload)
-            order = np.argsort(flat, kind="stable")
-            self.flat, self.pos, self.neg = flat[order], pos[order], neg[order]
-        else:
-            self.seg, self.scores, self.pos, self.neg = (np.asarray(x) for x in payload)
+    def __init__(self, n_columns, keys, pos, neg):
+        order = np.argsort(keys, kind="stable")
+        self.n_columns = n_columns
+        self.keys, self.pos, self.neg = keys[order], pos[order], neg[order]
 
     def add_to(self, metric, segment, column):
-        if self.method == "histogram":
-            group = segment * self.n_columns + column
-            lo, hi = np.searchsorted(self.flat, [group * self.n_buckets,
-                                                 (group + 1) * self.n_buckets])
-            if hi > lo:
-                metric._add_sparse(self.flat[lo:hi] - group * self.n_buckets,
-                                   self.pos[lo:hi], self.neg[lo:hi])
-        else:
-            rows = self.seg == segment
-            if rows.any():
-                metric._add_values(self.scores[rows, column], self.pos[rows, column],
-                                   self.neg[rows, column])
+        group = segment * self.n_columns + column
+        lo, hi = np.searchsorted(self.keys, [group << 32, (group + 1) << 32])
+        if hi > lo:
+            bits = (self.keys[lo:hi] & 0xFFFFFFFF).astype(np.uint32)
+            metric._add_scores(bits.view(np.float32), self.pos[lo:hi], self.neg[lo:hi])
 
 
 def probability_f32(p64):
@@ -152,7 +141,6 @@ class Head:
             self._bucket_layout = (buckets.DEFAULT_MANTISSA_BITS, buckets.DEFAULT_MIN_EXPONENT)
         else:
             self._bucket_layout = buckets.layout_for(int(auc_buckets))
-        self._n_buckets = buckets.num_buckets(*self._bucket_layout)
         self._stats_fn = tf.function(self._segment_stats, reduce_retracing=True)
         self.__specs = None
 
@@ -188,10 +176,10 @@ class Head:
         return None if vocab is None else vocab.words
 
     def _auc(self, info, curve):
-        if self._auc_method == "exact":
-            return metrics_lib.ExactAUC(info, curve=curve)
         bits, exponent = self._bucket_layout
-        return metrics_lib.AUC(info, curve=curve, mantissa_bits=bits, min_exponent=exponent)
+        limit = None if self._auc_method == "exact" else metrics_lib.AUC.DEFAULT_EXACT_LIMIT
+        return metrics_lib.AUC(info, curve=curve, mantissa_bits=bits, min_exponent=exponent,
+                               exact_limit=limit)
 
     # -- to implement ---------------------------------------------------------
     def _processed_labels(self, logits, labels):
@@ -282,28 +270,17 @@ class Head:
                 summed = _bin_sum(index, v, num_segments * size)
                 out[k] = tf.reshape(summed, [num_segments] + v.shape[1:].as_list())
         for name, (score, pos, neg) in scores.items():
-            if self._auc_method == "exact":
-                out[name] = (segment_ids, score, pos, neg)
-                continue
+            # Key = (segment, column, float32 score bits): scores are >= 0, so
+            # their bits order like the scores.
             n_columns = tf.shape(score, out_type=tf.int64)[1]
-            bucket = self._bucket_index_tf(score)
             column = tf.range(n_columns, dtype=tf.int64)[None, :]
-            flat = tf.reshape((seg64[:, None] * n_columns + column) * self._n_buckets + bucket, [-1])
-            uniq, idx = tf.unique(flat, out_idx=tf.int64)
+            bits = tf.cast(tf.bitcast(score, tf.int32), tf.int64)
+            key = tf.reshape(tf.bitwise.left_shift(seg64[:, None] * n_columns + column, 32) + bits,
+                             [-1])
+            uniq, idx = tf.unique(key, out_idx=tf.int64)
             n_uniq = tf.size(uniq)
             out[name] = (uniq, _bin_sum(idx, pos, n_uniq), _bin_sum(idx, neg, n_uniq), n_columns)
         return out
-
-    def _bucket_index_tf(self, p32):
-        """TensorFlow twin of `heads.buckets.bucket_index`."""
-        bits, exponent = self._bucket_layout
-        low = p32 < 0.5
-        q = tf.where(low, p32, 1.0 - p32)
-        q = tf.maximum(q, tf.constant(2.0 ** -exponent, tf.float32))
-        shift = 23 - bits
-        base = int(np.float32(2.0 ** -exponent).view(np.int32)) >> shift
-        key = tf.cast(tf.bitwise.right_shift(tf.bitcast(q, tf.int32), shift) - base, tf.int64)
-        return tf.where(low, key, self._n_buckets - 1 - key)
 
     def update_metrics(self, eval_metrics, features, logits, labels, regularization_losses=None):
         """Adds one batch to `eval_metrics` (from `metrics()`); returns it."""
@@ -364,12 +341,8 @@ class Head:
         out = {}
         for name, value in stats.items():
             if isinstance(value, tuple):
-                if self._auc_method == "exact":
-                    n_columns, payload = int(value[1].shape[1]), value
-                else:
-                    n_columns, payload = int(value[3]), value[:3]
-                out[name] = ScoreGroups(self._auc_method, n_columns, self._n_buckets,
-                                        [v.numpy() for v in payload])
+                keys_, pos, neg, n_columns = (v.numpy() for v in value)
+                out[name] = ScoreGroups(int(n_columns), keys_, pos, neg)
             else:
                 out[name] = value.numpy()
         return out

@@ -137,12 +137,18 @@ class ScoresState(State):
 
     @classmethod
     def from_values(cls, scores, pos, neg):
+        """Groups equal scores; sorts (stable: already sorted runs merge in
+        linear time)."""
         scores = np.asarray(scores, np.float32).ravel()
-        uniq, inverse = np.unique(scores, return_inverse=True)
-        n = len(uniq)
-        return cls(scores=uniq,
-                   pos=np.bincount(inverse, np.asarray(pos, np.float64).ravel(), n),
-                   neg=np.bincount(inverse, np.asarray(neg, np.float64).ravel(), n))
+        pos = np.asarray(pos, np.float64).ravel()
+        neg = np.asarray(neg, np.float64).ravel()
+        order = np.argsort(scores, kind="stable")
+        scores, pos, neg = scores[order], pos[order], neg[order]
+        first = np.ones(len(scores), bool)
+        first[1:] = scores[1:] != scores[:-1]
+        starts = np.flatnonzero(first)
+        return cls(scores=scores[starts], pos=np.add.reduceat(pos, starts) if len(starts) else pos,
+                   neg=np.add.reduceat(neg, starts) if len(starts) else neg)
 
     def merge(self, other):
         if type(other) is not type(self):
