@@ -9,9 +9,10 @@ i.e. about that much in logit, from p = 2**-min_exponent up to 1 - 2**-min_expon
 Scores further out share the end buckets. Equal float32 probabilities always
 share a bucket, so ties stay ties, as in the estimator.
 
-The defaults (10 mantissa bits, 30 octaves) give 61,442 buckets: 983,072 bytes
-for the positive and negative weights in float64 (under 1 MB per class), and
-AUC within about 1e-7 of exact on a million examples (benchmarks/bench_auc.py).
+The defaults (10 mantissa bits, q down to 2**-30, i.e. logits within about
++-20.8) give 59,394 buckets: 950,304 bytes for the positive and negative
+weights in float64 (under 1 MB per class), and AUC within about 2e-7 of exact
+on a million examples (benchmarks/bench_auc.py).
 """
 import numpy as np
 
@@ -25,8 +26,9 @@ def _key_base(mantissa_bits, min_exponent):
 
 
 def keys_per_side(mantissa_bits, min_exponent):
-    """Distinct keys for q in [0, 0.5]: min_exponent octaves of 2**m, plus q = 0.5."""
-    return min_exponent * (1 << mantissa_bits) + 1
+    """Distinct keys for q in [2**-min_exponent, 0.5]: (min_exponent - 1) octaves
+    of 2**mantissa_bits keys each, plus q = 0.5."""
+    return (min_exponent - 1) * (1 << mantissa_bits) + 1
 
 
 def num_buckets(mantissa_bits=DEFAULT_MANTISSA_BITS, min_exponent=DEFAULT_MIN_EXPONENT):

@@ -75,6 +75,24 @@ def _to_sparse(values):
     return None
 
 
+def _show(values):
+    values = np.asarray(values).ravel().tolist()
+    return [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in values]
+
+
+def take_rows(features, rows):
+    """The given rows of every parsed feature (dense arrays or ragged)."""
+    out = {}
+    for name, value in features.items():
+        if isinstance(value, tf.RaggedTensor):
+            out[name] = tf.gather(value, rows)
+        elif isinstance(value, tf.SparseTensor):
+            out[name] = tf.sparse.from_dense(tf.gather(tf.sparse.to_dense(value), rows))
+        else:
+            out[name] = np.asarray(value)[rows]
+    return out
+
+
 def slice_value_strings(values):
     """Slice values as report strings: bytes decoded, floats with %g."""
     values = np.asarray(values).ravel()
@@ -178,6 +196,84 @@ class Evaluator:
         keys = [",".join("%s=%s" % (f, names[i][parts[i][j]]) for i, f in enumerate(spec))
                 for j in range(len(uniq))]
         return segment_ids.astype(np.int32).ravel(), keys
+
+    def find_bad_rows(self, features, logits=None):
+        """Checks every example of a batch at once; returns {row: reason}.
+
+        Bad: labels out of range or outside the vocabulary, NaN or infinite
+        labels (regression), logits or weights, negative weights.
+        """
+        logits_in, labels = self.inputs(features, logits)
+        bad = {}
+
+        def mark(mask, reason_fn):
+            for row in np.flatnonzero(mask):
+                bad.setdefault(int(row), reason_fn(int(row)))
+
+        for cfg in self.head_cfgs:
+            head_logits = logits_in[cfg.name] if isinstance(logits_in, dict) else logits_in
+            if len(self.head_cfgs) > 1 and not isinstance(logits_in, dict):
+                head_logits = None  # one tensor split by MultiHead: checked as a whole below
+            head_labels = labels[cfg.name] if len(self.head_cfgs) > 1 else labels
+            if head_logits is not None:
+                values = np.asarray(head_logits, np.float64).reshape(len(head_logits), -1)
+                mark(~np.isfinite(values).all(axis=1),
+                     lambda r, v=values, c=cfg: "heads[%s] logits must be finite; got %s"
+                     % (c.name, v[r].tolist()))
+            self._check_labels(cfg, head_labels, mark)
+            weight = _opt(cfg, "weight_column")
+            if weight is not None and weight in features:
+                w = np.asarray(features[weight], np.float64).reshape(len(np.asarray(features[weight])), -1)
+                mark(~np.isfinite(w).all(axis=1), lambda r, w=w, n=weight:
+                     "weight %r must be finite; got %s" % (n, w[r].tolist()))
+                mark((w < 0).any(axis=1), lambda r, w=w, n=weight:
+                     "weight %r must be >= 0; got %s" % (n, w[r].tolist()))
+        if not isinstance(logits_in, dict):
+            values = np.asarray(logits_in, np.float64).reshape(len(logits_in), -1)
+            mark(~np.isfinite(values).all(axis=1),
+                 lambda r: "logits must be finite; got %s" % values[r].tolist())
+        return bad
+
+    def _check_labels(self, cfg, labels, mark):
+        name, feature = cfg.name, cfg.label
+        vocab = _opt(cfg, "label_vocabulary")
+        if isinstance(labels, tf.SparseTensor):
+            values, rows = labels.values.numpy(), labels.indices.numpy()[:, 0]
+        else:
+            values = np.asarray(labels)
+            rows = None
+        if values.dtype.kind in "SOU":
+            if vocab is None:
+                bad_values = np.ones(values.shape, bool)
+                why = "is a string but heads[%s] has no label_vocabulary" % name
+            else:
+                words = np.array([str(v).encode() for v in vocab], dtype=object)
+                bad_values = ~np.isin(values.astype(object), words)
+                if values.dtype.kind == "U":
+                    bad_values = ~np.isin(values, np.asarray(vocab, dtype=str))
+                why = "is not in label_vocabulary %s" % list(vocab)
+        else:
+            v = values.astype(np.float64)
+            if cfg.type == "regression":
+                bad_values, why = ~np.isfinite(v), "must be finite"
+            else:
+                upper = 1 if cfg.type in ("binary",) or (cfg.type == "multi_label" and rows is None) \
+                    else cfg.n_classes - 1
+                integral = cfg.type != "binary"
+                bad_values = ~np.isfinite(v) | (v < 0) | (v > upper)
+                if integral:
+                    bad_values |= (v != np.round(v))
+                why = "must be %s in [0, %d]" % ("an integer" if integral else "a number", upper)
+        if rows is None:
+            per_row = bad_values.reshape(len(bad_values), -1).any(axis=1) if bad_values.ndim else bad_values
+            shown = values.reshape(len(values), -1) if values.ndim else values
+            mark(per_row, lambda r: "heads[%s].label %r %s; got %s"
+                 % (name, feature, why, _show(shown[r])))
+        else:
+            bad_rows = np.zeros(labels.dense_shape.numpy()[0], bool)
+            bad_rows[rows[bad_values]] = True
+            mark(bad_rows, lambda r: "heads[%s].label %r %s; got %s"
+                 % (name, feature, why, _show(values[rows == r])))
 
     def add_batch(self, features, accumulators, logits=None):
         """Adds one parsed batch to `accumulators` {slice string: metrics dict}."""
