@@ -201,14 +201,16 @@ class Evaluator:
         """Checks every example of a batch at once; returns {row: reason}.
 
         Bad: labels out of range or outside the vocabulary, NaN or infinite
-        labels (regression), logits or weights, negative weights.
+        labels (regression), logits or weights, negative weights. Each bad
+        row maps to (reason kind, message); run.json counts rejections by
+        kind (`label_out_of_range`, `weight_negative`, ...).
         """
         logits_in, labels = self.inputs(features, logits)
         bad = {}
 
-        def mark(mask, reason_fn):
+        def mark(mask, kind, reason_fn):
             for row in np.flatnonzero(mask):
-                bad.setdefault(int(row), reason_fn(int(row)))
+                bad.setdefault(int(row), (kind, reason_fn(int(row))))
 
         for cfg in self.head_cfgs:
             head_logits = logits_in[cfg.name] if isinstance(logits_in, dict) else logits_in
@@ -217,20 +219,20 @@ class Evaluator:
             head_labels = labels[cfg.name] if len(self.head_cfgs) > 1 else labels
             if head_logits is not None:
                 values = np.asarray(head_logits, np.float64).reshape(len(head_logits), -1)
-                mark(~np.isfinite(values).all(axis=1),
+                mark(~np.isfinite(values).all(axis=1), "logits_not_finite",
                      lambda r, v=values, c=cfg: "heads[%s] logits must be finite; got %s"
                      % (c.name, v[r].tolist()))
             self._check_labels(cfg, head_labels, mark)
             weight = _opt(cfg, "weight_column")
             if weight is not None and weight in features:
                 w = np.asarray(features[weight], np.float64).reshape(len(np.asarray(features[weight])), -1)
-                mark(~np.isfinite(w).all(axis=1), lambda r, w=w, n=weight:
+                mark(~np.isfinite(w).all(axis=1), "weight_not_finite", lambda r, w=w, n=weight:
                      "weight %r must be finite; got %s" % (n, w[r].tolist()))
-                mark((w < 0).any(axis=1), lambda r, w=w, n=weight:
+                mark((w < 0).any(axis=1), "weight_negative", lambda r, w=w, n=weight:
                      "weight %r must be >= 0; got %s" % (n, w[r].tolist()))
         if not isinstance(logits_in, dict):
             values = np.asarray(logits_in, np.float64).reshape(len(logits_in), -1)
-            mark(~np.isfinite(values).all(axis=1),
+            mark(~np.isfinite(values).all(axis=1), "logits_not_finite",
                  lambda r: "logits must be finite; got %s" % values[r].tolist())
         return bad
 
@@ -246,16 +248,19 @@ class Evaluator:
             if vocab is None:
                 bad_values = np.ones(values.shape, bool)
                 why = "is a string but heads[%s] has no label_vocabulary" % name
+                kind = "label_not_in_vocabulary"
             else:
                 words = np.array([str(v).encode() for v in vocab], dtype=object)
                 bad_values = ~np.isin(values.astype(object), words)
                 if values.dtype.kind == "U":
                     bad_values = ~np.isin(values, np.asarray(vocab, dtype=str))
                 why = "is not in label_vocabulary %s" % list(vocab)
+                kind = "label_not_in_vocabulary"
         else:
             v = values.astype(np.float64)
             if cfg.type == "regression":
                 bad_values, why = ~np.isfinite(v), "must be finite"
+                kind = "label_not_finite"
             else:
                 upper = 1 if cfg.type in ("binary",) or (cfg.type == "multi_label" and rows is None) \
                     else cfg.n_classes - 1
@@ -264,15 +269,16 @@ class Evaluator:
                 if integral:
                     bad_values |= (v != np.round(v))
                 why = "must be %s in [0, %d]" % ("an integer" if integral else "a number", upper)
+                kind = "label_out_of_range"
         if rows is None:
             per_row = bad_values.reshape(len(bad_values), -1).any(axis=1) if bad_values.ndim else bad_values
             shown = values.reshape(len(values), -1) if values.ndim else values
-            mark(per_row, lambda r: "heads[%s].label %r %s; got %s"
+            mark(per_row, kind, lambda r: "heads[%s].label %r %s; got %s"
                  % (name, feature, why, _show(shown[r])))
         else:
             bad_rows = np.zeros(labels.dense_shape.numpy()[0], bool)
             bad_rows[rows[bad_values]] = True
-            mark(bad_rows, lambda r: "heads[%s].label %r %s; got %s"
+            mark(bad_rows, kind, lambda r: "heads[%s].label %r %s; got %s"
                  % (name, feature, why, _show(values[rows == r])))
 
     def add_batch(self, features, accumulators, logits=None):
@@ -294,49 +300,3 @@ class Evaluator:
         self.head.update_metrics_segmented(metric_dicts, features, logits_in, labels,
                                            np.concatenate(all_segments), rows=rows)
         return batch_size
-
-
-# -- Beam stage ----------------------------------------------------------------
-import apache_beam as beam  # noqa: E402  (the pure part above needs no Beam)
-from apache_beam.transforms import window  # noqa: E402
-from apache_beam.utils import windowed_value  # noqa: E402
-
-COUNTS_TAG = "counts"
-
-
-class EvaluateBatches(beam.DoFn):
-    """Parses record batches and adds them to per-slice metrics, kept for the
-    whole bundle and emitted at its end as (slice string, metrics dict): a
-    bundle sends a few fixed-size states downstream, not one per batch.
-
-    Also emits {read, evaluated, rejected} counts on the `counts` output.
-    """
-
-    def __init__(self, config, parse_fn):
-        self._config = config
-        self._parse_fn = parse_fn
-
-    def setup(self):
-        self._evaluator = Evaluator(self._config)
-        self._read = beam.metrics.Metrics.counter("headeval", "records_read")
-        self._evaluated = beam.metrics.Metrics.counter("headeval", "examples_evaluated")
-
-    def start_bundle(self):
-        self._accumulators = {}
-        self._counts = {"read": 0, "evaluated": 0, "rejected": 0}
-
-    def process(self, batch):
-        features = self._parse_fn(batch)
-        n = self._evaluator.add_batch(features, self._accumulators)
-        self._counts["read"] += len(batch.records)
-        self._counts["evaluated"] += n
-        self._read.inc(len(batch.records))
-        self._evaluated.inc(n)
-
-    def finish_bundle(self):
-        for key, metrics in self._accumulators.items():
-            yield windowed_value.WindowedValue((key, metrics), window.GlobalWindow().max_timestamp(),
-                                               [window.GlobalWindow()])
-        yield beam.pvalue.TaggedOutput(COUNTS_TAG, windowed_value.WindowedValue(
-            dict(self._counts), window.GlobalWindow().max_timestamp(), [window.GlobalWindow()]))
-        self._accumulators = {}

@@ -1,0 +1,771 @@
+"""Evaluation config: one YAML file -> frozen, validated dataclasses.
+
+Every check that can run before a pipeline starts runs here, so a typo costs
+a second, not a Dataflow job: unknown keys, wrong types, missing fields, and
+heads, slices, weights or labels naming a feature the parse spec lacks. An
+error names the file, the key path (`heads[1].thresholds`), what was expected
+and what was found.
+
+No Beam import at module level: only reading a vocabulary file (or a config
+on gs://) goes through Beam's `FileSystems`, imported when needed.
+
+The schema (README "Config reference" documents it for users):
+
+    input:      {pattern, features: {name: {dtype, shape, varlen, default}}}
+    model:      {logits} | {saved_model, output, signature, device, batch_size}
+    transform:  {tft_output}
+    heads:      [{name, type, n_classes, label, label_vocabulary, weight_column,
+                  thresholds, classes_for_class_based_metrics, label_dimension,
+                  loss_reduction, loss_fn}]
+    head_weights, slices, metrics: {auc: {method, buckets}}, bad_examples,
+    batch_size, output
+"""
+import difflib
+import math
+import os
+import posixpath
+from dataclasses import dataclass, field
+
+import yaml
+
+from pipeline.errors import ConfigError
+
+DTYPES = ("float32", "int64", "string")
+HEAD_TYPES = ("binary", "multi_class", "multi_label", "regression")
+LOSS_REDUCTIONS = ("sum_over_batch_size", "sum")
+DEVICES = ("auto", "cpu", "gpu")
+AUC_METHODS = ("histogram", "exact")
+BAD_EXAMPLES = ("fail", "skip")
+DEFAULT_BATCH_SIZE = 8192
+DEFAULT_SIGNATURE = "serving_default"
+
+_MISSING = object()
+
+
+# -- The config objects ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class Feature:
+    """One entry of the parse spec.
+
+    `shape` () is a scalar: one value per example, parsed to a `[batch]`
+    array; `(n,)` parses to `[batch, n]`. A `varlen` feature has any number
+    of values and parses to a `tf.RaggedTensor`. `default` (a scalar, or a
+    tuple of `size` values) fills in for examples that lack the feature;
+    without one, a fixed-length feature is required.
+    """
+    name: str
+    dtype: str
+    shape: tuple = ()
+    varlen: bool = False
+    default: object = None
+
+    @property
+    def size(self):
+        """Values per example of a fixed-length feature."""
+        return math.prod(self.shape)
+
+    @property
+    def numeric(self):
+        return self.dtype != "string"
+
+    def describe(self):
+        """'float32 [3]', 'string scalar', 'int64 var-length' (for messages)."""
+        if self.varlen:
+            return "%s var-length" % self.dtype
+        return "%s %s" % (self.dtype, list(self.shape) if self.shape else "scalar")
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    pattern: str
+    features: dict  # name -> Feature, in the file's order
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Where logits come from: parsed features (`logits`: a feature name,
+    or {head name: feature}) or a model run on the workers (`saved_model`)."""
+    logits: object = None
+    saved_model: str = None
+    output: object = None
+    signature: str = DEFAULT_SIGNATURE
+    device: str = "auto"
+    batch_size: int = None
+
+
+@dataclass(frozen=True)
+class TransformConfig:
+    tft_output: str
+
+
+@dataclass(frozen=True)
+class VocabularyRef:
+    """A label vocabulary known only at run time: computed by a tf.Transform
+    analyzer pass over the input (`compute`), or the vocabulary named `tft`
+    in the `transform.tft_output`."""
+    compute: bool = False
+    tft: str = None
+
+    def to_dict(self):
+        return {"compute": True} if self.compute else {"tft": self.tft}
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    """One head. `label_vocabulary` is a tuple of strings (given inline or
+    read from a file) or a `VocabularyRef`."""
+    name: str
+    type: str
+    label: str
+    n_classes: int = None
+    label_vocabulary: object = None
+    weight_column: str = None
+    thresholds: tuple = None
+    classes_for_class_based_metrics: tuple = None
+    label_dimension: int = None
+    loss_reduction: str = "sum_over_batch_size"
+    loss_fn: str = None
+
+    @property
+    def logits_dimension(self):
+        if self.type == "binary":
+            return 1
+        if self.type == "regression":
+            return self.label_dimension
+        return self.n_classes
+
+
+@dataclass(frozen=True)
+class AucConfig:
+    method: str = "histogram"
+    buckets: int = None
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    auc: AucConfig = field(default_factory=AucConfig)
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole evaluation. `slices` always starts with the overall slice `()`;
+    `source` is the config file it came from (None when built from a dict)."""
+    input: InputConfig
+    model: ModelConfig
+    heads: tuple
+    transform: TransformConfig = None
+    head_weights: tuple = None
+    slices: tuple = ((),)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    bad_examples: str = "fail"
+    batch_size: int = DEFAULT_BATCH_SIZE
+    output: str = None
+    source: str = None
+
+    def to_dict(self):
+        """Plain data in the YAML schema (paths resolved, vocabulary files
+        read), for run.json: `parse_config(config.to_dict())` gives an equal
+        Config back."""
+        features = {}
+        for f in self.input.features.values():
+            entry = {"dtype": f.dtype}
+            if f.shape:
+                entry["shape"] = list(f.shape)
+            if f.varlen:
+                entry["varlen"] = True
+            if f.default is not None:
+                entry["default"] = list(f.default) if isinstance(f.default, tuple) else f.default
+            features[f.name] = entry
+        out = {"input": {"pattern": self.input.pattern, "features": features},
+               "model": _drop_none({
+                   "logits": _plain(self.model.logits),
+                   "saved_model": self.model.saved_model,
+                   "output": _plain(self.model.output),
+                   "signature": self.model.signature if self.model.saved_model else None,
+                   "device": self.model.device if self.model.saved_model else None,
+                   "batch_size": self.model.batch_size})}
+        if self.transform is not None:
+            out["transform"] = {"tft_output": self.transform.tft_output}
+        heads = []
+        for h in self.heads:
+            vocab = h.label_vocabulary
+            heads.append(_drop_none({
+                "name": h.name, "type": h.type, "label": h.label, "n_classes": h.n_classes,
+                "label_vocabulary": vocab.to_dict() if isinstance(vocab, VocabularyRef)
+                else _plain(vocab),
+                "weight_column": h.weight_column, "thresholds": _plain(h.thresholds),
+                "classes_for_class_based_metrics": _plain(h.classes_for_class_based_metrics),
+                "label_dimension": h.label_dimension, "loss_reduction": h.loss_reduction,
+                "loss_fn": h.loss_fn}))
+        out["heads"] = heads
+        if self.head_weights is not None:
+            out["head_weights"] = list(self.head_weights)
+        out["slices"] = [list(s) for s in self.slices]
+        out["metrics"] = {"auc": _drop_none({"method": self.metrics.auc.method,
+                                             "buckets": self.metrics.auc.buckets})}
+        out["bad_examples"] = self.bad_examples
+        out["batch_size"] = self.batch_size
+        if self.output is not None:
+            out["output"] = self.output
+        return out
+
+    def feature_references(self):
+        """[(key path, feature name)] for every feature the config names
+        (logits, labels, weights, slices): what must exist after parsing
+        (and after the transform, when there is one)."""
+        refs = []
+        logits = self.model.logits
+        if isinstance(logits, str):
+            refs.append(("model.logits", logits))
+        elif isinstance(logits, dict):
+            refs += [("model.logits.%s" % k, v) for k, v in logits.items()]
+        for i, h in enumerate(self.heads):
+            refs.append(("heads[%d].label" % i, h.label))
+            if h.weight_column is not None:
+                refs.append(("heads[%d].weight_column" % i, h.weight_column))
+        for i, spec in enumerate(self.slices):
+            refs += [("slices[%d][%d]" % (i, j), name) for j, name in enumerate(spec)]
+        return refs
+
+
+def _plain(value):
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _drop_none(d):
+    return {k: v for k, v in d.items() if v is not None}
+
+
+# -- Loading --------------------------------------------------------------------
+
+class _StrictLoader(yaml.SafeLoader):
+    """safe_load, but a key given twice is an error, not a silent overwrite."""
+
+
+def _construct_mapping(loader, node, deep=False):
+    loader.flatten_mapping(node)
+    seen = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, "key %r appears twice (first on line %d)"
+                % (key, seen[key] + 1), key_node.start_mark)
+        seen[key] = key_node.start_mark.line
+    return yaml.SafeLoader.construct_mapping(loader, node, deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _is_uri(path):
+    return "://" in path
+
+
+def _read_text(path):
+    """A text file, local or on any filesystem Beam knows (gs://, ...)."""
+    if not _is_uri(path):
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    from apache_beam.io.filesystems import FileSystems
+    with FileSystems.open(path) as f:
+        return f.read().decode("utf-8")
+
+
+def resolve_path(path, base_dir):
+    """`path` against the config's folder; URIs and absolute paths as given."""
+    if base_dir is None or _is_uri(path) or os.path.isabs(path):
+        return path
+    if _is_uri(base_dir):
+        return posixpath.join(base_dir, path)
+    return os.path.normpath(os.path.join(base_dir, path))
+
+
+def load_config(path):
+    """Reads and validates a YAML config file. Raises ConfigError."""
+    path = str(path)
+    try:
+        text = _read_text(path)
+    except (OSError, IOError) as e:
+        raise ConfigError("%s: cannot read the config file: %s" % (path, e), path) from e
+    except UnicodeDecodeError as e:
+        raise ConfigError("%s: the config file is not UTF-8 text: %s" % (path, e), path) from e
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)
+    except yaml.YAMLError as e:
+        raise ConfigError("%s: not valid YAML: %s" % (path, e), path) from e
+    if _is_uri(path):
+        base_dir = posixpath.dirname(path)
+    else:
+        path = os.path.abspath(path)
+        base_dir = os.path.dirname(path)
+    return parse_config(data, file=path, base_dir=base_dir)
+
+
+def parse_config(data, file="<config>", base_dir=None):
+    """Validates already-loaded YAML data (a dict). Relative paths resolve
+    against `base_dir` (left as given when it is None). Raises ConfigError."""
+    return _Parser(file, base_dir).config(data)
+
+
+# -- Validation -----------------------------------------------------------------
+
+def _show(value, limit=80):
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+class _Parser:
+    """Builds a Config from YAML data; every method takes the key path of
+    the value it checks, for the error message."""
+
+    def __init__(self, file, base_dir):
+        self.file = file
+        self.base_dir = base_dir
+
+    # - generic checks -
+
+    def fail(self, key, expected, got=_MISSING, hint=""):
+        if got is _MISSING:
+            found = "nothing (the key is missing)"
+        else:
+            found = _show(got)
+            if isinstance(got, bool):
+                hint = hint or "YAML reads yes/no/on/off/true/false as booleans: quote the value"
+        message = "%s: `%s` must be %s; got %s" % (self.file, key, expected, found)
+        if hint:
+            message += " (%s)" % hint
+        raise ConfigError(message, self.file, key)
+
+    def mapping(self, value, key, allowed, required=(), what="a mapping"):
+        if not isinstance(value, dict):
+            self.fail(key, what, value)
+        for k in value:
+            if not isinstance(k, str):
+                self.fail("%s.%s" % (key, k) if key else str(k), "a key that is a string", k)
+            if k not in allowed:
+                path = "%s.%s" % (key, k) if key else k
+                close = difflib.get_close_matches(k, allowed, n=1)
+                message = "%s: unknown key `%s`; expected one of: %s" % (
+                    self.file, path, ", ".join(allowed))
+                if close:
+                    message += " (did you mean `%s`?)" % close[0]
+                raise ConfigError(message, self.file, path)
+        for k in required:
+            if value.get(k) is None:
+                self.fail("%s.%s" % (key, k) if key else k, "given", value.get(k, _MISSING))
+        return value
+
+    def string(self, value, key, choices=None, what="a string"):
+        if choices is not None:
+            if value not in choices:
+                self.fail(key, "one of %s" % ", ".join(choices), value)
+            return value
+        if not isinstance(value, str) or not value:
+            self.fail(key, what, value)
+        return value
+
+    def integer(self, value, key, minimum=1):
+        if not _is_int(value) or value < minimum:
+            self.fail(key, "an integer >= %d" % minimum, value)
+        return value
+
+    def boolean(self, value, key):
+        if not isinstance(value, bool):
+            self.fail(key, "true or false", value)
+        return value
+
+    def path(self, value, key):
+        return resolve_path(self.string(value, key, what="a path"), self.base_dir)
+
+    def list_of(self, value, key, what):
+        if not isinstance(value, list):
+            self.fail(key, "a list of %s" % what, value)
+        return value
+
+    # - sections -
+
+    def config(self, data):
+        if data is None:
+            raise ConfigError("%s: the config file is empty" % self.file, self.file, "")
+        self.mapping(data, "", ("input", "model", "transform", "heads", "head_weights",
+                                "slices", "metrics", "bad_examples", "batch_size", "output"),
+                     required=("input", "model", "heads"), what="a mapping of sections")
+        inp = self.input(data["input"])
+        features = inp.features
+        transform = None
+        if data.get("transform") is not None:
+            t = self.mapping(data["transform"], "transform", ("tft_output",), ("tft_output",))
+            transform = TransformConfig(self.path(t["tft_output"], "transform.tft_output"))
+        heads = self.heads(data["heads"], features, transform)
+        model = self.model(data["model"], heads, features, transform)
+        head_weights = None
+        if data.get("head_weights") is not None:
+            head_weights = self.head_weights(data["head_weights"], len(heads))
+        slices = self.slices(data.get("slices"), features, transform)
+        metrics = self.metrics(data.get("metrics"))
+        bad = data.get("bad_examples", "fail")
+        bad = self.string(bad, "bad_examples", BAD_EXAMPLES)
+        batch_size = data.get("batch_size", DEFAULT_BATCH_SIZE)
+        batch_size = self.integer(batch_size, "batch_size")
+        output = None
+        if data.get("output") is not None:
+            output = self.path(data["output"], "output")
+        return Config(input=inp, model=model, heads=heads, transform=transform,
+                      head_weights=head_weights, slices=slices, metrics=metrics,
+                      bad_examples=bad, batch_size=batch_size, output=output,
+                      source=None if self.file == "<config>" else self.file)
+
+    def input(self, data):
+        self.mapping(data, "input", ("pattern", "features"), ("pattern", "features"))
+        pattern = self.path(data["pattern"], "input.pattern")
+        raw = data["features"]
+        if not isinstance(raw, dict) or not raw:
+            self.fail("input.features", "a mapping of feature name -> {dtype, shape, varlen, "
+                      "default} with at least one feature", raw)
+        features = {}
+        for name, spec in raw.items():
+            if not isinstance(name, str) or not name:
+                self.fail("input.features", "keyed by feature names (strings)", name,
+                          hint="quote names YAML reads as booleans or numbers")
+            features[name] = self.feature(name, spec, "input.features.%s" % name)
+        return InputConfig(pattern=pattern, features=features)
+
+    def feature(self, name, spec, key):
+        self.mapping(spec, key, ("dtype", "shape", "varlen", "default"), ("dtype",),
+                     what="a mapping {dtype, shape, varlen, default}")
+        dtype = self.string(spec["dtype"], key + ".dtype", DTYPES)
+        varlen = self.boolean(spec.get("varlen", False), key + ".varlen")
+        shape = spec.get("shape", [])
+        if not isinstance(shape, list) or not all(_is_int(d) and d >= 1 for d in shape):
+            self.fail(key + ".shape", "a list of positive integers ([] for a scalar)", shape)
+        shape = tuple(shape)
+        if varlen and shape:
+            self.fail(key + ".shape", "absent for a varlen feature (it has any number of "
+                      "values)", list(shape))
+        default = spec.get("default")
+        if default is not None:
+            if varlen:
+                self.fail(key + ".default", "absent for a varlen feature (a missing one is "
+                          "empty)", default)
+            default = self.default(default, dtype, shape, key + ".default")
+        return Feature(name=name, dtype=dtype, shape=shape, varlen=varlen, default=default)
+
+    def default(self, value, dtype, shape, key):
+        size = math.prod(shape)
+        values = value if isinstance(value, list) else [value]
+        if isinstance(value, list) and len(values) != size:
+            self.fail(key, "one value or a list of %d values (shape %s)" % (size, list(shape)),
+                      value)
+        ok = {"float32": _is_number, "int64": _is_int,
+              "string": lambda v: isinstance(v, str)}[dtype]
+        expected = {"float32": "a number", "int64": "an integer", "string": "a string"}[dtype]
+        for v in values:
+            if not ok(v):
+                self.fail(key, "%s (the feature's dtype is %s)" % (expected, dtype), value)
+        if dtype == "float32":
+            values = [float(v) for v in values]
+        return tuple(values) if isinstance(value, list) else values[0]
+
+    def feature_ref(self, name, key, features, transform, check=None):
+        """A feature name that must be in the parse spec (or, with a
+        transform, may be one of its outputs: those are checked at run time)."""
+        self.string(name, key, what="a feature name")
+        if name not in features:
+            if transform is not None:
+                return name
+            self.fail(key, "a feature of input.features (%s)" % ", ".join(features), name)
+        if check is not None:
+            problem = check(features[name])
+            if problem:
+                self.fail(key, problem, name, hint="input.features.%s is %s"
+                          % (name, features[name].describe()))
+        return name
+
+    def heads(self, data, features, transform):
+        if not isinstance(data, list) or not data:
+            self.fail("heads", "a non-empty list of heads", data)
+        heads = [self.head(h, "heads[%d]" % i, features, transform, several=len(data) > 1)
+                 for i, h in enumerate(data)]
+        names = [h.name for h in heads]
+        for i, name in enumerate(names):
+            if name is not None and name in names[:i]:
+                self.fail("heads[%d].name" % i, "unique among heads", name)
+        return tuple(heads)
+
+    _COMMON = ("name", "type", "label", "weight_column", "loss_reduction", "loss_fn")
+    _BY_TYPE = {
+        "binary": ("n_classes", "label_vocabulary", "thresholds"),
+        "multi_class": ("n_classes", "label_vocabulary"),
+        "multi_label": ("n_classes", "label_vocabulary", "thresholds",
+                        "classes_for_class_based_metrics"),
+        "regression": ("label_dimension",),
+    }
+
+    def head(self, data, key, features, transform, several):
+        allowed = self._COMMON + tuple(k for t in HEAD_TYPES for k in self._BY_TYPE[t]
+                                       if k not in self._COMMON)
+        allowed = tuple(dict.fromkeys(allowed))
+        self.mapping(data, key, allowed, ("type", "label"), what="a mapping describing a head")
+        kind = self.string(data["type"], key + ".type", HEAD_TYPES)
+        for k in data:
+            if k not in self._COMMON and k not in self._BY_TYPE[kind]:
+                self.fail("%s.%s" % (key, k), "absent for a %s head (it applies to %s)"
+                          % (kind, ", ".join(t for t in HEAD_TYPES if k in self._BY_TYPE[t])),
+                          data[k])
+        name = data.get("name")
+        if name is None:
+            if several:
+                self.fail(key + ".name", "given when there are several heads")
+        else:
+            self.string(name, key + ".name", what="a head name")
+            if "/" in name:
+                self.fail(key + ".name", "a name without '/' (metric keys end in /<head name>)",
+                          name)
+
+        n_classes = data.get("n_classes")
+        if kind == "binary":
+            if n_classes is not None and n_classes != 2:
+                self.fail(key + ".n_classes", "2 or absent for a binary head", n_classes)
+            n_classes = None
+        elif kind in ("multi_class", "multi_label"):
+            minimum = 3 if kind == "multi_class" else 2
+            if n_classes is None:
+                self.fail(key + ".n_classes", "an integer >= %d" % minimum)
+            if not _is_int(n_classes) or n_classes < minimum:
+                self.fail(key + ".n_classes", "an integer >= %d%s" % (
+                    minimum, " (use type: binary for 2 classes)" if kind == "multi_class" else ""),
+                    n_classes)
+        label_dimension = None
+        if kind == "regression":
+            label_dimension = self.integer(data.get("label_dimension", 1), key + ".label_dimension")
+
+        vocabulary = None
+        if data.get("label_vocabulary") is not None:
+            vocabulary = self.vocabulary(data["label_vocabulary"], key + ".label_vocabulary",
+                                         2 if kind == "binary" else n_classes, transform)
+
+        def check_label(f):
+            if not f.numeric and vocabulary is None:
+                return ("a numeric feature, or a string one with label_vocabulary"
+                        if kind != "regression" else "a numeric feature")
+            if kind in ("binary", "multi_class") and (f.varlen or f.size != 1):
+                return "a feature with one value per example for a %s head" % kind
+            if kind == "multi_label" and not f.varlen and f.size != n_classes:
+                return ("a varlen feature of class ids or strings, or a multi-hot feature "
+                        "of shape [%d]" % n_classes)
+            if kind == "regression" and (f.varlen or f.size != label_dimension):
+                return "a fixed-length feature of %d value(s) (label_dimension)" % label_dimension
+            return None
+
+        label = self.feature_ref(data["label"], key + ".label", features, transform, check_label)
+        weight = data.get("weight_column")
+        if weight is not None:
+            weight = self.feature_ref(
+                weight, key + ".weight_column", features, transform,
+                lambda f: "a numeric feature with one value per example"
+                if not f.numeric or f.varlen or f.size != 1 else None)
+
+        thresholds = None
+        if data.get("thresholds") is not None:
+            raw = self.list_of(data["thresholds"], key + ".thresholds", "numbers in (0, 1)")
+            for t in raw:
+                if not _is_number(t) or not 0.0 < t < 1.0:
+                    self.fail(key + ".thresholds", "a list of numbers in (0, 1)", raw)
+            thresholds = tuple(float(t) for t in raw)
+
+        classes = None
+        if data.get("classes_for_class_based_metrics") is not None:
+            ckey = key + ".classes_for_class_based_metrics"
+            raw = self.list_of(data["classes_for_class_based_metrics"], ckey,
+                               "class ids or label_vocabulary strings")
+            for c in raw:
+                if _is_int(c):
+                    if not 0 <= c < n_classes:
+                        self.fail(ckey, "class ids in [0, %d]" % (n_classes - 1), raw)
+                elif isinstance(c, str):
+                    if vocabulary is None:
+                        self.fail(ckey, "class ids (strings need label_vocabulary)", raw)
+                    if isinstance(vocabulary, tuple) and c not in vocabulary:
+                        self.fail(ckey, "class ids or entries of label_vocabulary", raw)
+                else:
+                    self.fail(ckey, "a list of class ids or label_vocabulary strings", raw)
+            classes = tuple(raw)
+
+        loss_reduction = self.string(data.get("loss_reduction", "sum_over_batch_size"),
+                                     key + ".loss_reduction", LOSS_REDUCTIONS)
+        loss_fn = data.get("loss_fn")
+        if loss_fn is not None:
+            module, _, function = str(loss_fn).partition(":")
+            if not isinstance(loss_fn, str) or not module or not function or " " in loss_fn:
+                self.fail(key + ".loss_fn", "a 'package.module:function' string", loss_fn)
+        return HeadConfig(name=name, type=kind, label=label, n_classes=n_classes,
+                          label_vocabulary=vocabulary, weight_column=weight,
+                          thresholds=thresholds, classes_for_class_based_metrics=classes,
+                          label_dimension=label_dimension, loss_reduction=loss_reduction,
+                          loss_fn=loss_fn)
+
+    def vocabulary(self, data, key, size, transform):
+        expected = "a list of strings, {file: path}, {compute: true} or {tft: NAME}"
+        if isinstance(data, dict):
+            if len(data) != 1 or next(iter(data)) not in ("file", "compute", "tft"):
+                self.fail(key, expected, data)
+            if "compute" in data:
+                if data["compute"] is not True:
+                    self.fail(key + ".compute", "true", data["compute"])
+                return VocabularyRef(compute=True)
+            if "tft" in data:
+                name = self.string(data["tft"], key + ".tft", what="a tf.Transform vocabulary name")
+                if transform is None:
+                    self.fail(key + ".tft", "used with a `transform: {tft_output: ...}` section "
+                              "(the vocabulary is read from it)", name)
+                return VocabularyRef(tft=name)
+            path = self.path(data["file"], key + ".file")
+            try:
+                text = _read_text(path)
+            except (OSError, IOError, UnicodeDecodeError) as e:
+                raise ConfigError("%s: `%s.file` must be a readable UTF-8 text file; got %r (%s)"
+                                  % (self.file, key, path, e), self.file, key + ".file") from e
+            words = text.splitlines()
+            if words and words[-1] == "":
+                words.pop()
+            where = "%s (from %s)" % (key, path)
+            return self._words(words, where, size)
+        if not isinstance(data, list):
+            self.fail(key, expected, data)
+        for i, word in enumerate(data):
+            if _is_int(word):
+                continue
+            if not isinstance(word, str):
+                self.fail("%s[%d]" % (key, i), "a string", word)
+        return self._words([str(w) for w in data], key, size)
+
+    def _words(self, words, key, size):
+        if size is not None and len(words) != size:
+            self.fail(key, "a list of %d entries (one per class); it has %d"
+                      % (size, len(words)), words)
+        for i, word in enumerate(words):
+            if word == "":
+                self.fail("%s[%d]" % (key, i), "a non-empty string", word)
+            if word in words[:i]:
+                self.fail("%s[%d]" % (key, i), "distinct from the entries before it", word)
+        return tuple(words)
+
+    def model(self, data, heads, features, transform):
+        self.mapping(data, "model", ("logits", "saved_model", "output", "signature", "device",
+                                     "batch_size"))
+        has_logits, has_model = data.get("logits") is not None, data.get("saved_model") is not None
+        if has_logits == has_model:
+            self.fail("model", "exactly one of `logits` (a parsed feature) or `saved_model`",
+                      data)
+        names = [h.name for h in heads]
+        if has_logits:
+            for k in ("output", "signature", "device", "batch_size"):
+                if data.get(k) is not None:
+                    self.fail("model.%s" % k, "absent when the logits are a parsed feature "
+                              "(it applies to saved_model)", data[k])
+            total = sum(h.logits_dimension for h in heads)
+            logits = data["logits"]
+            if isinstance(logits, dict):
+                if sorted(logits, key=str) != sorted(n for n in names if n is not None) \
+                        or None in names:
+                    self.fail("model.logits", "{head name: feature} with one entry per head "
+                              "(%s); name every head" % ", ".join(str(n) for n in names),
+                              logits)
+                head_by_name = {h.name: h for h in heads}
+                logits = {k: self.feature_ref(v, "model.logits.%s" % k, features, transform,
+                                              self._logits_check(head_by_name[k].logits_dimension))
+                          for k, v in logits.items()}
+            else:
+                logits = self.feature_ref(logits, "model.logits", features, transform,
+                                          self._logits_check(total))
+            return ModelConfig(logits=logits)
+        saved_model = self.path(data["saved_model"], "model.saved_model")
+        output = data.get("output")
+        if isinstance(output, dict):
+            if sorted(output, key=str) != sorted(n for n in names if n is not None) \
+                    or None in names:
+                self.fail("model.output", "{head name: model output} with one entry per head",
+                          output)
+            for k, v in output.items():
+                self.string(v, "model.output.%s" % k, what="a model output name")
+        elif output is not None:
+            self.string(output, "model.output", what="a model output name or {head name: output}")
+        signature = self.string(data.get("signature", DEFAULT_SIGNATURE), "model.signature")
+        device = self.string(data.get("device", "auto"), "model.device", DEVICES)
+        batch_size = None
+        if data.get("batch_size") is not None:
+            batch_size = self.integer(data["batch_size"], "model.batch_size")
+        return ModelConfig(saved_model=saved_model, output=output, signature=signature,
+                           device=device, batch_size=batch_size)
+
+    @staticmethod
+    def _logits_check(dimension):
+        def check(f):
+            if not f.numeric or f.varlen:
+                return "a numeric fixed-length feature"
+            if f.size != dimension:
+                return "a feature of %d value(s) per example (the heads' logits dimension)" \
+                    % dimension
+            return None
+        return check
+
+    def head_weights(self, data, n_heads):
+        if not isinstance(data, list) or len(data) != n_heads or \
+                not all(_is_number(w) and w >= 0 for w in data):
+            self.fail("head_weights", "a list of %d non-negative numbers (one per head)"
+                      % n_heads, data)
+        return tuple(float(w) for w in data)
+
+    def slices(self, data, features, transform):
+        if data is None:
+            return ((),)
+        self.list_of(data, "slices", "lists of feature names ([] is the overall slice)")
+        specs = []
+        for i, spec in enumerate(data):
+            key = "slices[%d]" % i
+            if not isinstance(spec, list):
+                self.fail(key, "a list of feature names (e.g. [%s]; [] is overall)"
+                          % (spec if isinstance(spec, str) else "country"), spec)
+            for j, name in enumerate(spec):
+                self.feature_ref(name, "%s[%d]" % (key, j), features, transform,
+                                 lambda f: "a feature with one value per example"
+                                 if f.varlen or f.size != 1 else None)
+            if len(set(spec)) != len(spec):
+                self.fail(key, "a list of distinct feature names", spec)
+            if tuple(spec) in specs:
+                self.fail(key, "different from the slices before it", spec)
+            specs.append(tuple(spec))
+        if () in specs:
+            specs.remove(())
+        return ((),) + tuple(specs)
+
+    def metrics(self, data):
+        if data is None:
+            return MetricsConfig()
+        self.mapping(data, "metrics", ("auc",))
+        auc = data.get("auc")
+        if auc is None:
+            return MetricsConfig()
+        self.mapping(auc, "metrics.auc", ("method", "buckets"))
+        method = self.string(auc.get("method", "histogram"), "metrics.auc.method", AUC_METHODS)
+        buckets = auc.get("buckets")
+        if buckets is not None:
+            if method != "histogram":
+                self.fail("metrics.auc.buckets", "absent with method: exact (it applies to "
+                          "method: histogram)", buckets)
+            buckets = self.integer(buckets, "metrics.auc.buckets", minimum=2)
+        return MetricsConfig(auc=AucConfig(method=method, buckets=buckets))

@@ -1,0 +1,247 @@
+"""Read TFRecord files as batches of serialized records.
+
+The reader sets the pipeline's ceiling (NOTES.md: ~185k records/s for
+per-element `ReadFromTFRecord`, ~525k/s for a DoFn that reads whole files
+and yields lists). So each file is read by one DoFn call, in 16 MiB chunks,
+and leaves as `RecordBatch`es of up to `batch_size` records: one Beam element
+per batch, never per record.
+
+TFRecord framing is `uint64 length | uint32 masked crc32c(length) | data |
+uint32 masked crc32c(data)`. It is split here in Python (one `unpack_from`
+and one slice per record) and the data checksums are computed with
+`google_crc32c` and compared for the whole chunk at once with numpy: about
+1.6M records/s on one core (77-byte records, plain or gzip), against ~1M/s
+for `tf.data.TFRecordDataset(...).batch(n)` plus `.numpy().tolist()`; and
+reading through Beam's `FileSystems` works for gs:// as for local paths.
+On the FnApiRunner, `benchmarks/bench_read.py` measures ~1.1M records/s for
+ReadBatches alone and ~0.9M/s with parsing (1M records, 4 files). A truncated file or a
+checksum mismatch raises `CorruptRecordError` naming the file, the record
+index and its byte offset.
+
+Files are matched on a worker and spread with a Reshuffle, so many files
+read in parallel. One large file is read by one worker from start to end
+(TFRecord has no sync markers to split it at); that is fine for now, and
+the place to add a splittable DoFn if single huge files become common.
+"""
+import gzip
+import os
+import struct
+import zlib
+from typing import NamedTuple
+
+import apache_beam as beam
+import google_crc32c
+import numpy as np
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+
+from pipeline.errors import CorruptRecordError, NoMatchError
+
+GZIP_SUFFIXES = (".gz", ".gzip")
+CHUNK_BYTES = 16 << 20
+_HEADER = 12  # uint64 length + uint32 crc of the length
+_FOOTER = 4   # uint32 crc of the data
+_MASK_DELTA = 0xA282EAD8
+
+
+class RecordBatch(NamedTuple):
+    """Serialized records of one file: `records[i]` is record number
+    `start + i` (0-based) of `path`."""
+    path: str
+    start: int
+    records: list
+
+
+def masked_crc(data):
+    """TFRecord's checksum: crc32c, rotated right by 15 bits, plus a constant."""
+    crc = google_crc32c.value(data)
+    return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
+
+
+def _masked_crcs(records):
+    """masked_crc of every record, as one uint64 array (the mask in numpy)."""
+    crc = np.fromiter(map(google_crc32c.value, records), dtype=np.uint64, count=len(records))
+    return (((crc >> np.uint64(15)) | (crc << np.uint64(17))) + np.uint64(_MASK_DELTA)) \
+        & np.uint64(0xFFFFFFFF)
+
+
+def is_gzip(path):
+    return path.lower().endswith(GZIP_SUFFIXES)
+
+
+def match_files(pattern):
+    """Paths matching a file pattern (local or gs://...), sorted.
+
+    Raises NoMatchError naming the pattern when nothing matches.
+    """
+    try:
+        results = FileSystems.match([pattern])
+    except Exception as e:  # Beam raises BeamIOError for a folder that does not exist
+        raise NoMatchError("input.pattern %r matches no files (%s)" % (pattern, e),
+                           pattern) from e
+    paths = sorted(m.path for m in results[0].metadata_list)
+    if not paths:
+        raise NoMatchError("input.pattern %r matches no files" % pattern, pattern)
+    folders = [p for p in paths if "://" not in p and os.path.isdir(p)]
+    if folders:
+        raise NoMatchError("input.pattern %r matches the folder %s; match its files instead, "
+                           "e.g. %r" % (pattern, folders[0], os.path.join(folders[0], "*")),
+                           pattern)
+    return paths
+
+
+def _open(path):
+    """A binary stream of the file's TFRecord bytes (gunzipped when the name
+    ends in .gz or .gzip). Python's gzip, not Beam's CompressedFile: it is
+    faster and raises EOFError on a truncated stream, which Beam's does not."""
+    raw = FileSystems.open(path, mime_type="application/octet-stream",
+                           compression_type=CompressionTypes.UNCOMPRESSED)
+    if is_gzip(path):
+        return gzip.GzipFile(fileobj=raw, mode="rb"), raw
+    return raw, None
+
+
+def _split(buf, pos):
+    """Complete records of `buf` from `pos` on: (records, stored data crcs,
+    position after the last complete record)."""
+    records, crcs = [], []
+    n = len(buf)
+    unpack = struct.unpack_from
+    while pos + _HEADER <= n:
+        length, = unpack("<Q", buf, pos)
+        end = pos + _HEADER + length
+        if end + _FOOTER > n:
+            break
+        records.append(buf[pos + _HEADER:end])
+        crcs.append(unpack("<I", buf, end)[0])
+        pos = end + _FOOTER
+    return records, crcs, pos
+
+
+def _length_ok(buf, pos):
+    length_bytes = bytes(buf[pos:pos + 8])
+    stored, = struct.unpack_from("<I", buf, pos + 8)
+    return masked_crc(length_bytes) == stored
+
+
+def _offset_of(buf, pos, k):
+    """Byte position in `buf` of the k-th record after the one at `pos`."""
+    for _ in range(k):
+        length, = struct.unpack_from("<Q", buf, pos)
+        pos += _HEADER + length + _FOOTER
+    return pos
+
+
+def iter_record_batches(path, batch_size, chunk_bytes=CHUNK_BYTES):
+    """Yields the records of one TFRecord file as `RecordBatch`es of
+    `batch_size` records (the last one may be shorter).
+
+    Raises CorruptRecordError for a truncated file or a checksum mismatch.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be >= 1; got %r" % (batch_size,))
+    stream, raw = _open(path)
+    buf = b""
+    pos = 0            # next unread byte of buf
+    buf_offset = 0     # file offset of buf[0] (uncompressed)
+    index = 0          # file index of the next record to parse
+    pending, pending_start = [], 0
+    try:
+        while True:
+            try:
+                chunk = stream.read(chunk_bytes)
+            except (EOFError, zlib.error, gzip.BadGzipFile) as e:  # only gzip raises these
+                raise CorruptRecordError(
+                    "truncated or corrupt gzip file %s: %s; records from index %d on (byte "
+                    "offset %d of the uncompressed data) could not be read"
+                    % (path, e, index, buf_offset + pos), path, index) from e
+            if chunk:
+                buf_offset += pos
+                buf = buf[pos:] + chunk if pos < len(buf) else chunk
+                pos = 0
+            start_pos = pos
+            records, crcs, pos = _split(buf, pos)
+            if records:
+                bad = np.flatnonzero(_masked_crcs(records) != np.asarray(crcs, np.uint64))
+                if bad.size:
+                    k = int(bad[0])
+                    at = _offset_of(buf, start_pos, k)
+                    what = "data" if _length_ok(buf, at) else "length"
+                    raise CorruptRecordError(
+                        "corrupt TFRecord file %s: record %d (byte offset %d) fails its %s "
+                        "checksum" % (path, index + k, buf_offset + at, what), path, index + k)
+                index += len(records)
+                pending.extend(records)
+                cut = 0
+                while len(pending) - cut >= batch_size:
+                    yield RecordBatch(path, pending_start + cut, pending[cut:cut + batch_size])
+                    cut += batch_size
+                if cut:
+                    pending = pending[cut:]
+                    pending_start += cut
+            left = len(buf) - pos
+            if left >= _HEADER and not _length_ok(buf, pos):
+                raise CorruptRecordError(
+                    "corrupt TFRecord file %s: record %d (byte offset %d) fails its length "
+                    "checksum" % (path, index, buf_offset + pos), path, index)
+            if not chunk:
+                if left:
+                    if left < _HEADER:
+                        need = "a %d-byte header" % _HEADER
+                    else:
+                        need = "%d bytes" % (_HEADER + struct.unpack_from("<Q", buf, pos)[0]
+                                             + _FOOTER)
+                    raise CorruptRecordError(
+                        "truncated TFRecord file %s: record %d at byte offset %d needs %s but "
+                        "only %d remain" % (path, index, buf_offset + pos, need, left),
+                        path, index)
+                break
+        if pending:
+            yield RecordBatch(path, pending_start, pending)
+    finally:
+        stream.close()
+        if raw is not None:
+            raw.close()
+
+
+class _ReadFiles(beam.DoFn):
+    """File path -> RecordBatches of that file."""
+
+    def __init__(self, batch_size):
+        self._batch_size = batch_size
+
+    def setup(self):
+        self._files = beam.metrics.Metrics.counter("headeval", "files_read")
+        self._records = beam.metrics.Metrics.counter("headeval", "records_read_from_files")
+
+    def process(self, path):
+        for batch in iter_record_batches(path, self._batch_size):
+            self._records.inc(len(batch.records))
+            yield batch
+        self._files.inc()
+
+
+class ReadBatches(beam.PTransform):
+    """PBegin -> PCollection of `RecordBatch` for every file matching `pattern`.
+
+    Files are matched when the pipeline runs (on a worker, so gs:// patterns
+    need no local credentials at construction) and redistributed with a
+    Reshuffle so that workers read different files. A pattern that matches
+    nothing fails the run with NoMatchError naming the pattern.
+    """
+
+    def __init__(self, pattern, batch_size=8192):
+        super().__init__()
+        if not isinstance(pattern, str) or not pattern:
+            raise ValueError("pattern must be a non-empty string; got %r" % (pattern,))
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError("batch_size must be an integer >= 1; got %r" % (batch_size,))
+        self._pattern = pattern
+        self._batch_size = batch_size
+
+    def expand(self, pbegin):
+        return (pbegin
+                | "Pattern" >> beam.Create([self._pattern])
+                | "Match" >> beam.FlatMap(match_files)
+                | "Spread" >> beam.Reshuffle()
+                | "ReadFiles" >> beam.ParDo(_ReadFiles(self._batch_size)))

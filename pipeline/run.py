@@ -1,0 +1,188 @@
+"""Build and run the evaluation pipeline; write the report (SPEC §4).
+
+    ReadBatches ─> EvaluateBatches ─┬─ metrics ─> CombinePerKey(MergeMetrics) ─> ToList ─> WriteReport
+                                    ├─ counts ──> CombineGlobally(SumCounts) ─> counts file
+                                    └─ rejected ─> WriteToParquet(rejected/)      (skip only)
+
+The pipeline writes into the report's temporary folder (`ReportOutput`);
+the driver then checks the counts (read = evaluated + rejected), writes
+run.json last and moves the folder into place. A run that fails anywhere
+leaves no report.
+"""
+import dataclasses
+import logging
+import platform
+import time
+from datetime import datetime, timezone
+
+import apache_beam as beam
+import pyarrow as pa
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+from pipeline import write
+from pipeline.combine import MergeMetrics, SumCounts
+from pipeline.config import VocabularyRef
+from pipeline.errors import ConfigError, HeadevalError
+from pipeline.read import ReadBatches
+from pipeline.stages import (COUNTS_TAG, METRICS_TAG, REJECTED_TAG, EvaluateBatches,
+                             WriteReport)
+
+log = logging.getLogger(__name__)
+
+COUNTS_FILE = "_counts.json"  # written by the pipeline, folded into run.json
+REJECTED_SCHEMA = pa.schema([
+    pa.field("file", pa.string()),
+    pa.field("index", pa.int64()),
+    pa.field("kind", pa.string()),
+    pa.field("feature", pa.string()),
+    pa.field("reason", pa.string()),
+    pa.field("record", pa.binary()),
+])
+
+
+class CountMismatchError(HeadevalError):
+    """Records read != evaluated + rejected: an example went missing."""
+
+
+class EmptyInputError(HeadevalError):
+    """The input files hold no records."""
+
+
+def _write_counts(counts, path):
+    write.write_json(counts, path)
+    return path
+
+
+def build_pipeline(pipeline, config, folder):
+    """Adds the evaluation of `config` to `pipeline`, writing into `folder`."""
+    results = (pipeline
+               | "Read" >> ReadBatches(config.input.pattern, config.batch_size)
+               | "Evaluate" >> beam.ParDo(EvaluateBatches(config)).with_outputs(
+                   COUNTS_TAG, REJECTED_TAG, main=METRICS_TAG))
+    _ = (results[METRICS_TAG]
+         | "MergePerSlice" >> beam.CombinePerKey(MergeMetrics())
+         | "GatherSlices" >> beam.combiners.ToList()
+         | "WriteReport" >> beam.ParDo(WriteReport(config, folder)))
+    _ = (results[COUNTS_TAG]
+         | "SumCounts" >> beam.CombineGlobally(SumCounts())
+         | "WriteCounts" >> beam.Map(_write_counts, write.join(folder, COUNTS_FILE)))
+    if config.bad_examples == "skip":
+        _ = (results[REJECTED_TAG]
+             | "WriteRejected" >> beam.io.WriteToParquet(
+                 write.join(folder, write.REJECTED_DIR, "rejected"), REJECTED_SCHEMA,
+                 file_name_suffix=".parquet"))
+    return pipeline
+
+
+def resolve_vocabularies(config):
+    """The config with every `{tft: NAME}` label vocabulary replaced by its
+    words (read from the tf.Transform output). `{compute: true}` is not
+    supported yet."""
+    heads = []
+    for i, h in enumerate(config.heads):
+        vocab = h.label_vocabulary
+        if isinstance(vocab, VocabularyRef):
+            key = "heads[%d].label_vocabulary" % i
+            if vocab.compute:
+                raise ConfigError("%s: `%s: {compute: true}` is not supported yet; give the "
+                                  "vocabulary as a list or {file: path}"
+                                  % (config.source, key), config.source, key)
+            import tensorflow_transform as tft
+            try:
+                words = tft.TFTransformOutput(config.transform.tft_output) \
+                    .vocabulary_by_name(vocab.tft)
+            except Exception as e:
+                raise ConfigError("%s: `%s.tft`: cannot read vocabulary %r from %s: %s"
+                                  % (config.source, key, vocab.tft,
+                                     config.transform.tft_output, e),
+                                  config.source, key + ".tft") from e
+            words = tuple(w.decode("utf-8") if isinstance(w, bytes) else str(w) for w in words)
+            expected = 2 if h.type == "binary" else h.n_classes
+            if len(words) != expected:
+                raise ConfigError("%s: `%s.tft`: vocabulary %r has %d entries; the head needs "
+                                  "%d" % (config.source, key, vocab.tft, len(words), expected),
+                                  config.source, key + ".tft")
+            h = dataclasses.replace(h, label_vocabulary=words)
+        heads.append(h)
+    return dataclasses.replace(config, heads=tuple(heads))
+
+
+def _versions():
+    from importlib.metadata import PackageNotFoundError, version
+    out = {"python": platform.python_version()}
+    for name in ("headeval", "tensorflow", "apache-beam", "tensorflow-transform", "numpy",
+                 "pyarrow"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def _check_counts(counts):
+    read, evaluated, rejected = counts["read"], counts["evaluated"], counts["rejected"]
+    if read != evaluated + rejected:
+        raise CountMismatchError(
+            "counts do not add up: %d records read, %d evaluated + %d rejected = %d; the "
+            "report is not written" % (read, evaluated, rejected, evaluated + rejected))
+    by_kind = sum(v for k, v in counts.items() if k.startswith("rejected/"))
+    if by_kind != rejected:
+        raise CountMismatchError("rejections by kind add up to %d, not %d" % (by_kind, rejected))
+
+
+def run_pipeline(config, output, overwrite=False, beam_argv=None):
+    """Evaluates `config` and writes its report to `output`.
+
+    Args:
+      config: a `pipeline.config.Config`.
+      output: report folder (local or any Beam filesystem, e.g. gs://).
+      overwrite: replace an existing report there.
+      beam_argv: Beam pipeline options (`--runner=...`, ...).
+
+    Returns:
+      The run.json contents (dict).
+
+    Raises:
+      HeadevalError subclasses for bad configs, inputs and outputs.
+    """
+    started = time.time()
+    options = PipelineOptions(list(beam_argv or []))
+    runner = options.view_as(StandardOptions).runner or "DirectRunner"
+    out = write.ReportOutput(output, overwrite=overwrite)
+    try:
+        resolved = resolve_vocabularies(config)
+        pipeline = beam.Pipeline(options=options)
+        build_pipeline(pipeline, resolved, out.path)
+        result = pipeline.run()
+        result.wait_until_finish()
+        counts = write.read_json(out.file(COUNTS_FILE))
+        for key in ("read", "evaluated", "rejected"):
+            counts.setdefault(key, 0)
+        write.FileSystems.delete([out.file(COUNTS_FILE)])
+        _check_counts(counts)
+        if counts["read"] == 0:
+            raise EmptyInputError("input.pattern %r matches files, but they hold no records"
+                                  % config.input.pattern)
+        finished = time.time()
+        run = {
+            "headeval_report": 1,
+            "config": resolved.to_dict(),
+            "config_file": config.source,
+            "output": out.output,
+            "runner": str(runner),
+            "beam_options": list(beam_argv or []),
+            "versions": _versions(),
+            "counts": {"read": counts["read"], "evaluated": counts["evaluated"],
+                       "rejected": counts["rejected"],
+                       "rejected_by_kind": {k.split("/", 1)[1]: v for k, v in
+                                            sorted(counts.items()) if k.startswith("rejected/")}},
+            "started": datetime.fromtimestamp(started, timezone.utc).isoformat(),
+            "finished": datetime.fromtimestamp(finished, timezone.utc).isoformat(),
+            "wall_seconds": finished - started,
+        }
+        write.write_json(run, out.file(write.RUN_FILE))
+        out.commit()
+    except BaseException:
+        out.abort()
+        raise
+    return run

@@ -1,0 +1,183 @@
+"""The Beam stage that evaluates record batches, and the report writer.
+
+`EvaluateBatches` does everything per batch in one DoFn — parse, apply the
+tf.Transform graph, run the model, check the examples, add them to the
+per-slice metrics — so an example's logits never leave its labels, weights
+and slice values (no join), and only a few fixed-size metric states per
+bundle go downstream. Its outputs:
+
+* main: (slice string, {metric key: metric object}), once per slice per bundle;
+* `counts`: {read, evaluated, rejected, rejected/<kind>: n} once per bundle;
+* `rejected`: one dict per rejected example (file, index, kind, feature,
+  reason, record) — only under `bad_examples: skip`.
+
+Under `bad_examples: fail` the first bad example raises `BadRecordError`
+naming its file, its position in it, the field and what was expected.
+"""
+import logging
+
+import apache_beam as beam
+import numpy as np
+from apache_beam.transforms import window
+from apache_beam.utils import windowed_value
+
+from pipeline import report
+from pipeline.errors import BadRecordError
+from pipeline.evaluate import Evaluator, take_rows
+from pipeline.parse import Parser
+
+log = logging.getLogger(__name__)
+
+COUNTS_TAG = "counts"
+REJECTED_TAG = "rejected"
+METRICS_TAG = "metrics"
+
+
+def parse_reason_kind(error):
+    """The run.json kind of a record the parser rejected."""
+    reason = error.reason or ""
+    if error.feature is None:
+        return "not_an_example"
+    if "is missing" in reason:
+        return "missing_feature"
+    return "wrong_type_or_length"
+
+
+def _global(value):
+    """`value` in the global window, for emitting from finish_bundle."""
+    return windowed_value.WindowedValue(value, window.GlobalWindow().max_timestamp(),
+                                        [window.GlobalWindow()])
+
+
+def _rejection(path, index, kind, feature, reason, record):
+    return {"file": path, "index": int(index), "kind": kind, "feature": feature,
+            "reason": reason, "record": bytes(record)}
+
+
+class EvaluateBatches(beam.DoFn):
+    """RecordBatch -> per-slice metric dicts (emitted at the end of each bundle),
+    counts, and rejected examples. See the module docstring."""
+
+    def __init__(self, config):
+        self._config = config
+
+    def setup(self):
+        config = self._config
+        self._parser = Parser(config.input.features)
+        self._evaluator = Evaluator(config)
+        self._skip = config.bad_examples == "skip"
+        self._transform = None
+        self._model = None
+        if config.transform is not None:
+            from pipeline.infer import Transform
+            self._transform = Transform(config.transform.tft_output)
+        if config.model.saved_model is not None:
+            from pipeline.infer import ModelRunner
+            m = config.model
+            self._model = ModelRunner(m.saved_model, outputs=m.output, signature=m.signature,
+                                      device=m.device, batch_size=m.batch_size)
+        self._read = beam.metrics.Metrics.counter("headeval", "records_read")
+        self._evaluated = beam.metrics.Metrics.counter("headeval", "examples_evaluated")
+        self._rejected = beam.metrics.Metrics.counter("headeval", "examples_rejected")
+
+    def start_bundle(self):
+        self._accumulators = {}
+        self._counts = {"read": 0, "evaluated": 0, "rejected": 0}
+
+    def _reject(self, kind, n=1):
+        self._counts["rejected"] += n
+        key = "rejected/" + kind
+        self._counts[key] = self._counts.get(key, 0) + n
+        self._rejected.inc(n)
+
+    def process(self, batch):
+        n = len(batch.records)
+        self._counts["read"] += n
+        self._read.inc(n)
+        if self._skip:
+            features, rows, bad_records = self._parser.parse_valid(batch)
+            for e in bad_records:
+                kind = parse_reason_kind(e)
+                self._reject(kind)
+                yield beam.pvalue.TaggedOutput(REJECTED_TAG, _rejection(
+                    e.path, e.index, kind, e.feature, e.reason,
+                    batch.records[e.index - batch.start]))
+        else:
+            features, rows = self._parser(batch), np.arange(n)
+        if len(rows) == 0:
+            return
+        if self._transform is not None:
+            features = self._transform(features)
+        logits = self._model(features, len(rows)) if self._model is not None else None
+        bad = self._evaluator.find_bad_rows(features, logits)
+        if bad:
+            local = sorted(bad)
+            if not self._skip:
+                row = local[0]
+                kind, reason = bad[row]
+                index = batch.start + int(rows[row])
+                raise BadRecordError("bad record %d of %s: %s" % (index, batch.path, reason),
+                                     batch.path, index, None, reason)
+            for row in local:
+                kind, reason = bad[row]
+                index = batch.start + int(rows[row])
+                self._reject(kind)
+                yield beam.pvalue.TaggedOutput(REJECTED_TAG, _rejection(
+                    batch.path, index, kind, None, reason, batch.records[int(rows[row])]))
+            keep = np.setdiff1d(np.arange(len(rows)), local)
+            if len(keep) == 0:
+                return
+            features = take_rows(features, keep)
+            if logits is not None:
+                logits = ({k: v[keep] for k, v in logits.items()} if isinstance(logits, dict)
+                          else logits[keep])
+        evaluated = self._evaluator.add_batch(features, self._accumulators, logits)
+        self._counts["evaluated"] += evaluated
+        self._evaluated.inc(evaluated)
+
+    def finish_bundle(self):
+        for key, metrics in self._accumulators.items():
+            yield _global((key, metrics))
+        yield beam.pvalue.TaggedOutput(COUNTS_TAG, _global(dict(self._counts)))
+        self._accumulators = {}
+
+
+def slice_order(config, slice_keys):
+    """Report order of slice strings: overall first, then by slice spec in
+    config order, then by value."""
+    specs = [tuple(s) for s in config.slices]
+
+    def spec_of(key):
+        if key == "":
+            return 0
+        names = tuple(part.split("=", 1)[0] for part in key.split(","))
+        return specs.index(names) if names in specs else len(specs)
+    return sorted(slice_keys, key=lambda k: (spec_of(k), k))
+
+
+class WriteReport(beam.DoFn):
+    """[(slice string, merged metrics)] -> metrics.parquet and curves.parquet
+    in `folder` (through Beam's FileSystems: gs:// works as local paths do).
+    The overall slice is always reported, empty when nothing was evaluated."""
+
+    def __init__(self, config, folder):
+        self._config = config
+        self._folder = folder
+
+    def process(self, merged):
+        from pipeline import write
+        evaluator = Evaluator(self._config)
+        merged = dict(merged)
+        if "" not in merged:
+            merged[""] = evaluator.head.metrics()
+        names = evaluator.head_names()
+        metric_rows, curve_rows = [], []
+        for key, metrics in merged.items():
+            metric_rows += report.metric_rows(key, metrics, names)
+            curve_rows += report.curve_rows(key, metrics, names)
+        order = slice_order(self._config, merged)
+        write.write_metrics(report.sort_rows(metric_rows, order),
+                            write.join(self._folder, write.METRICS_FILE))
+        write.write_curves(report.sort_rows(curve_rows, order),
+                           write.join(self._folder, write.CURVES_FILE))
+        yield len(metric_rows)

@@ -1,0 +1,290 @@
+"""pipeline.config: YAML -> validated Config; every error names file and key path."""
+import json
+import os
+
+import pytest
+import yaml
+from fake_object_store import use_root
+
+from pipeline.config import (Config, ConfigError, Feature, VocabularyRef, load_config,
+                             parse_config)
+
+BASE = """
+input:
+  pattern: data/eval-*.tfrecord.gz
+  features:
+    logits:  {dtype: float32, shape: [3]}
+    score:   {dtype: float32}
+    tags:    {dtype: string, varlen: true}
+    weight:  {dtype: float32, default: 1.0}
+    country: {dtype: string}
+    y:       {dtype: int64}
+    y_str:   {dtype: string}
+model:
+  logits: {tags: logits, clicked: score}
+heads:
+  - name: tags
+    type: multi_label
+    n_classes: 3
+    label: tags
+    label_vocabulary: [a, b, c]
+    weight_column: weight
+    thresholds: [0.3, 0.5, 0.7]
+    classes_for_class_based_metrics: [a, 2]
+  - name: clicked
+    type: binary
+    label: y
+    thresholds: [0.5]
+head_weights: [1.0, 0.5]
+slices: [[], [country]]
+metrics: {auc: {method: histogram, buckets: 1000}}
+bad_examples: skip
+output: out/report
+"""
+
+
+def write(tmp_path, text, name="eval.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def edit(text_or_data, change):
+    """The BASE config with `change(data)` applied, as YAML."""
+    data = yaml.safe_load(BASE) if text_or_data is None else text_or_data
+    change(data)
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def test_full_config(tmp_path):
+    config = load_config(write(tmp_path, BASE))
+    assert isinstance(config, Config)
+    assert config.input.pattern == str(tmp_path / "data" / "eval-*.tfrecord.gz")
+    assert config.output == str(tmp_path / "out" / "report")
+    assert config.input.features["logits"] == Feature("logits", "float32", (3,))
+    assert config.input.features["weight"].default == 1.0
+    assert config.input.features["tags"].varlen
+    tags, clicked = config.heads
+    assert tags.label_vocabulary == ("a", "b", "c")
+    assert tags.thresholds == (0.3, 0.5, 0.7)
+    assert tags.classes_for_class_based_metrics == ("a", 2)
+    assert clicked.type == "binary" and clicked.loss_reduction == "sum_over_batch_size"
+    assert config.model.logits == {"tags": "logits", "clicked": "score"}
+    assert config.head_weights == (1.0, 0.5)
+    assert config.slices == ((), ("country",))
+    assert config.metrics.auc.method == "histogram" and config.metrics.auc.buckets == 1000
+    assert config.bad_examples == "skip" and config.batch_size == 8192
+    assert config.source == str(tmp_path / "eval.yaml")
+
+
+def test_to_dict_round_trips_and_is_json(tmp_path):
+    config = load_config(write(tmp_path, BASE))
+    data = config.to_dict()
+    json.dumps(data)
+    again = parse_config(data)
+    assert again == Config(**{**config.__dict__, "source": None})
+
+
+def test_defaults_and_overall_slice_added(tmp_path):
+    text = """
+input: {pattern: /abs/x.tfrecord, features: {z: {dtype: float32}, y: {dtype: int64}}}
+model: {logits: z}
+heads: [{type: binary, label: y}]
+slices: [[y]]
+"""
+    config = load_config(write(tmp_path, text))
+    assert config.input.pattern == "/abs/x.tfrecord"
+    assert config.slices == ((), ("y",))
+    assert config.heads[0].name is None
+    assert config.bad_examples == "fail" and config.output is None
+    assert config.metrics.auc.method == "histogram"
+
+
+def test_uris_are_left_alone(tmp_path):
+    data = yaml.safe_load(BASE)
+    data["input"]["pattern"] = "gs://bucket/eval-*.tfrecord"
+    data["output"] = "gs://bucket/report"
+    config = load_config(write(tmp_path, yaml.safe_dump(data)))
+    assert config.input.pattern == "gs://bucket/eval-*.tfrecord"
+    assert config.output == "gs://bucket/report"
+
+
+def test_vocabulary_file_relative_to_config(tmp_path):
+    (tmp_path / "vocab").mkdir()
+    (tmp_path / "vocab" / "tags.txt").write_text("a\nb\nc\n")
+    text = edit(None, lambda d: d["heads"][0].update(label_vocabulary={"file": "vocab/tags.txt"}))
+    config = load_config(write(tmp_path, text))
+    assert config.heads[0].label_vocabulary == ("a", "b", "c")
+
+
+def test_vocabulary_refs(tmp_path):
+    def change(d):
+        d["transform"] = {"tft_output": "tft"}
+        d["heads"][0]["label_vocabulary"] = {"tft": "tags_vocab"}
+        d["heads"][0]["classes_for_class_based_metrics"] = ["a"]
+        d["heads"][1]["label_vocabulary"] = {"compute": True}
+        d["heads"][1]["label"] = "y_str"
+    config = load_config(write(tmp_path, edit(None, change)))
+    assert config.transform.tft_output == str(tmp_path / "tft")
+    assert config.heads[0].label_vocabulary == VocabularyRef(tft="tags_vocab")
+    assert config.heads[1].label_vocabulary == VocabularyRef(compute=True)
+    assert config.to_dict()["heads"][1]["label_vocabulary"] == {"compute": True}
+
+
+def test_transform_outputs_may_be_named(tmp_path):
+    """With a transform, a label the raw spec lacks may be one of its outputs."""
+    def change(d):
+        d["transform"] = {"tft_output": "tft"}
+        d["heads"][1]["label"] = "y_id"
+    config = load_config(write(tmp_path, edit(None, change)))
+    assert ("heads[1].label", "y_id") in config.feature_references()
+
+
+def test_saved_model(tmp_path):
+    def change(d):
+        d["model"] = {"saved_model": "model", "output": {"tags": "out_tags", "clicked": "out_c"},
+                      "device": "cpu", "batch_size": 256}
+    config = load_config(write(tmp_path, edit(None, change)))
+    assert config.model.saved_model == str(tmp_path / "model")
+    assert config.model.device == "cpu" and config.model.signature == "serving_default"
+
+
+def _set(path, value):
+    """change(data): sets data[path...] = value (a missing value deletes it)."""
+    def change(data):
+        *parents, last = path
+        for key in parents:
+            data = data[key]
+        if value is _DELETE:
+            del data[last]
+        else:
+            data[last] = value
+    return change
+
+
+_DELETE = object()
+
+ERRORS = [
+    # (change, key path in the message, words the message must contain)
+    (_set(["heads_weights"], [1.0]), "heads_weights",
+     ["unknown key", "did you mean `head_weights`"]),
+    (_set(["heads", 0, "treshold"], [0.5]), "heads[0].treshold", ["unknown key"]),
+    (_set(["heads", 1, "thresholds"], "0.5"), "heads[1].thresholds", ["list of numbers", "'0.5'"]),
+    (_set(["heads", 1, "thresholds"], [0.5, 1.5]), "heads[1].thresholds", ["(0, 1)", "1.5"]),
+    (_set(["input", "pattern"], _DELETE), "input.pattern", ["missing"]),
+    (_set(["heads"], _DELETE), "heads", ["missing"]),
+    (_set(["heads"], []), "heads", ["non-empty list"]),
+    (_set(["input", "features", "score", "dtype"], "float64"), "input.features.score.dtype",
+     ["float32, int64, string", "'float64'"]),
+    (_set(["input", "features", "score", "shape"], 3), "input.features.score.shape",
+     ["list of positive integers"]),
+    (_set(["input", "features", "tags", "shape"], [2]), "input.features.tags.shape", ["varlen"]),
+    (_set(["input", "features", "weight", "default"], "one"), "input.features.weight.default",
+     ["a number", "'one'"]),
+    (_set(["input", "features", "country", "default"], False), "input.features.country.default",
+     ["a string", "quote"]),
+    (_set(["heads", 1, "label"], "clicks"), "heads[1].label", ["a feature of input.features",
+                                                               "'clicks'"]),
+    (_set(["heads", 0, "weight_column"], "w"), "heads[0].weight_column", ["'w'"]),
+    (_set(["heads", 0, "weight_column"], "country"), "heads[0].weight_column",
+     ["numeric", "string scalar"]),
+    (_set(["slices"], [[], ["city"]]), "slices[1][0]", ["'city'"]),
+    (_set(["slices"], [[], "country"]), "slices[1]", ["list of feature names"]),
+    (_set(["slices"], [[], ["tags"]]), "slices[1][0]", ["one value per example"]),
+    (_set(["model", "saved_model"], "m"), "model", ["exactly one of"]),
+    (_set(["model", "logits"], {"tags": "logits", "clicked": "nope"}), "model.logits.clicked",
+     ["'nope'"]),
+    (_set(["model", "logits"], {"tags": "logits"}), "model.logits", ["one entry per head"]),
+    (_set(["model", "logits"], {"tags": "score", "clicked": "score"}), "model.logits.tags",
+     ["3 value(s)"]),
+    (_set(["model", "device"], "gpu"), "model.device", ["saved_model"]),
+    (_set(["heads", 0, "n_classes"], _DELETE), "heads[0].n_classes", ["integer >= 2", "missing"]),
+    (_set(["heads", 0, "n_classes"], "3"), "heads[0].n_classes", ["integer >= 2", "'3'"]),
+    (_set(["heads", 0, "label_vocabulary"], ["a", "b"]), "heads[0].label_vocabulary",
+     ["3 entries", "it has 2", "['a', 'b']"]),
+    (_set(["heads", 0, "label_vocabulary"], ["a", "b", "a"]), "heads[0].label_vocabulary[2]",
+     ["distinct"]),
+    (_set(["heads", 0, "label_vocabulary"], {"file": "missing.txt"}),
+     "heads[0].label_vocabulary.file", ["readable", "missing.txt"]),
+    (_set(["heads", 0, "label_vocabulary"], {"tft": "v"}), "heads[0].label_vocabulary.tft",
+     ["transform"]),
+    (_set(["heads", 0, "classes_for_class_based_metrics"], ["z"]),
+     "heads[0].classes_for_class_based_metrics", ["label_vocabulary", "'z'"]),
+    (_set(["heads", 0, "classes_for_class_based_metrics"], [5]),
+     "heads[0].classes_for_class_based_metrics", ["[0, 2]"]),
+    (_set(["heads", 1, "classes_for_class_based_metrics"], [0]),
+     "heads[1].classes_for_class_based_metrics", ["binary head", "multi_label"]),
+    (_set(["heads", 1, "label"], "y_str"), "heads[1].label", ["label_vocabulary"]),
+    (_set(["heads", 1, "name"], "tags"), "heads[1].name", ["unique"]),
+    (_set(["heads", 1, "name"], _DELETE), "heads[1].name", ["several heads"]),
+    (_set(["heads", 1, "type"], "binary_class"), "heads[1].type", ["binary, multi_class"]),
+    (_set(["heads", 1, "loss_fn"], "mymodule.loss"), "heads[1].loss_fn", ["module:function"]),
+    (_set(["heads", 1, "loss_reduction"], "mean"), "heads[1].loss_reduction",
+     ["sum_over_batch_size"]),
+    (_set(["head_weights"], [1.0]), "head_weights", ["2 non-negative numbers"]),
+    (_set(["metrics", "auc", "method"], "roc"), "metrics.auc.method", ["histogram, exact"]),
+    (_set(["metrics", "auc"], {"method": "exact", "buckets": 10}), "metrics.auc.buckets",
+     ["method: histogram"]),
+    (_set(["bad_examples"], "ignore"), "bad_examples", ["fail, skip", "'ignore'"]),
+    (_set(["batch_size"], 0), "batch_size", ["integer >= 1", "0"]),
+]
+
+
+@pytest.mark.parametrize("change,key,words", ERRORS, ids=[e[1] + "-%d" % i
+                                                          for i, e in enumerate(ERRORS)])
+def test_error_names_file_and_key(tmp_path, change, key, words):
+    path = write(tmp_path, edit(None, change))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert message.startswith(path + ": "), message
+    assert "`%s`" % key in message, message
+    assert info.value.key == key and info.value.file == path
+    assert "got" in message or "unknown key" in message, message
+    for word in words:
+        assert word in message, (word, message)
+
+
+def test_duplicate_key_is_an_error(tmp_path):
+    path = write(tmp_path, BASE + "bad_examples: fail\n")
+    with pytest.raises(ConfigError, match="appears twice"):
+        load_config(path)
+
+
+def test_invalid_yaml_and_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(write(tmp_path, "input: [unclosed\n"))
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(str(tmp_path / "nope.yaml"))
+    with pytest.raises(ConfigError, match="empty"):
+        load_config(write(tmp_path, ""))
+
+
+def test_feature_names_must_be_strings(tmp_path):
+    text = BASE.replace("    country: {dtype: string}", "    on: {dtype: string}")
+    with pytest.raises(ConfigError, match="quote"):
+        load_config(write(tmp_path, text))
+
+
+def test_config_needs_no_beam():
+    """config.py must stay importable without Beam's cost (no module import)."""
+    import pipeline.config as module
+    source = open(module.__file__).read()
+    top_level = [line for line in source.splitlines() if line.startswith(("import ", "from "))]
+    assert not any("apache_beam" in line for line in top_level)
+    assert os.path.basename(module.__file__) == "config.py"
+
+
+def test_config_and_vocabulary_on_an_object_store(tmp_path):
+    """A config at a URI resolves relative paths against its URI folder and
+    reads vocabulary files through Beam's FileSystems."""
+    use_root(tmp_path)
+    folder = tmp_path / "bucket" / "cfg"
+    folder.mkdir(parents=True)
+    (folder / "tags.txt").write_text("a\nb\nc\n")
+    text = edit(None, lambda d: d["heads"][0].update(label_vocabulary={"file": "tags.txt"}))
+    (folder / "eval.yaml").write_text(text)
+    config = load_config("fakegs://bucket/cfg/eval.yaml")
+    assert config.heads[0].label_vocabulary == ("a", "b", "c")
+    assert config.input.pattern == "fakegs://bucket/cfg/data/eval-*.tfrecord.gz"
+    assert config.output == "fakegs://bucket/cfg/out/report"
