@@ -74,10 +74,11 @@ def build_pipeline(pipeline, config, folder):
     return pipeline
 
 
-def resolve_vocabularies(config):
+def resolve_vocabularies(config, folder, beam_argv):
     """The config with every `{tft: NAME}` label vocabulary replaced by its
     words (read from the tf.Transform output). `{compute: true}` is not
-    supported yet."""
+    supported yet. `folder` is the report's temporary folder (a computed
+    vocabulary is written there); `beam_argv` the run's Beam options."""
     heads = []
     for i, h in enumerate(config.heads):
         vocab = h.label_vocabulary
@@ -150,7 +151,7 @@ def run_pipeline(config, output, overwrite=False, beam_argv=None):
     runner = options.view_as(StandardOptions).runner or "DirectRunner"
     out = write.ReportOutput(output, overwrite=overwrite)
     try:
-        resolved = resolve_vocabularies(config)
+        resolved = resolve_vocabularies(config, out.path, beam_argv)
         pipeline = beam.Pipeline(options=options)
         build_pipeline(pipeline, resolved, out.path)
         result = pipeline.run()
