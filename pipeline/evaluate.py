@@ -198,19 +198,20 @@ class Evaluator:
         return segment_ids.astype(np.int32).ravel(), keys
 
     def find_bad_rows(self, features, logits=None):
-        """Checks every example of a batch at once; returns {row: reason}.
+        """Checks every example of a batch at once; returns {row: (kind,
+        feature, message)}.
 
         Bad: labels out of range or outside the vocabulary, NaN or infinite
         labels (regression), logits or weights, negative weights. Each bad
-        row maps to (reason kind, message); run.json counts rejections by
-        kind (`label_out_of_range`, `weight_negative`, ...).
+        row maps to (reason kind, feature or None, message); run.json counts
+        rejections by kind (`label_out_of_range`, `weight_negative`, ...).
         """
         logits_in, labels = self.inputs(features, logits)
         bad = {}
 
-        def mark(mask, kind, reason_fn):
+        def mark(mask, kind, feature, reason_fn):
             for row in np.flatnonzero(mask):
-                bad.setdefault(int(row), (kind, reason_fn(int(row))))
+                bad.setdefault(int(row), (kind, feature, reason_fn(int(row))))
 
         for cfg in self.head_cfgs:
             head_logits = logits_in[cfg.name] if isinstance(logits_in, dict) else logits_in
@@ -219,22 +220,37 @@ class Evaluator:
             head_labels = labels[cfg.name] if len(self.head_cfgs) > 1 else labels
             if head_logits is not None:
                 values = np.asarray(head_logits, np.float64).reshape(len(head_logits), -1)
-                mark(~np.isfinite(values).all(axis=1), "logits_not_finite",
-                     lambda r, v=values, c=cfg: "heads[%s] logits must be finite; got %s"
-                     % (c.name, v[r].tolist()))
+                source = self._logits_source(cfg.name, logits)
+                mark(~np.isfinite(values).all(axis=1), "logits_not_finite", source,
+                     lambda r, v=values, c=cfg, s=source: "heads[%s] logits (%s) must be "
+                     "finite; got %s" % (c.name, self._describe_source(s), v[r].tolist()))
             self._check_labels(cfg, head_labels, mark)
             weight = _opt(cfg, "weight_column")
             if weight is not None and weight in features:
                 w = np.asarray(features[weight], np.float64).reshape(len(np.asarray(features[weight])), -1)
-                mark(~np.isfinite(w).all(axis=1), "weight_not_finite", lambda r, w=w, n=weight:
+                mark(~np.isfinite(w).all(axis=1), "weight_not_finite", weight, lambda r, w=w, n=weight:
                      "weight %r must be finite; got %s" % (n, w[r].tolist()))
-                mark((w < 0).any(axis=1), "weight_negative", lambda r, w=w, n=weight:
+                mark((w < 0).any(axis=1), "weight_negative", weight, lambda r, w=w, n=weight:
                      "weight %r must be >= 0; got %s" % (n, w[r].tolist()))
         if not isinstance(logits_in, dict):
             values = np.asarray(logits_in, np.float64).reshape(len(logits_in), -1)
-            mark(~np.isfinite(values).all(axis=1), "logits_not_finite",
-                 lambda r: "logits must be finite; got %s" % values[r].tolist())
+            source = self._logits_source(None, logits)
+            mark(~np.isfinite(values).all(axis=1), "logits_not_finite", source,
+                 lambda r: "logits (%s) must be finite; got %s"
+                 % (self._describe_source(source), values[r].tolist()))
         return bad
+
+    def _logits_source(self, head, model_logits):
+        """The feature holding a head's logits, or None when a model made them."""
+        if model_logits is not None:
+            return None
+        if self.logits_feature is not None:
+            return self.logits_feature
+        return self.logits_features[head] if head is not None else None
+
+    @staticmethod
+    def _describe_source(feature):
+        return "the model's output" if feature is None else "feature %r" % feature
 
     def _check_labels(self, cfg, labels, mark):
         name, feature = cfg.name, cfg.label
@@ -273,12 +289,12 @@ class Evaluator:
         if rows is None:
             per_row = bad_values.reshape(len(bad_values), -1).any(axis=1) if bad_values.ndim else bad_values
             shown = values.reshape(len(values), -1) if values.ndim else values
-            mark(per_row, kind, lambda r: "heads[%s].label %r %s; got %s"
+            mark(per_row, kind, feature, lambda r: "heads[%s].label %r %s; got %s"
                  % (name, feature, why, _show(shown[r])))
         else:
             bad_rows = np.zeros(labels.dense_shape.numpy()[0], bool)
             bad_rows[rows[bad_values]] = True
-            mark(bad_rows, kind, lambda r: "heads[%s].label %r %s; got %s"
+            mark(bad_rows, kind, feature, lambda r: "heads[%s].label %r %s; got %s"
                  % (name, feature, why, _show(values[rows == r])))
 
     def add_batch(self, features, accumulators, logits=None):

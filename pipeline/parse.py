@@ -96,7 +96,13 @@ class Parser:
                 for name, value in parsed.items()}
 
     def __call__(self, batch):
-        return self.parse(batch.records, batch.path, batch.start)
+        try:
+            return self.parse(batch.records, batch.path, batch.start)
+        except BadRecordError as e:
+            if getattr(batch, "indices", None) is None or e.index is None:
+                raise
+            i = e.index - batch.start  # parse() numbers records from start
+            raise self.error(batch.records[i], batch.path, _index(batch, i)) from None
 
     def parse(self, records, path="<records>", start=0):
         """Parses a list of serialized records; raises BadRecordError naming
@@ -114,7 +120,7 @@ class Parser:
         if parsed is not None:
             return self._to_numpy(parsed), np.arange(len(batch.records)), []
         bad, keep, parsed = self._parse_around_bad(batch.records, batch.path, batch.start)
-        rejected = [self.error(batch.records[i], batch.path, batch.start + i) for i in bad]
+        rejected = [self.error(batch.records[i], batch.path, _index(batch, i)) for i in bad]
         return self._to_numpy(parsed), keep, rejected
 
     def _parse_around_bad(self, records, path, start):
@@ -186,6 +192,12 @@ class Parser:
         feature, reason = self.explain(record)
         return BadRecordError("bad record %d of %s: %s" % (index, path, reason),
                               path, index, feature, reason)
+
+
+def _index(batch, i):
+    """The file position of record i of a RecordBatch (or start + i)."""
+    return batch.index(i) if hasattr(batch, "index") and callable(batch.index) \
+        else batch.start + int(i)
 
 
 @functools.lru_cache(maxsize=16)

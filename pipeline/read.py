@@ -46,10 +46,25 @@ _MASK_DELTA = 0xA282EAD8
 
 class RecordBatch(NamedTuple):
     """Serialized records of one file: `records[i]` is record number
-    `start + i` (0-based) of `path`."""
+    `start + i` (0-based) of `path`, or `indices[i]` when the batch has
+    gaps (corrupt records left out under `skip_corrupt`)."""
     path: str
     start: int
     records: list
+    indices: tuple = None
+
+    def index(self, i):
+        """The position in its file of `records[i]`."""
+        return self.start + int(i) if self.indices is None else int(self.indices[i])
+
+
+class CorruptRecord(NamedTuple):
+    """A record whose data fails its checksum while its length is intact:
+    the framing is sound, so the file's other records can still be read."""
+    path: str
+    index: int
+    reason: str
+    data: bytes
 
 
 def masked_crc(data):
@@ -132,11 +147,22 @@ def _offset_of(buf, pos, k):
     return pos
 
 
-def iter_record_batches(path, batch_size, chunk_bytes=CHUNK_BYTES):
+def _batch(path, records, indices, start, cut, size):
+    if indices is None:
+        return RecordBatch(path, start + cut, records[cut:cut + size])
+    part = tuple(indices[cut:cut + size])
+    return RecordBatch(path, part[0], records[cut:cut + size], part)
+
+
+def iter_record_batches(path, batch_size, chunk_bytes=CHUNK_BYTES, skip_corrupt=False):
     """Yields the records of one TFRecord file as `RecordBatch`es of
     `batch_size` records (the last one may be shorter).
 
     Raises CorruptRecordError for a truncated file or a checksum mismatch.
+    With `skip_corrupt`, a record whose data fails its checksum while its
+    length is intact is yielded as a `CorruptRecord` instead (in the order
+    found) and reading goes on; a broken length or a truncated file still
+    raises, since nothing after it can be framed.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be >= 1; got %r" % (batch_size,))
@@ -146,6 +172,7 @@ def iter_record_batches(path, batch_size, chunk_bytes=CHUNK_BYTES):
     buf_offset = 0     # file offset of buf[0] (uncompressed)
     index = 0          # file index of the next record to parse
     pending, pending_start = [], 0
+    pending_indices = None  # file index of each pending record, once there is a gap
     try:
         while True:
             try:
@@ -163,21 +190,38 @@ def iter_record_batches(path, batch_size, chunk_bytes=CHUNK_BYTES):
             records, crcs, pos = _split(buf, pos)
             if records:
                 bad = np.flatnonzero(_masked_crcs(records) != np.asarray(crcs, np.uint64))
-                if bad.size:
-                    k = int(bad[0])
+                kept = None
+                for k in map(int, bad):
                     at = _offset_of(buf, start_pos, k)
                     what = "data" if _length_ok(buf, at) else "length"
-                    raise CorruptRecordError(
-                        "corrupt TFRecord file %s: record %d (byte offset %d) fails its %s "
-                        "checksum" % (path, index + k, buf_offset + at, what), path, index + k)
-                index += len(records)
+                    message = ("corrupt TFRecord file %s: record %d (byte offset %d) fails its "
+                               "%s checksum" % (path, index + k, buf_offset + at, what))
+                    if not skip_corrupt or what == "length":
+                        if skip_corrupt:
+                            message += ("; the records after it cannot be framed, so the file "
+                                        "cannot be read past it even under bad_examples: skip")
+                        raise CorruptRecordError(message, path, index + k)
+                    yield CorruptRecord(path, index + k, message, bytes(records[k]))
+                if bad.size:
+                    keep = np.ones(len(records), bool)
+                    keep[bad] = False
+                    kept = (index + np.flatnonzero(keep)).tolist()
+                    records = [r for r, ok in zip(records, keep) if ok]
+                    if pending_indices is None:
+                        pending_indices = list(range(pending_start, pending_start + len(pending)))
+                if pending_indices is not None:
+                    pending_indices.extend(kept if kept is not None
+                                           else range(index, index + len(records)))
+                index += len(crcs)
                 pending.extend(records)
                 cut = 0
                 while len(pending) - cut >= batch_size:
-                    yield RecordBatch(path, pending_start + cut, pending[cut:cut + batch_size])
+                    yield _batch(path, pending, pending_indices, pending_start, cut, batch_size)
                     cut += batch_size
                 if cut:
                     pending = pending[cut:]
+                    if pending_indices is not None:
+                        pending_indices = pending_indices[cut:]
                     pending_start += cut
             left = len(buf) - pos
             if left >= _HEADER and not _length_ok(buf, pos):
@@ -197,7 +241,7 @@ def iter_record_batches(path, batch_size, chunk_bytes=CHUNK_BYTES):
                         path, index)
                 break
         if pending:
-            yield RecordBatch(path, pending_start, pending)
+            yield _batch(path, pending, pending_indices, pending_start, 0, len(pending))
     finally:
         stream.close()
         if raw is not None:
@@ -205,18 +249,21 @@ def iter_record_batches(path, batch_size, chunk_bytes=CHUNK_BYTES):
 
 
 class _ReadFiles(beam.DoFn):
-    """File path -> RecordBatches of that file."""
+    """File path -> RecordBatches of that file (and CorruptRecords with
+    `skip_corrupt`)."""
 
-    def __init__(self, batch_size):
+    def __init__(self, batch_size, skip_corrupt=False):
         self._batch_size = batch_size
+        self._skip_corrupt = skip_corrupt
 
     def setup(self):
         self._files = beam.metrics.Metrics.counter("headeval", "files_read")
         self._records = beam.metrics.Metrics.counter("headeval", "records_read_from_files")
 
     def process(self, path):
-        for batch in iter_record_batches(path, self._batch_size):
-            self._records.inc(len(batch.records))
+        for batch in iter_record_batches(path, self._batch_size,
+                                         skip_corrupt=self._skip_corrupt):
+            self._records.inc(len(batch.records) if isinstance(batch, RecordBatch) else 1)
             yield batch
         self._files.inc()
 
@@ -227,10 +274,12 @@ class ReadBatches(beam.PTransform):
     Files are matched when the pipeline runs (on a worker, so gs:// patterns
     need no local credentials at construction) and redistributed with a
     Reshuffle so that workers read different files. A pattern that matches
-    nothing fails the run with NoMatchError naming the pattern.
+    nothing fails the run with NoMatchError naming the pattern. With
+    `skip_corrupt`, records whose data fail their checksum come out as
+    `CorruptRecord`s among the batches.
     """
 
-    def __init__(self, pattern, batch_size=8192):
+    def __init__(self, pattern, batch_size=8192, skip_corrupt=False):
         super().__init__()
         if not isinstance(pattern, str) or not pattern:
             raise ValueError("pattern must be a non-empty string; got %r" % (pattern,))
@@ -238,10 +287,11 @@ class ReadBatches(beam.PTransform):
             raise ValueError("batch_size must be an integer >= 1; got %r" % (batch_size,))
         self._pattern = pattern
         self._batch_size = batch_size
+        self._skip_corrupt = skip_corrupt
 
     def expand(self, pbegin):
         return (pbegin
                 | "Pattern" >> beam.Create([self._pattern])
                 | "Match" >> beam.FlatMap(match_files)
                 | "Spread" >> beam.Reshuffle()
-                | "ReadFiles" >> beam.ParDo(_ReadFiles(self._batch_size)))
+                | "ReadFiles" >> beam.ParDo(_ReadFiles(self._batch_size, self._skip_corrupt)))

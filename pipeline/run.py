@@ -56,7 +56,8 @@ def _write_counts(counts, path):
 def build_pipeline(pipeline, config, folder):
     """Adds the evaluation of `config` to `pipeline`, writing into `folder`."""
     results = (pipeline
-               | "Read" >> ReadBatches(config.input.pattern, config.batch_size)
+               | "Read" >> ReadBatches(config.input.pattern, config.batch_size,
+                                      skip_corrupt=config.bad_examples == "skip")
                | "Evaluate" >> beam.ParDo(EvaluateBatches(config)).with_outputs(
                    COUNTS_TAG, REJECTED_TAG, main=METRICS_TAG))
     _ = (results[METRICS_TAG]

@@ -25,6 +25,7 @@ from pipeline import report
 from pipeline.errors import BadRecordError
 from pipeline.evaluate import Evaluator, take_rows
 from pipeline.parse import Parser
+from pipeline.read import CorruptRecord
 
 log = logging.getLogger(__name__)
 
@@ -91,17 +92,24 @@ class EvaluateBatches(beam.DoFn):
         self._rejected.inc(n)
 
     def process(self, batch):
+        if isinstance(batch, CorruptRecord):  # only under skip: see ReadBatches
+            self._counts["read"] += 1
+            self._read.inc()
+            self._reject("corrupt_record")
+            yield beam.pvalue.TaggedOutput(REJECTED_TAG, _rejection(
+                batch.path, batch.index, "corrupt_record", None, batch.reason, batch.data))
+            return
         n = len(batch.records)
         self._counts["read"] += n
         self._read.inc(n)
         if self._skip:
             features, rows, bad_records = self._parser.parse_valid(batch)
-            for e in bad_records:
+            positions = np.setdiff1d(np.arange(n), rows)  # bad_records' order: sorted
+            for position, e in zip(positions, bad_records):
                 kind = parse_reason_kind(e)
                 self._reject(kind)
                 yield beam.pvalue.TaggedOutput(REJECTED_TAG, _rejection(
-                    e.path, e.index, kind, e.feature, e.reason,
-                    batch.records[e.index - batch.start]))
+                    e.path, e.index, kind, e.feature, e.reason, batch.records[position]))
         else:
             features, rows = self._parser(batch), np.arange(n)
         if len(rows) == 0:
@@ -114,16 +122,16 @@ class EvaluateBatches(beam.DoFn):
             local = sorted(bad)
             if not self._skip:
                 row = local[0]
-                kind, reason = bad[row]
-                index = batch.start + int(rows[row])
+                kind, feature, reason = bad[row]
+                index = batch.index(rows[row])
                 raise BadRecordError("bad record %d of %s: %s" % (index, batch.path, reason),
-                                     batch.path, index, None, reason)
+                                     batch.path, index, feature, reason)
             for row in local:
-                kind, reason = bad[row]
-                index = batch.start + int(rows[row])
+                kind, feature, reason = bad[row]
+                index = batch.index(rows[row])
                 self._reject(kind)
                 yield beam.pvalue.TaggedOutput(REJECTED_TAG, _rejection(
-                    batch.path, index, kind, None, reason, batch.records[int(rows[row])]))
+                    batch.path, index, kind, feature, reason, batch.records[int(rows[row])]))
             keep = np.setdiff1d(np.arange(len(rows)), local)
             if len(keep) == 0:
                 return
