@@ -1,11 +1,13 @@
-"""AUC accuracy and state size of the fixed-size histogram against exact AUC.
+"""AUC accuracy and state size of the fixed-size AUC state against exact AUC.
 
 Generates sigmoid(normal logits) scores with 10% positives in three regimes
 (typical, rare events near 1e-4, near-certain near 1 - 1e-4), runs them
 through BinaryClassHead in batches, and compares `auc` with
 sklearn.metrics.roc_auc_score and `auc_precision_recall` with the same
 interpolated-PR formula evaluated at every distinct score (AUC with
-exact_limit=None).
+exact_limit=None), both on the float32 probabilities the head scores with
+(our definition; `roc64` is sklearn on float64 probabilities, for reference:
+near 1 float32 ties many scores).
 
     python benchmarks/bench_auc.py --n 1000000
 """
@@ -43,16 +45,20 @@ def main():
             head.update_metrics(metrics, {"w": w[sl]}, z[sl, None], y[sl, None])
         seconds = time.perf_counter() - start
         p64 = 1.0 / (1.0 + np.exp(-z.astype(np.float64)))
-        exact_roc = roc_auc_score(y, p64, sample_weight=w)
+        p32 = p64.astype(np.float32)
+        exact_roc = roc_auc_score(y, p32, sample_weight=w)
+        exact_roc64 = roc_auc_score(y, p64, sample_weight=w)
         exact = heads.metrics.AUC("exact_pr", curve="PR", exact_limit=None)
-        exact.update_state(y, p64.astype(np.float32), w)
+        exact.update_state(y, p32, w)
         auc, auc_pr = metrics["auc"].result(), metrics["auc_precision_recall"].result()
-        state_bytes = sum(a.nbytes for a in metrics["auc"].get_state().values())
-        print("%-13s auc=%.9f exact=%.9f |err|=%.2e  auc_pr=%.9f exact=%.9f |err|=%.2e  "
-              "state=%d bytes  %.0f examples/s"
-              % (name, auc, exact_roc, abs(auc - exact_roc), auc_pr, exact.result(),
-                 abs(auc_pr - exact.result()), state_bytes, args.n / seconds))
-
+        state = metrics["auc"].get_state()
+        state_bytes = sum(a.nbytes for a in state.values())
+        print("%-13s auc=%.9f exact=%.9f |err|=%.2e (roc64 |err|=%.2e)  auc_pr=%.9f exact=%.9f "
+              "|err|=%.2e  state=%d bytes (%d exact scores, %d buckets at %d bits)  "
+              "%.0f examples/s"
+              % (name, auc, exact_roc, abs(auc - exact_roc), abs(auc - exact_roc64), auc_pr,
+                 exact.result(), abs(auc_pr - exact.result()), state_bytes, len(state["scores"]),
+                 len(state["bucket_index"]), int(state["mantissa_bits"]), args.n / seconds))
 
 if __name__ == "__main__":
     main()

@@ -137,10 +137,8 @@ class Head:
         self._name = name
         self._extended = bool(extended_metrics)
         self._auc_method = auc_method
-        if auc_buckets is None:
-            self._bucket_layout = (buckets.DEFAULT_MANTISSA_BITS, buckets.DEFAULT_MIN_EXPONENT)
-        else:
-            self._bucket_layout = buckets.layout_for(int(auc_buckets))
+        self._auc_max_buckets = buckets.DEFAULT_MAX_BUCKETS if auc_buckets is None else \
+            buckets.check_max_buckets(auc_buckets, argument="auc_buckets")
         self._stats_fn = tf.function(self._segment_stats, reduce_retracing=True)
         self.__specs = None
 
@@ -176,9 +174,8 @@ class Head:
         return None if vocab is None else vocab.words
 
     def _auc(self, info, curve):
-        bits, exponent = self._bucket_layout
         limit = None if self._auc_method == "exact" else metrics_lib.AUC.DEFAULT_EXACT_LIMIT
-        return metrics_lib.AUC(info, curve=curve, mantissa_bits=bits, min_exponent=exponent,
+        return metrics_lib.AUC(info, curve=curve, max_buckets=self._auc_max_buckets,
                                exact_limit=limit)
 
     # -- to implement ---------------------------------------------------------
@@ -375,7 +372,8 @@ class Head:
 
 def make_train_op(loss, optimizer, trainable_variables, train_op_fn, update_ops):
     """train_op_fn(loss), or (in eager TF) the optimizer's step on a loss
-    callable; exactly one of the two must be given."""
+    callable; exactly one of the two must be given. `trainable_variables`
+    is required with an optimizer only (the estimator's rule)."""
     if update_ops is not None and not isinstance(update_ops, (list, tuple)):
         raise ValueError("update_ops should be a list or a tuple; got %s"
                          % type(update_ops).__name__)
@@ -383,11 +381,13 @@ def make_train_op(loss, optimizer, trainable_variables, train_op_fn, update_ops)
         raise ValueError("train_op_fn and optimizer cannot both be set.")
     if optimizer is None and train_op_fn is None:
         raise ValueError("train_op_fn and optimizer cannot both be None.")
+    if train_op_fn is not None:
+        # As base_head.create_estimator_spec_train_op: trainable_variables are
+        # only needed (and checked) with an optimizer.
+        return train_op_fn(loss)
     if trainable_variables is None or not isinstance(trainable_variables, (list, tuple)):
         raise ValueError("trainable_variables must be a list or tuple of variables; got %r"
                          % (trainable_variables,))
-    if train_op_fn is not None:
-        return train_op_fn(loss)
     if not callable(loss):
         raise ValueError("With an optimizer in eager TensorFlow, gradients need the loss as a "
                          "callable: use train_op_fn, or compute gradients with tf.GradientTape "

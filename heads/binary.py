@@ -84,9 +84,12 @@ class BinaryClassHead(base.Head):
         return out
 
     def _export_outputs(self, predictions):
+        # The estimator's: classification by default and under 'classification',
+        # the logistic under 'regression', every prediction under 'predict'.
         scores = predictions[P.PROBABILITIES]
         output = base.ClassificationOutput(scores, predictions[P.ALL_CLASSES])
         return {keys.DEFAULT_SERVING_KEY: output, keys.CLASSIFY_SERVING_KEY: output,
+                keys.REGRESS_SERVING_KEY: base.RegressionOutput(predictions[P.LOGISTIC]),
                 keys.PREDICT_SERVING_KEY: base.PredictOutput(predictions)}
 
     def _batch_stats(self, logits, labels, loss, weights):

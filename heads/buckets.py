@@ -9,15 +9,27 @@ i.e. about that much in logit, from p = 2**-min_exponent up to 1 - 2**-min_expon
 Scores further out share the end buckets. Equal float32 probabilities always
 share a bucket, so ties stay ties, as in the estimator.
 
-The defaults (10 mantissa bits, q down to 2**-30, i.e. logits within about
-+-20.8) give 59,394 buckets: 950,304 bytes for the positive and negative
-weights in float64 (under 1 MB per class), and AUC within about 2e-7 of exact
-on a million examples (benchmarks/bench_auc.py).
+The default min_exponent, 126, reaches the smallest normal float32: every
+probability a float32 sigmoid of a logit down to about -87 has its own octave
+(near 1, float32 itself stops at 1 - 2**-24). Level m then has
+2 * (125 * 2**m + 1) buckets, far too many to store densely at fine levels,
+but the layouts nest: dropping one mantissa bit merges buckets in pairs
+(`coarsen`), so a histogram keeps only its occupied buckets, starts at the
+finest level and coarsens while more than its budget are occupied
+(`states.HistogramState`).
+
+`position` places a score inside its bucket (0 at the low edge, 1 at the high
+edge, ascending with the score); a histogram keeps the weighted sum of the
+positions per bucket, which lets AUC and AUC-PR estimate how positives and
+negatives are ordered inside a bucket (`formulas`).
 """
 import numpy as np
 
-DEFAULT_MANTISSA_BITS = 10
-DEFAULT_MIN_EXPONENT = 30
+DEFAULT_MANTISSA_BITS = 10      # default level of the layout helpers below (not a state's)
+MAX_MANTISSA_BITS = 22          # the finest level a histogram starts from
+DEFAULT_MIN_EXPONENT = 126
+# Occupied buckets a histogram keeps at most: 36 bytes each, 324,000 bytes.
+DEFAULT_MAX_BUCKETS = 9_000
 _FLOAT32_MANTISSA = 23
 
 
@@ -35,41 +47,95 @@ def num_buckets(mantissa_bits=DEFAULT_MANTISSA_BITS, min_exponent=DEFAULT_MIN_EX
     return 2 * keys_per_side(mantissa_bits, min_exponent)
 
 
-def layout_for(n_buckets):
-    """The (mantissa_bits, min_exponent) with the most buckets <= n_buckets."""
-    if n_buckets < num_buckets(0, DEFAULT_MIN_EXPONENT):
-        raise ValueError("buckets must be >= %d; got %d"
-                         % (num_buckets(0, DEFAULT_MIN_EXPONENT), n_buckets))
+def check_max_buckets(max_buckets, min_exponent=DEFAULT_MIN_EXPONENT, argument="max_buckets"):
+    """`max_buckets` as an int, if the coarsest layout (level 0) fits in it."""
+    if isinstance(max_buckets, bool) or not isinstance(max_buckets, (int, np.integer)):
+        raise ValueError("%s must be an integer; got %r" % (argument, max_buckets))
+    smallest = num_buckets(0, min_exponent)
+    if max_buckets < smallest:
+        raise ValueError("%s must be >= %d (the coarsest bucket layout); got %d"
+                         % (argument, smallest, max_buckets))
+    return int(max_buckets)
+
+
+def min_mantissa_bits(max_buckets, min_exponent=DEFAULT_MIN_EXPONENT):
+    """The finest level whose every bucket fits in `max_buckets`: a histogram
+    never needs to coarsen below it."""
     bits = 0
-    while bits < 16 and num_buckets(bits + 1, DEFAULT_MIN_EXPONENT) <= n_buckets:
+    while bits < MAX_MANTISSA_BITS and num_buckets(bits + 1, min_exponent) <= max_buckets:
         bits += 1
-    return bits, DEFAULT_MIN_EXPONENT
+    return bits
+
+
+def _q(probabilities, min_exponent):
+    p = np.asarray(probabilities, dtype=np.float32)
+    low = p < np.float32(0.5)
+    q = np.where(low, p, np.float32(1.0) - p)
+    return low, np.maximum(q, np.float32(2.0 ** -min_exponent))
 
 
 def bucket_index(probabilities, mantissa_bits=DEFAULT_MANTISSA_BITS,
                  min_exponent=DEFAULT_MIN_EXPONENT):
     """Bucket of each float32 probability; buckets ascend with the score."""
-    p = np.asarray(probabilities, dtype=np.float32)
-    low = p < np.float32(0.5)
-    q = np.where(low, p, np.float32(1.0) - p)
-    q = np.maximum(q, np.float32(2.0 ** -min_exponent))
+    low, q = _q(probabilities, min_exponent)
     shift = _FLOAT32_MANTISSA - mantissa_bits
     key = (q.view(np.int32) >> shift) - _key_base(mantissa_bits, min_exponent)
     top = num_buckets(mantissa_bits, min_exponent) - 1
     return np.where(low, key, top - key).astype(np.int64)
 
 
-def bucket_lower_edges(mantissa_bits=DEFAULT_MANTISSA_BITS,
-                       min_exponent=DEFAULT_MIN_EXPONENT):
-    """The smallest probability of each bucket (float64), for curve thresholds."""
+def position(probabilities, mantissa_bits=DEFAULT_MANTISSA_BITS,
+             min_exponent=DEFAULT_MIN_EXPONENT):
+    """Where each probability lies in its bucket, in (0, 1), ascending with the
+    score: the mantissa bits below the bucket's, as a fraction (+ half a step).
+    Linear in the score within a bucket; equal scores get equal positions."""
+    low, q = _q(probabilities, min_exponent)
+    shift = _FLOAT32_MANTISSA - mantissa_bits
+    rest = (q.view(np.int32) & ((1 << shift) - 1)).astype(np.float64)
+    t = (rest + 0.5) / float(1 << shift)
+    return np.where(low, t, 1.0 - t)
+
+
+def coarsen(index, mantissa_bits, min_exponent=DEFAULT_MIN_EXPONENT):
+    """Bucket indices at level `mantissa_bits` -> (indices at one bit less,
+    upper): `upper` is 1 where the bucket is the higher-scoring half of its
+    coarser bucket. A position t becomes (upper + t) / 2."""
+    if mantissa_bits <= 0:
+        raise ValueError("cannot coarsen below 0 mantissa bits")
+    index = np.asarray(index, np.int64)
+    k = keys_per_side(mantissa_bits, min_exponent)
+    k_coarse = keys_per_side(mantissa_bits - 1, min_exponent)
+    low = index < k
+    key = np.where(low, index, 2 * k - 1 - index)
+    odd = key & 1
+    coarse = key >> 1
+    return (np.where(low, coarse, 2 * k_coarse - 1 - coarse),
+            np.where(low, odd, 1 - odd).astype(np.float64))
+
+
+def lower_edges(index, mantissa_bits=DEFAULT_MANTISSA_BITS, min_exponent=DEFAULT_MIN_EXPONENT):
+    """The smallest probability of each given bucket (float64), for curve
+    thresholds."""
+    index = np.asarray(index, np.int64)
     k = keys_per_side(mantissa_bits, min_exponent)
     shift = _FLOAT32_MANTISSA - mantissa_bits
     base = _key_base(mantissa_bits, min_exponent)
-    keys = np.arange(k + 1, dtype=np.int64)
-    q = ((keys + base) << shift).astype(np.int32).view(np.float32).astype(np.float64)
-    low_edges = q[:k].copy()
-    low_edges[0] = 0.0
-    # High side: index top - key holds q in [q(key), q(key+1)), p in (1 - q(key+1), 1 - q(key)].
-    high_edges = (1.0 - q[1:k + 1])[::-1]
-    # The bucket of p = 0.5 (q = 0.5 exactly) would otherwise start below 0.5.
-    return np.maximum.accumulate(np.concatenate([low_edges, high_edges]))
+    low = index < k
+    key = np.where(low, index, 2 * k - 1 - index)
+
+    def q_of(keys):
+        return ((keys + base) << shift).astype(np.int32).view(np.float32).astype(np.float64)
+
+    # Low side: q in [q(key), q(key + 1)); the first bucket also holds everything below.
+    low_edge = np.where(index == 0, 0.0, q_of(key))
+    # High side: p in (1 - q(key + 1), 1 - q(key)]; the bucket of p = 0.5
+    # (q = 0.5 exactly) would otherwise start below 0.5.
+    high_edge = np.maximum(1.0 - q_of(key + 1), 0.5)
+    return np.where(low, low_edge, high_edge)
+
+
+def bucket_lower_edges(mantissa_bits=DEFAULT_MANTISSA_BITS,
+                       min_exponent=DEFAULT_MIN_EXPONENT):
+    """The smallest probability of every bucket of a layout (float64)."""
+    return lower_edges(np.arange(num_buckets(mantissa_bits, min_exponent)), mantissa_bits,
+                       min_exponent)

@@ -1,4 +1,5 @@
 """Per-row statistics shared by the classification heads (TensorFlow)."""
+import numpy as np
 import tensorflow as tf
 
 CALIBRATION_BUCKETS = 20
@@ -12,6 +13,23 @@ def calibration_binned(p64, label, w, n_buckets=CALIBRATION_BUCKETS):
     index = b[:, :, None] + n_buckets * tf.range(3, dtype=tf.int64)
     values = tf.stack([w, w * p64, w * label], axis=-1)
     return Binned(index, values, (3, n_buckets))
+
+
+def static_n_classes(n_classes):
+    """`n_classes` as a Python int when it is an integer: a Python or numpy
+    integer, or a scalar integer tensor whose value is known (the estimator
+    accepts a tensor too). Anything else comes back unchanged for the caller's
+    check to reject."""
+    if isinstance(n_classes, bool):
+        return n_classes
+    if isinstance(n_classes, (int, np.integer)):
+        return int(n_classes)
+    if isinstance(n_classes, (tf.Tensor, tf.Variable, np.ndarray)):
+        dtype = tf.as_dtype(n_classes.dtype)
+        value = tf.get_static_value(n_classes)
+        if dtype.is_integer and value is not None and np.ndim(value) == 0:
+            return int(value)
+    return n_classes
 
 
 def validate_thresholds(thresholds):

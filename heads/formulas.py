@@ -43,47 +43,111 @@ def f1(matrix):
     return div_no_nan(2 * p * r, p + r)
 
 
-def _occupied(pos, neg):
-    keep = (pos != 0) | (neg != 0)
-    return np.asarray(pos, np.float64)[keep], np.asarray(neg, np.float64)[keep]
+def _occupied(pos, neg, *more):
+    keep = (np.asarray(pos) != 0) | (np.asarray(neg) != 0)
+    return tuple(np.asarray(a, np.float64)[keep] for a in (pos, neg) + more)
 
 
-def roc_auc(pos, neg):
+def within_bucket_pairs(pos, neg, pos_t=None, neg_t=None):
+    """Estimated weight of (positive, negative) pairs inside each bucket in
+    which the positive scores higher, ties counting one half.
+
+    Without positions every pair in a bucket counts one half: exact when a
+    bucket holds one distinct score. With `pos_t` / `neg_t`, the weighted sums
+    of the positions t in [0, 1] of the positives and negatives in the bucket,
+    it is the Hoeffding projection of the pair count U = sum w_i w_j [t_i > t_j]:
+    [t_i > t_j] ~ 1/2 + t_i - t_j for positions spread evenly over the bucket,
+    so U ~ pos * neg / 2 + neg * pos_t - pos * neg_t (clipped to [0, pos * neg]).
+    This keeps the first-order part of how positives and negatives are ordered
+    inside a bucket, and is exact for a bucket of ties (equal t)."""
+    pos = np.asarray(pos, np.float64)
+    neg = np.asarray(neg, np.float64)
+    pairs = pos * neg
+    if pos_t is None:
+        return 0.5 * pairs
+    u = 0.5 * pairs + neg * np.asarray(pos_t, np.float64) - pos * np.asarray(neg_t, np.float64)
+    return np.clip(u, 0.0, pairs)
+
+
+def roc_auc(pos, neg, pos_t=None, neg_t=None):
     """Area under the ROC curve from weights per ascending score bucket.
 
     Pairs in the same bucket count one half (ties), so with one bucket per
-    distinct score this is the exact (Mann-Whitney) AUC. It equals the
-    trapezoidal area Keras computes at the bucket boundaries.
+    distinct score this is the exact (Mann-Whitney) AUC; it then equals the
+    trapezoidal area Keras computes at the bucket boundaries. With the
+    positions of a histogram (`pos_t`, `neg_t`), the pairs inside a bucket
+    are estimated by `within_bucket_pairs`.
     """
-    pos, neg = _occupied(pos, neg)
+    if pos_t is None:
+        pos, neg = _occupied(pos, neg)
+    else:
+        pos, neg, pos_t, neg_t = _occupied(pos, neg, pos_t, neg_t)
     total_pos, total_neg = pos.sum(), neg.sum()
     if total_pos == 0 or total_neg == 0:
         return 0.0
     pos_above = np.cumsum(pos[::-1])[::-1] - pos
-    return float(np.sum(neg * (pos_above + 0.5 * pos)) / (total_pos * total_neg))
+    inside = within_bucket_pairs(pos, neg, pos_t, neg_t)
+    return float((np.sum(neg * pos_above) + np.sum(inside)) / (total_pos * total_neg))
 
 
-def pr_auc(pos, neg):
-    """Area under the interpolated precision-recall curve (Davis & Goadrich).
-
-    Keras' `AUC(curve='PR', summation_method='interpolation')` formula, the
-    estimator's `auc_precision_recall`, evaluated at every bucket boundary.
-    """
-    pos, neg = _occupied(pos, neg)
-    total_pos = pos.sum()
-    if total_pos == 0:
-        return 0.0
-    # Points from "everything positive" down to "nothing positive".
-    tp = np.concatenate([np.cumsum(pos[::-1])[::-1], [0.0]])
-    fp = np.concatenate([np.cumsum(neg[::-1])[::-1], [0.0]])
+def _interpolated_pr_area(tp, fp):
+    """Keras' `interpolate_pr_auc` summed over the segments between points
+    (tp[i], fp[i]) -> (tp[i + 1], fp[i + 1]), thresholds ascending."""
     p = tp + fp
     dtp = tp[:-1] - tp[1:]
     dp = p[:-1] - p[1:]
     slope = div_no_nan(dtp, np.maximum(dp, 0))
     intercept = tp[1:] - slope * p[1:]
     ratio = np.where((dp > 0) & (p[1:] > 0), div_no_nan(p[:-1], p[1:]), 1.0)
-    increments = slope * (dtp + intercept * np.log(ratio))
-    return float(np.sum(increments) / total_pos)
+    return float(np.sum(slope * (dtp + intercept * np.log(ratio))))
+
+
+def pr_auc(pos, neg, pos_t=None, neg_t=None):
+    """Area under the interpolated precision-recall curve (Davis & Goadrich).
+
+    Keras' `AUC(curve='PR', summation_method='interpolation')` formula, the
+    estimator's `auc_precision_recall`, evaluated at every bucket boundary:
+    exact with one bucket per distinct score.
+
+    With the positions of a histogram (`pos_t`, `neg_t`), each bucket's
+    segment is replaced by two whose (fp, tp) path encloses with the chord the
+    area A = U - pos * neg / 2, U from `within_bucket_pairs` (A > 0 when the
+    positives of the bucket score higher than its negatives): the path of
+    the bucket's positives and negatives in any order encloses U - pos * neg / 2
+    with the chord, and the interpolated area depends on the path mostly
+    through that area. The break point lies on the way to the extreme order
+    (all positives first, or all negatives first), so the path stays feasible.
+    """
+    if pos_t is None:
+        pos, neg = _occupied(pos, neg)
+    else:
+        pos, neg, pos_t, neg_t = _occupied(pos, neg, pos_t, neg_t)
+    total_pos = pos.sum()
+    if total_pos == 0:
+        return 0.0
+    # Points from "everything positive" down to "nothing positive".
+    tp_above = np.cumsum(pos[::-1])[::-1] - pos
+    fp_above = np.cumsum(neg[::-1])[::-1] - neg
+    if pos_t is None:
+        tp = np.concatenate([tp_above + pos, [0.0]])
+        fp = np.concatenate([fp_above + neg, [0.0]])
+        return _interpolated_pr_area(tp, fp) / total_pos
+    area = within_bucket_pairs(pos, neg, pos_t, neg_t) - 0.5 * pos * neg
+    count = pos + neg
+    # The bucket's path, from its top (higher scores) down: (0, 0) -> break -> (neg, pos)
+    # in (fp, tp). A >= 0: break at count = pos, tp = (2A + pos^2) / count (all positives
+    # first when A = pos*neg/2); A < 0: at count = neg, tp = (2A + pos*neg) / count.
+    ahead = area >= 0
+    break_count = np.where(ahead, pos, neg)
+    break_tp = div_no_nan(2 * area + np.where(ahead, pos * pos, pos * neg), count)
+    break_tp = np.clip(break_tp, 0.0, np.minimum(pos, break_count))
+    n = len(pos)
+    tp = np.empty(2 * n + 1)
+    fp = np.empty(2 * n + 1)
+    tp[0:2 * n:2], fp[0:2 * n:2] = tp_above + pos, fp_above + neg
+    tp[1:2 * n:2], fp[1:2 * n:2] = tp_above + break_tp, fp_above + break_count - break_tp
+    tp[-1] = fp[-1] = 0.0
+    return _interpolated_pr_area(tp, fp) / total_pos
 
 
 def curve_points(pos, neg, lower_edges, max_points=None):

@@ -20,6 +20,17 @@ MetricInfo.__new__.__defaults__ = (None, None)
 Row = collections.namedtuple("Row", ["metric", "class_name", "threshold", "value", "key"])
 
 
+def sub_key(info, *parts):
+    """The key of one value of a composite metric: `parts` follow the base
+    name, and whatever followed it in `info.key` (a MultiHead's `/<head name>`)
+    stays last: 'calibration/bin' + ('weight', 'bucket_0.05') ->
+    'calibration/weight/bucket_0.05/bin'."""
+    key = info.key
+    tail = key[len(info.name):] if info.name and key.startswith(info.name) else ""
+    base = key[:len(key) - len(tail)]
+    return "/".join((base,) + tuple(str(p) for p in parts)) + tail
+
+
 def _flat_weights(values, sample_weight):
     values = np.asarray(values, np.float64)
     if sample_weight is None:
@@ -178,120 +189,187 @@ class F1(_ConfusionMetric):
 class AUC(Metric):
     """ROC or interpolated-PR AUC over float32 probability scores.
 
-    The state is exact (distinct scores with their weighted positives and
-    negatives) while the scores seen number at most `exact_limit`; past
-    that it becomes the fixed-size histogram of `heads.buckets` (under 1 MB).
-    The switch depends only on the set of scores, not on how the data was
-    split, so merged states give the same result as one pass. Small slices
-    get the exact AUC; large ones are within ~1e-7 of it (bench_auc.py).
-    `exact_limit=None` never switches (state grows with distinct scores).
+    The state has two parts, both fixed in size:
+
+    * the `exact_limit` highest distinct scores, exactly (each with its
+      weighted positives and negatives): while the data has no more distinct
+      scores than that, the AUC is exact;
+    * every lower score in a `states.HistogramState`: at most `max_buckets`
+      occupied buckets of the finest level of `heads.buckets` the data
+      allows, with the positions of the scores in their buckets.
+
+    The top of the ranking, where the PR curve is most sensitive (few
+    predicted positives), stays exact; below it the histogram's estimate of
+    how positives and negatives are ordered inside each bucket keeps ROC AUC
+    within ~1e-7 and AUC-PR within a few 1e-7 of the exact values on 35k to 1M
+    examples (tests/heads/test_auc_accuracy.py, benchmarks/bench_auc.py).
+    With the defaults the state is under 1 MB: 32,768 x 20 bytes + 9,000 x 36.
+    Which scores are exact, and the histogram's level, depend only on the set
+    of scores, not on how the data was split, so merged states give the same
+    result as one pass. `exact_limit=None` keeps every score exact (the state
+    grows with the distinct scores).
+
+    `get_state()` holds the configuration too (`curve`, `exact_limit`, -1 for
+    None, `max_buckets`, `min_exponent`), so `AUC.from_state(state)` restores
+    the same metric.
     """
 
     DEFAULT_EXACT_LIMIT = 1 << 15
+    DEFAULT_MAX_BUCKETS = buckets.DEFAULT_MAX_BUCKETS
+    _MIN_FLUSH = 1 << 16
+    _CONFIG = ("curve", "exact_limit", "max_buckets", "min_exponent")
+    _BUCKET_PREFIX = "bucket_"
 
-    def __init__(self, info, curve="ROC", mantissa_bits=buckets.DEFAULT_MANTISSA_BITS,
+    def __init__(self, info, curve="ROC", max_buckets=DEFAULT_MAX_BUCKETS,
                  min_exponent=buckets.DEFAULT_MIN_EXPONENT, exact_limit=DEFAULT_EXACT_LIMIT):
         if curve not in ("ROC", "PR"):
             raise ValueError("curve must be 'ROC' or 'PR'; got %r" % (curve,))
+        if exact_limit is not None and (isinstance(exact_limit, bool) or
+                                        not isinstance(exact_limit, (int, np.integer)) or
+                                        exact_limit < 0):
+            raise ValueError("exact_limit must be None or an integer >= 0; got %r"
+                             % (exact_limit,))
+        if isinstance(min_exponent, bool) or not isinstance(min_exponent, (int, np.integer)) \
+                or not 2 <= min_exponent <= 126:
+            raise ValueError("min_exponent must be an integer in [2, 126] (q = min(p, 1 - p) "
+                             "is bucketed down to 2**-min_exponent); got %r" % (min_exponent,))
         self.curve = curve
-        self.mantissa_bits = int(mantissa_bits)
         self.min_exponent = int(min_exponent)
-        self.exact_limit = exact_limit
+        self.max_buckets = buckets.check_max_buckets(max_buckets, self.min_exponent)
+        self.exact_limit = None if exact_limit is None else int(exact_limit)
         super().__init__(info)
 
+    def _config(self):
+        return (self.curve, self.exact_limit, self.max_buckets, self.min_exponent)
+
+    # -- state ------------------------------------------------------------------
     def _empty(self):
         self._pending = []
         self._pending_size = 0
+        self._rest = self._empty_histogram()
         return states.ScoresState.empty()
 
+    def _empty_histogram(self):
+        return states.HistogramState.empty(self.max_buckets, self.min_exponent)
+
+    def _split(self, top, rest):
+        """Keeps the `exact_limit` highest distinct scores of `top`; the lower
+        ones join the histogram `rest`."""
+        if self.exact_limit is None or len(top.scores) <= self.exact_limit:
+            return top, rest
+        cut = len(top.scores) - self.exact_limit
+        lower = rest.from_scores(top.scores[:cut], top.pos[:cut], top.neg[:cut])
+        top = states.ScoresState(scores=top.scores[cut:], pos=top.pos[cut:], neg=top.neg[cut:])
+        return top, rest.merge(lower)
+
+    def _merge_parts(self, top, rest):
+        """Adds another state's (top scores, histogram) to this one. The top
+        scores of the union are among the two tops (a score with fewer than
+        `exact_limit` higher distinct scores in the union has fewer in each
+        part), so the split is the one of a single pass."""
+        self._state, self._rest = self._split(self._state.merge(top), self._rest.merge(rest))
+
     def _flush(self):
-        """Folds buffered exact scores into the state. Buffering makes the
-        exact phase cost one sort per `exact_limit` scores, not one per batch."""
+        """Folds buffered scores into the state: one sort per `exact_limit`
+        (at least 65,536) scores, not one per batch."""
         if self._pending:
             pending = self._pending
             self._pending, self._pending_size = [], 0
-            chunk = states.ScoresState.from_values(*(np.concatenate(p) for p in zip(*pending)))
-            self._state = self._combine(self._state, chunk)
+            scores, pos, neg = (np.concatenate(p) for p in zip(*pending))
+            limit = self.exact_limit
+            if limit is not None and len(self._state.scores) >= limit:
+                # The exact part is full: a score below its lowest has `exact_limit`
+                # higher ones and goes straight to the histogram, unsorted.
+                below = scores < self._state.scores[0] if limit else np.ones(len(scores), bool)
+                if below.any():
+                    self._rest = self._rest.add_scores(scores[below], pos[below], neg[below])
+                    keep = ~below
+                    scores, pos, neg = scores[keep], pos[keep], neg[keep]
+            if len(scores):
+                chunk = states.ScoresState.from_values(scores, pos, neg)
+                self._merge_parts(chunk, self._empty_histogram())
+
+    def _add(self, delta):
+        self._flush()
+        if isinstance(delta, states.HistogramState):
+            self._merge_parts(states.ScoresState.empty(), delta)
+        else:
+            self._merge_parts(delta, self._empty_histogram())
 
     def __getstate__(self):
         self._flush()
         return self.__dict__
 
-    def get_state(self):
-        self._flush()
-        return super().get_state()
-
-    @property
-    def state(self):
-        self._flush()
-        return self._state
-
-    def _empty_histogram(self):
-        return states.HistogramState.empty(self.mantissa_bits, self.min_exponent)
-
     @property
     def exact(self):
         """True while the state holds every distinct score."""
         self._flush()
-        return isinstance(self._state, states.ScoresState)
+        return not len(self._rest.index)
 
-    def _to_histogram(self, state):
-        hist = self._empty_histogram()
-        if len(state.scores):
-            index = buckets.bucket_index(state.scores, self.mantissa_bits, self.min_exponent)
-            n = len(hist.pos)
-            hist = states.HistogramState(self.mantissa_bits, self.min_exponent,
-                                         pos=np.bincount(index, state.pos, n),
-                                         neg=np.bincount(index, state.neg, n))
-        return hist
-
-    def _combine(self, a, b):
-        if isinstance(a, states.ScoresState) and isinstance(b, states.ScoresState):
-            merged = a.merge(b)
-            if self.exact_limit is None or len(merged.scores) <= self.exact_limit:
-                return merged
-            return self._to_histogram(merged)
-        if isinstance(a, states.ScoresState):
-            a = self._to_histogram(a)
-        if isinstance(b, states.ScoresState):
-            b = self._to_histogram(b)
-        return a.merge(b)
-
-    def _add(self, delta):
+    def get_state(self):
         self._flush()
-        self._state = self._combine(self._state, delta)
-
-    def merge_state(self, others):
-        self._flush()
-        for other in others:
-            other._flush()
-            if not isinstance(other, AUC):
-                raise states.IncompatibleStateError(
-                    "cannot merge AUC (%s) with %s" % (self.info.key, type(other).__name__))
-            if (other.mantissa_bits, other.min_exponent) != (self.mantissa_bits, self.min_exponent):
-                raise states.IncompatibleStateError(
-                    "cannot merge AUC (%s): bucket layout %s != %s" % (
-                        self.info.key, (self.mantissa_bits, self.min_exponent),
-                        (other.mantissa_bits, other.min_exponent)))
-            self._state = self._combine(self._state, other._state)
-        return self
+        out = self._state.to_dict()
+        out.update({self._BUCKET_PREFIX + k if k in ("index", "pos", "neg", "pos_t", "neg_t")
+                    else k: v for k, v in self._rest.to_dict().items()})
+        out.update(curve=np.asarray(self.curve),
+                   exact_limit=np.asarray(-1 if self.exact_limit is None else self.exact_limit),
+                   max_buckets=np.asarray(self.max_buckets),
+                   min_exponent=np.asarray(self.min_exponent))
+        return out
 
     def set_state(self, state_dict):
+        """Restores the state arrays of `get_state()` (its configuration
+        entries are `from_state`'s business)."""
         self._pending, self._pending_size = [], 0
-        if "scores" in state_dict:
-            self._state = states.ScoresState.from_dict(state_dict)
+        top = states.ScoresState.from_dict(state_dict)
+        if self._BUCKET_PREFIX + "index" in state_dict:
+            d = {k[len(self._BUCKET_PREFIX):] if k.startswith(self._BUCKET_PREFIX) else k: v
+                 for k, v in state_dict.items()}
+            rest = states.HistogramState.from_dict(d)
+            if (rest.max_buckets, rest.min_exponent) != (self.max_buckets, self.min_exponent):
+                raise states.IncompatibleStateError(
+                    "AUC (%s): a state of max_buckets %d, min_exponent %d for a metric of "
+                    "max_buckets %d, min_exponent %d" % (self.info.key, rest.max_buckets,
+                                                         rest.min_exponent, self.max_buckets,
+                                                         self.min_exponent))
         else:
-            self._state = states.HistogramState.from_dict(state_dict)
+            rest = self._empty_histogram()
+        self._state, self._rest = states.ScoresState.empty(), rest
+        self._merge_parts(top, self._empty_histogram())  # re-splits for this exact_limit
         return self
 
     @classmethod
-    def from_state(cls, state_dict, info=None, curve="ROC", exact_limit=DEFAULT_EXACT_LIMIT):
-        kwargs = {}
-        if "mantissa_bits" in state_dict:
-            kwargs = dict(mantissa_bits=int(np.asarray(state_dict["mantissa_bits"])),
-                          min_exponent=int(np.asarray(state_dict["min_exponent"])))
-        return super().from_state(state_dict, info, curve=curve, exact_limit=exact_limit, **kwargs)
+    def from_state(cls, state_dict, info=None, **kwargs):
+        """A new AUC holding `state_dict`, configured as the state says
+        (keyword arguments override)."""
+        config = {}
+        if "curve" in state_dict:
+            config["curve"] = str(np.asarray(state_dict["curve"]))
+        if "exact_limit" in state_dict:
+            limit = int(np.asarray(state_dict["exact_limit"]))
+            config["exact_limit"] = None if limit < 0 else limit
+        for name in ("max_buckets", "min_exponent"):
+            if name in state_dict:
+                config[name] = int(np.asarray(state_dict[name]))
+        config.update(kwargs)
+        return super().from_state(state_dict, info, **config)
 
+    def merge_state(self, others):
+        for other in others:
+            if not isinstance(other, AUC):
+                raise states.IncompatibleStateError(
+                    "cannot merge AUC (%s) with %s" % (self.info.key, type(other).__name__))
+            for name, mine, theirs in zip(self._CONFIG, self._config(), other._config()):
+                if mine != theirs:
+                    raise states.IncompatibleStateError(
+                        "cannot merge AUC (%s): %s %r != %r" % (self.info.key, name, mine, theirs))
+        self._flush()
+        for other in others:
+            other._flush()
+            self._merge_parts(other._state, other._rest)
+        return self
+
+    # -- updates ------------------------------------------------------------------
     def update_state(self, y_true, y_pred, sample_weight=None):
         """Labels count as positive where non-zero (Keras casts them to bool)."""
         y_true, w = _flat_weights(y_true, sample_weight)
@@ -301,31 +379,36 @@ class AUC(Metric):
 
     def _add_scores(self, scores, pos, neg):
         """Adds scores with their positive and negative weights."""
-        if isinstance(self._state, states.ScoresState):
-            self._pending.append((scores, pos, neg))
-            self._pending_size += len(scores)
-            if self._pending_size > (self.exact_limit or 1 << 20):
-                self._flush()
-        else:
-            index = buckets.bucket_index(scores, self.mantissa_bits, self.min_exponent)
-            np.add.at(self._state.pos, index, pos)
-            np.add.at(self._state.neg, index, neg)
+        self._pending.append((np.asarray(scores, np.float32), np.asarray(pos, np.float64),
+                              np.asarray(neg, np.float64)))
+        self._pending_size += len(scores)
+        if self._pending_size > max(self.exact_limit or 1 << 20, self._MIN_FLUSH):
+            self._flush()
 
-    def _weights(self):
+    # -- values -------------------------------------------------------------------
+    def _entries(self):
+        """pos, neg (and positions, or None) per ascending score bucket: the
+        histogram's buckets, then the exact scores (each its own bucket, of
+        ties: position 1/2)."""
         self._flush()
-        return self._state.pos, self._state.neg
+        top, rest = self._state, self._rest
+        if not len(rest.index):
+            return top.pos, top.neg, None, None
+        return (np.concatenate([rest.pos, top.pos]), np.concatenate([rest.neg, top.neg]),
+                np.concatenate([rest.pos_t, 0.5 * top.pos]),
+                np.concatenate([rest.neg_t, 0.5 * top.neg]))
 
     def result(self):
         f = formulas.roc_auc if self.curve == "ROC" else formulas.pr_auc
-        return f(*self._weights())
+        return f(*self._entries())
 
     def curve_points(self, max_points=1000):
-        self._flush()
-        if self.exact:
-            edges = self._state.scores.astype(np.float64)
-        else:
-            edges = buckets.bucket_lower_edges(self.mantissa_bits, self.min_exponent)
-        return formulas.curve_points(self._state.pos, self._state.neg, edges, max_points)
+        pos, neg, _, _ = self._entries()
+        rest = self._rest
+        edges = np.concatenate([
+            buckets.lower_edges(rest.index, rest.mantissa_bits, rest.min_exponent),
+            self._state.scores.astype(np.float64)])
+        return formulas.curve_points(pos, neg, edges, max_points)
 
 
 class ConfusionMatrix(Metric):
@@ -348,13 +431,26 @@ class ConfusionMatrix(Metric):
         self._add(states.ConfusionMatrixState(
             np.bincount(y_true * k + y_pred, w, k * k).reshape(k, k)))
 
+    def get_state(self):
+        out = super().get_state()
+        out["class_names"] = np.asarray(self.class_names, dtype=str)
+        return out
+
+    @classmethod
+    def from_state(cls, state_dict, info=None, **kwargs):
+        config = {"n_classes": np.shape(state_dict["matrix"])[0]}
+        if "class_names" in state_dict:
+            config["class_names"] = [str(n) for n in np.asarray(state_dict["class_names"])]
+        config.update(kwargs)
+        return super().from_state(state_dict, info, **config)
+
     def result(self):
         return self._state.matrix.copy()
 
     def rows(self):
         i, m = self.info, self._state.matrix
         return [Row(i.name, self.class_names[a], None, float(m[a, b]),
-                    "%s/%s/%s" % (i.key, self.class_names[a], self.class_names[b]))
+                    sub_key(i, self.class_names[a], self.class_names[b]))
                 for a in range(self.n_classes) for b in range(self.n_classes)]
 
 
@@ -373,6 +469,22 @@ class RegressionError(Metric):
 
     def _empty(self):
         return states.RegressionState.empty(self.label_dimension)
+
+    def get_state(self):
+        out = super().get_state()
+        out["kind"] = np.asarray(self.kind)
+        return out
+
+    @classmethod
+    def from_state(cls, state_dict, info=None, **kwargs):
+        config = {"label_dimension": np.shape(state_dict["sums"])[1]}
+        if "kind" in state_dict:
+            config["kind"] = str(np.asarray(state_dict["kind"]))
+        config.update(kwargs)
+        if "kind" not in config:
+            raise ValueError("RegressionError.from_state needs kind (one of %s): the state "
+                             "has none" % (cls.KINDS,))
+        return super().from_state(state_dict, info, **config)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         y = np.asarray(y_true, np.float64).reshape(-1, self.label_dimension)
@@ -399,6 +511,12 @@ class Calibration(Metric):
     def _empty(self):
         return states.CalibrationState.empty(self.n_buckets)
 
+    @classmethod
+    def from_state(cls, state_dict, info=None, **kwargs):
+        config = {"n_buckets": np.shape(state_dict["sums"])[1]}
+        config.update(kwargs)
+        return super().from_state(state_dict, info, **config)
+
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_true, w = _flat_weights(y_true, sample_weight)
         p = np.asarray(y_pred, np.float64).ravel()
@@ -421,5 +539,5 @@ class Calibration(Metric):
             for suffix, value in (("weight", weight[b]), ("prediction_mean", mean_p[b]),
                                   ("label_mean", mean_y[b])):
                 rows.append(Row("%s/%s" % (i.name, suffix), i.class_name, lower, float(value),
-                                "%s/%s/bucket_%g" % (i.key, suffix, lower)))
+                                sub_key(i, suffix, "bucket_%g" % lower)))
         return rows

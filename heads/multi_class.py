@@ -22,6 +22,7 @@ class MultiClassHead(base.Head):
     def __init__(self, n_classes, weight_column=None, label_vocabulary=None,
                  loss_reduction="sum_over_batch_size", loss_fn=None, name=None,
                  extended_metrics=False, auc_method="histogram", auc_buckets=None):
+        n_classes = common.static_n_classes(n_classes)
         if not isinstance(n_classes, int) or isinstance(n_classes, bool) or n_classes <= 2:
             raise ValueError("n_classes must be > 2: %r. Use BinaryClassHead for two classes."
                              % (n_classes,))

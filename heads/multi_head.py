@@ -169,6 +169,9 @@ class MultiHead:
             return base.EstimatorSpec(mode, predictions, loss, None, eval_metrics, None)
         if mode != keys.ModeKeys.TRAIN:
             raise ValueError("mode must be one of ModeKeys.TRAIN, EVAL, PREDICT; got %r" % (mode,))
+        # The estimator creates the train op with `loss_reduction=self.loss_reduction`,
+        # which raises when the heads' reductions differ.
+        _ = self.loss_reduction
         train_op = base.make_train_op(loss, optimizer, trainable_variables, train_op_fn, update_ops)
         return base.EstimatorSpec(mode, predictions, loss, train_op, None, None)
 

@@ -23,6 +23,7 @@ class MultiLabelHead(base.Head):
                  loss_reduction="sum_over_batch_size", loss_fn=None,
                  classes_for_class_based_metrics=None, name=None, extended_metrics=False,
                  auc_method="histogram", auc_buckets=None):
+        n_classes = common.static_n_classes(n_classes)
         if not isinstance(n_classes, int) or isinstance(n_classes, bool) or n_classes < 2:
             raise ValueError("n_classes must be > 1 for multi-label classification. Given: %r"
                              % (n_classes,))

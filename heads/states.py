@@ -100,25 +100,161 @@ class ConfusionState(State):
 
 @dataclasses.dataclass(frozen=True)
 class HistogramState(State):
-    """Weighted positives and negatives per score bucket (see `buckets`).
+    """The occupied score buckets (see `buckets`) with, per bucket, the
+    weighted positives and negatives and the weighted sums of their positions
+    in the bucket.
 
-    Fixed size whatever the number of examples; AUC, AUC-PR and the curves are
-    pure functions of it.
+    Buckets are those of level `mantissa_bits`: the finest level (at most
+    `buckets.MAX_MANTISSA_BITS`) at which the data occupies at most
+    `max_buckets` buckets. Levels nest, so merging brings both states to the
+    coarser level, adds, and coarsens while more than `max_buckets` buckets
+    are occupied; the level reached is a function of the data alone (the
+    occupancy only grows with the data and only shrinks with coarsening), so
+    any partition merges to the state of one pass. At most `max_buckets`
+    entries of 36 bytes: a fixed bound whatever the number of examples.
     """
 
-    mantissa_bits: int
+    max_buckets: int
     min_exponent: int
+    mantissa_bits: int
+    index: np.ndarray
     pos: np.ndarray
     neg: np.ndarray
-    CONFIG = ("mantissa_bits", "min_exponent")
-    ARRAYS = ("pos", "neg")
+    pos_t: np.ndarray
+    neg_t: np.ndarray
+    CONFIG = ("max_buckets", "min_exponent")
+    ARRAYS = ("pos", "neg", "pos_t", "neg_t")
 
     @classmethod
-    def empty(cls, mantissa_bits, min_exponent):
+    def empty(cls, max_buckets, min_exponent):
         from heads import buckets  # numpy-only helper, no cycle at import time
-        n = buckets.num_buckets(mantissa_bits, min_exponent)
-        return cls(mantissa_bits=int(mantissa_bits), min_exponent=int(min_exponent),
-                   pos=_zeros(n), neg=_zeros(n))
+        return cls(max_buckets=int(max_buckets), min_exponent=int(min_exponent),
+                   mantissa_bits=buckets.MAX_MANTISSA_BITS, index=np.zeros(0, np.int32),
+                   pos=_zeros(0), neg=_zeros(0), pos_t=_zeros(0), neg_t=_zeros(0))
+
+    @classmethod
+    def _grouped(cls, like, mantissa_bits, index, pos, neg, pos_t, neg_t):
+        """Sums the entries per distinct index (sorted, i.e. ascending score)."""
+        index = np.asarray(index, np.int64)
+        uniq, inverse = np.unique(index, return_inverse=True)
+        n = len(uniq)
+        return cls(max_buckets=like.max_buckets, min_exponent=like.min_exponent,
+                   mantissa_bits=int(mantissa_bits), index=uniq.astype(np.int32),
+                   pos=np.bincount(inverse, pos, n), neg=np.bincount(inverse, neg, n),
+                   pos_t=np.bincount(inverse, pos_t, n), neg_t=np.bincount(inverse, neg_t, n))
+
+    def from_scores(self, scores, pos, neg, mantissa_bits=None):
+        """A state of this configuration holding float32 `scores` with their
+        positive and negative weights, at level `mantissa_bits` (default: this
+        state's) or coarser if the scores occupy more than `max_buckets`."""
+        from heads import buckets
+        bits = self.mantissa_bits if mantissa_bits is None else int(mantissa_bits)
+        scores = np.asarray(scores, np.float32).ravel()
+        pos = np.asarray(pos, np.float64).ravel()
+        neg = np.asarray(neg, np.float64).ravel()
+        index, inverse = np.unique(buckets.bucket_index(scores, bits, self.min_exponent),
+                                   return_inverse=True)
+        # Coarsening keeps the order of buckets: groups are runs.
+        while len(index) > self.max_buckets:
+            index, _ = buckets.coarsen(index, bits, self.min_exponent)
+            bits -= 1
+            first = np.r_[True, index[1:] != index[:-1]]
+            inverse = (np.cumsum(first) - 1)[inverse]
+            index = index[first]
+        t = buckets.position(scores, bits, self.min_exponent)
+        n = len(index)
+        return dataclasses.replace(
+            self, mantissa_bits=bits, index=index.astype(np.int32),
+            pos=np.bincount(inverse, pos, n), neg=np.bincount(inverse, neg, n),
+            pos_t=np.bincount(inverse, pos * t, n), neg_t=np.bincount(inverse, neg * t, n))
+
+    def add_scores(self, scores, pos, neg):
+        """This state plus float32 `scores` with their weights: the same as
+        `merge(from_scores(...))`, faster when the scores fall in buckets
+        already occupied (no regrouping)."""
+        from heads import buckets
+        if not len(self.index):
+            return self.from_scores(scores, pos, neg)
+        scores = np.asarray(scores, np.float32).ravel()
+        index = buckets.bucket_index(scores, self.mantissa_bits, self.min_exponent).astype(np.int32)
+        at = np.minimum(np.searchsorted(self.index, index), len(self.index) - 1)
+        if not np.array_equal(self.index[at], index):
+            return self.merge(self.from_scores(scores, pos, neg))
+        t = buckets.position(scores, self.mantissa_bits, self.min_exponent)
+        pos = np.asarray(pos, np.float64).ravel()
+        neg = np.asarray(neg, np.float64).ravel()
+        n = len(self.index)
+        return dataclasses.replace(
+            self, pos=self.pos + np.bincount(at, pos, n), neg=self.neg + np.bincount(at, neg, n),
+            pos_t=self.pos_t + np.bincount(at, pos * t, n),
+            neg_t=self.neg_t + np.bincount(at, neg * t, n))
+
+    def coarsened(self, mantissa_bits):
+        """This state at the (coarser or equal) level `mantissa_bits`."""
+        from heads import buckets
+        state = self
+        while state.mantissa_bits > mantissa_bits and len(state.index):
+            index, upper = buckets.coarsen(state.index, state.mantissa_bits, self.min_exponent)
+            starts = np.flatnonzero(np.r_[True, index[1:] != index[:-1]])
+            add = lambda values: np.add.reduceat(values, starts)
+            # A position t in the finer bucket is (upper + t) / 2 in the coarser one.
+            state = dataclasses.replace(
+                state, mantissa_bits=state.mantissa_bits - 1, index=index[starts].astype(np.int32),
+                pos=add(state.pos), neg=add(state.neg),
+                pos_t=add((state.pos_t + upper * state.pos) / 2),
+                neg_t=add((state.neg_t + upper * state.neg) / 2))
+        if state.mantissa_bits > mantissa_bits:  # empty
+            state = dataclasses.replace(state, mantissa_bits=int(mantissa_bits))
+        return state
+
+    def _fit(self):
+        from heads import buckets
+        state = self
+        while len(state.index) > self.max_buckets:
+            if state.mantissa_bits == 0:  # cannot happen: check_max_buckets
+                raise ValueError("max_buckets %d is below the coarsest layout (%d buckets)"
+                                 % (self.max_buckets, buckets.num_buckets(0, self.min_exponent)))
+            state = state.coarsened(state.mantissa_bits - 1)
+        return state
+
+    def merge(self, other):
+        if type(other) is not type(self):
+            raise IncompatibleStateError(
+                "cannot merge %s with %s" % (type(self).__name__, type(other).__name__))
+        for name in self.CONFIG:
+            mine, theirs = getattr(self, name), getattr(other, name)
+            if mine != theirs:
+                raise IncompatibleStateError("cannot merge %s: %s %r != %r" % (
+                    type(self).__name__, name, mine, theirs))
+        # An empty state says nothing about the level.
+        if not len(other.index):
+            return self
+        if not len(self.index):
+            return other
+        bits = min(self.mantissa_bits, other.mantissa_bits)
+        a, b = self.coarsened(bits), other.coarsened(bits)
+        cat = lambda name: np.concatenate([getattr(a, name), getattr(b, name)])
+        return self._grouped(self, bits, cat("index"), cat("pos"), cat("neg"), cat("pos_t"),
+                             cat("neg_t"))._fit()
+
+    def to_dict(self):
+        out = {n: np.asarray(getattr(self, n)) for n in ("max_buckets", "min_exponent",
+                                                         "mantissa_bits")}
+        out["index"] = np.array(self.index, np.int32, copy=True)
+        out.update({n: np.array(getattr(self, n), copy=True) for n in self.ARRAYS})
+        return out
+
+    @classmethod
+    def from_dict(cls, d):
+        return cls(max_buckets=int(np.asarray(d["max_buckets"])),
+                   min_exponent=int(np.asarray(d["min_exponent"])),
+                   mantissa_bits=int(np.asarray(d["mantissa_bits"])),
+                   index=np.array(d["index"], np.int32, copy=True),
+                   **{n: np.array(d[n], np.float64, copy=True) for n in cls.ARRAYS})
+
+    @property
+    def nbytes(self):
+        return self.index.nbytes + sum(getattr(self, n).nbytes for n in self.ARRAYS)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -76,34 +76,74 @@ def build_pipeline(pipeline, config, folder):
 
 
 def resolve_vocabularies(config, folder, beam_argv):
-    """The config with every `{tft: NAME}` label vocabulary replaced by its
-    words (read from the tf.Transform output). `{compute: true}` is not
-    supported yet. `folder` is the report's temporary folder (a computed
-    vocabulary is written there); `beam_argv` the run's Beam options."""
-    heads = []
+    """The config with every run-time label vocabulary replaced by its words.
+
+    `{tft: NAME}` is read from the tf.Transform output; `{compute: true}` is
+    computed by a tf.Transform analyzer pass over the input
+    (`pipeline.vocab`, one Beam pipeline for all such heads, run with
+    `beam_argv`) and written to `<folder>/vocabularies/<head name>.txt`.
+    `folder` is the report's temporary folder. A vocabulary whose size is not
+    the head's class count (2 for binary, else n_classes) is a ConfigError
+    naming the key, as is a class of classes_for_class_based_metrics that
+    is not in it."""
+    def fail(message, key):
+        raise ConfigError("%s: `%s`: %s" % (config.source, key, message), config.source, key)
+
+    resolved, to_compute = {}, []
     for i, h in enumerate(config.heads):
         vocab = h.label_vocabulary
-        if isinstance(vocab, VocabularyRef):
-            key = "heads[%d].label_vocabulary" % i
-            if vocab.compute:
-                raise ConfigError("%s: `%s: {compute: true}` is not supported yet; give the "
-                                  "vocabulary as a list or {file: path}"
-                                  % (config.source, key), config.source, key)
-            import tensorflow_transform as tft
-            try:
-                words = tft.TFTransformOutput(config.transform.tft_output) \
-                    .vocabulary_by_name(vocab.tft)
-            except Exception as e:
-                raise ConfigError("%s: `%s.tft`: cannot read vocabulary %r from %s: %s"
-                                  % (config.source, key, vocab.tft,
-                                     config.transform.tft_output, e),
-                                  config.source, key + ".tft") from e
-            words = tuple(w.decode("utf-8") if isinstance(w, bytes) else str(w) for w in words)
+        if not isinstance(vocab, VocabularyRef):
+            continue
+        key = "heads[%d].label_vocabulary" % i
+        if vocab.compute:
+            feature = config.input.features.get(h.label)
+            if feature is not None and feature.dtype != "string":
+                fail("{compute: true} maps string labels to class ids, but heads[%d].label %r "
+                     "is a %s feature; drop label_vocabulary to use its values as class ids"
+                     % (i, h.label, feature.dtype), key + ".compute")
+            to_compute.append((i, h))
+            continue
+        import tensorflow_transform as tft
+        try:
+            words = tft.TFTransformOutput(config.transform.tft_output) \
+                .vocabulary_by_name(vocab.tft)
+        except Exception as e:
+            raise ConfigError("%s: `%s.tft`: cannot read vocabulary %r from %s: %s"
+                              % (config.source, key, vocab.tft,
+                                 config.transform.tft_output, e),
+                              config.source, key + ".tft") from e
+        resolved[i] = (tuple(w.decode("utf-8") if isinstance(w, bytes) else str(w)
+                             for w in words), key + ".tft", "vocabulary %r" % vocab.tft)
+    if to_compute:
+        from pipeline import dataflow
+        from pipeline.vocab import compute_vocabularies
+        options = PipelineOptions(list(beam_argv or []))
+        if dataflow.builds_job_only(options):
+            i = to_compute[0][0]
+            fail("{compute: true} runs an analyzer job before the evaluation, which a Dataflow "
+                 "template or --dry_run cannot do; compute it in a normal run (it is written "
+                 "to vocabularies/ in the report) and give it as {file: path}",
+                 "heads[%d].label_vocabulary.compute" % i)
+        computed = compute_vocabularies(config, to_compute, folder, beam_argv)
+        for i, _ in to_compute:
+            resolved[i] = (computed[i], "heads[%d].label_vocabulary.compute" % i,
+                           "the vocabulary computed from input.pattern")
+    heads = []
+    for i, h in enumerate(config.heads):
+        if i in resolved:
+            words, key, what = resolved[i]
             expected = 2 if h.type == "binary" else h.n_classes
             if len(words) != expected:
-                raise ConfigError("%s: `%s.tft`: vocabulary %r has %d entries; the head needs "
-                                  "%d" % (config.source, key, vocab.tft, len(words), expected),
-                                  config.source, key + ".tft")
+                fail("%s has %d entries %s; the head needs %d (%s)"
+                     % (what, len(words), list(words[:20]) + (["..."] if len(words) > 20
+                                                              else []), expected,
+                        "a binary head has 2 classes" if h.type == "binary"
+                        else "heads[%d].n_classes" % i), key)
+            for c in h.classes_for_class_based_metrics or ():
+                if isinstance(c, str) and c not in words:
+                    fail("classes_for_class_based_metrics names %r, which is not in %s %s"
+                         % (c, what, list(words)), "heads[%d].classes_for_class_based_metrics"
+                         % i)
             h = dataclasses.replace(h, label_vocabulary=words)
         heads.append(h)
     return dataclasses.replace(config, heads=tuple(heads))
@@ -150,6 +190,16 @@ def run_pipeline(config, output, overwrite=False, beam_argv=None):
     started = time.time()
     options = PipelineOptions(list(beam_argv or []))
     runner = options.view_as(StandardOptions).runner or "DirectRunner"
+    # -- Dataflow (pipeline/dataflow.py): workers cannot see local paths; a
+    # template or --dry_run only builds the job: no counts, no report.
+    from pipeline import dataflow
+    dataflow.check_dataflow_run(config, output, options)
+    if dataflow.builds_job_only(options):
+        resolved = resolve_vocabularies(config, output, beam_argv)
+        pipeline = beam.Pipeline(options=options)
+        build_pipeline(pipeline, resolved, output)  # a template runs later, with no driver
+        return dataflow.job_built(pipeline.run(), config, output, options, beam_argv)
+    # --
     out = write.ReportOutput(output, overwrite=overwrite)
     try:
         resolved = resolve_vocabularies(config, out.path, beam_argv)
@@ -157,6 +207,7 @@ def run_pipeline(config, output, overwrite=False, beam_argv=None):
         build_pipeline(pipeline, resolved, out.path)
         result = pipeline.run()
         result.wait_until_finish()
+        dataflow.check_finished(result)  # e.g. a cancelled Dataflow job: no counts to read
         counts = write.read_json(out.file(COUNTS_FILE))
         for key in ("read", "evaluated", "rejected"):
             counts.setdefault(key, 0)

@@ -18,10 +18,11 @@ import logging
 
 import apache_beam as beam
 import numpy as np
+import tensorflow as tf
 from apache_beam.transforms import window
 from apache_beam.utils import windowed_value
 
-from pipeline import report
+from pipeline import progress, report
 from pipeline.errors import BadRecordError
 from pipeline.evaluate import Evaluator, take_rows
 from pipeline.parse import Parser
@@ -75,11 +76,21 @@ class EvaluateBatches(beam.DoFn):
         if config.model.saved_model is not None:
             from pipeline.infer import ModelRunner
             m = config.model
+            dims = ({h.name: h.logits_dimension for h in config.heads}
+                    if isinstance(m.output, dict)
+                    else sum(h.logits_dimension for h in config.heads))
             self._model = ModelRunner(m.saved_model, outputs=m.output, signature=m.signature,
-                                      device=m.device, batch_size=m.batch_size)
+                                      device=m.device, batch_size=m.batch_size,
+                                      logits_dimensions=dims)
+            self._device = self._model.device
+        else:
+            from pipeline.infer import choose_device
+            self._device = choose_device("auto")  # the heads' per-batch TF work
+            log.info("headeval: heads run on %s", self._device)
         self._read = beam.metrics.Metrics.counter("headeval", "records_read")
         self._evaluated = beam.metrics.Metrics.counter("headeval", "examples_evaluated")
         self._rejected = beam.metrics.Metrics.counter("headeval", "examples_rejected")
+        self._progress = progress.tracker()  # None unless stderr is a terminal: see progress.py
 
     def start_bundle(self):
         self._accumulators = {}
@@ -102,6 +113,8 @@ class EvaluateBatches(beam.DoFn):
         n = len(batch.records)
         self._counts["read"] += n
         self._read.inc(n)
+        if self._progress is not None:
+            self._progress.add(n)
         if self._skip:
             features, rows, bad_records = self._parser.parse_valid(batch)
             positions = np.setdiff1d(np.arange(n), rows)  # bad_records' order: sorted
@@ -139,7 +152,8 @@ class EvaluateBatches(beam.DoFn):
             if logits is not None:
                 logits = ({k: v[keep] for k, v in logits.items()} if isinstance(logits, dict)
                           else logits[keep])
-        evaluated = self._evaluator.add_batch(features, self._accumulators, logits)
+        with tf.device(self._device):
+            evaluated = self._evaluator.add_batch(features, self._accumulators, logits)
         self._counts["evaluated"] += evaluated
         self._evaluated.inc(evaluated)
 

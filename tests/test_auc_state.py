@@ -1,5 +1,7 @@
-"""The AUC state: exact while small, fixed-size histogram past the limit,
-the same result from any partition of the data."""
+"""The AUC state: the highest `exact_limit` distinct scores exactly, the
+lower ones in a bounded histogram (at most `max_buckets` occupied buckets at
+the finest level that allows), the same result from any partition of the
+data."""
 import pickle
 
 import numpy as np
@@ -89,7 +91,139 @@ def test_buckets_ascend_with_the_score_and_keep_float32_ties():
     edges = buckets.bucket_lower_edges()
     assert np.all(np.diff(edges) >= 0)
     assert np.all(edges[idx] <= p.astype(np.float64) + 1e-12)
-    assert buckets.num_buckets() * 16 < 1_000_000
+    # Equal float32 scores share a bucket and a position in it.
+    again = np.r_[p, p[::7]]
+    assert np.array_equal(buckets.bucket_index(again)[len(p):], idx[::7])
+    assert np.array_equal(buckets.position(again)[len(p):], buckets.position(p)[::7])
+
+
+def _wide_scores(n, rng):
+    """float32 probabilities over every exponent: q = 2**-uniform(1, 126) on both sides."""
+    q = np.exp2(-rng.uniform(1, 126, n))
+    return np.where(rng.random(n) < 0.5, q, 1 - q).astype(np.float32)
+
+
+def test_coarsening_equals_bucketing_with_one_bit_less():
+    rng = np.random.default_rng(8)
+    p = np.r_[_wide_scores(20_000, rng), rng.random(20_000).astype(np.float32),
+              np.float32([0, 1e-45, 1e-38, 0.25, 0.5, 0.75, 1]),
+              np.nextafter(np.float32(0.5), np.float32(0))]
+    for bits in (buckets.MAX_MANTISSA_BITS, 13, 9, 1):
+        idx, t = buckets.bucket_index(p, bits), buckets.position(p, bits)
+        assert np.all((t > 0) & (t < 1))
+        coarse, upper = buckets.coarsen(idx, bits)
+        np.testing.assert_array_equal(coarse, buckets.bucket_index(p, bits - 1))
+        np.testing.assert_array_equal((upper + t) / 2, buckets.position(p, bits - 1))
+        edges = buckets.lower_edges(idx, bits)
+        assert np.all(edges <= p.astype(np.float64))
+        assert np.all(buckets.lower_edges(coarse, bits - 1) <= edges)
+        # Positions ascend with the score inside a bucket.
+        order = np.lexsort((p, idx))
+        same = idx[order][1:] == idx[order][:-1]
+        assert np.all(np.diff(t[order])[same] >= 0)
+
+
+def test_state_is_bounded_whatever_the_data():
+    rng = np.random.default_rng(9)
+    p = _wide_scores(300_000, rng)
+    y = (rng.random(len(p)) < 0.3).astype(np.float64)
+    metric = AUC("auc")
+    for chunk in np.array_split(np.arange(len(p)), 5):
+        metric.update_state(y[chunk], p[chunk])
+    state = metric.get_state()
+    assert len(state["scores"]) == AUC.DEFAULT_EXACT_LIMIT
+    assert 0 < len(state["bucket_index"]) <= AUC.DEFAULT_MAX_BUCKETS
+    assert sum(a.nbytes for a in state.values()) < 1_000_000
+    # Its largest possible size: every exact score and every bucket taken.
+    assert AUC.DEFAULT_EXACT_LIMIT * (4 + 8 + 8) + AUC.DEFAULT_MAX_BUCKETS * (4 + 4 * 8) \
+        < 1_000_000
+    assert metric.result() == pytest.approx(roc_auc_score(y, p), abs=1e-6)
+
+
+def test_histogram_parts_at_different_levels_merge_to_one_pass():
+    """Small parts bucket finer than the whole; merged, they coarsen to the
+    level of one pass and hold the same state."""
+    y, p, w = _data(60_000, seed=5)
+    kwargs = dict(exact_limit=1000, max_buckets=2000)
+    whole = AUC("auc", **kwargs)
+    whole.update_state(y, p, w)
+    rng = np.random.default_rng(6)
+    cuts = np.sort(rng.choice(np.arange(1, len(y)), 11, replace=False))
+    parts = []
+    for idx in np.split(rng.permutation(len(y)), cuts):
+        part = AUC("auc", **kwargs)
+        for piece in np.array_split(idx, 3):
+            part.update_state(y[piece], p[piece], w[piece])
+        parts.append(part)
+    levels = {int(part.get_state()["mantissa_bits"]) for part in parts if not part.exact}
+    assert max(levels) > int(whole.get_state()["mantissa_bits"])
+    rng.shuffle(parts)
+    merged = AUC("auc", **kwargs).merge_state(parts)
+    a, b = merged.get_state(), whole.get_state()
+    assert sorted(a) == sorted(b)
+    for key in a:
+        if a[key].dtype.kind == "f":
+            np.testing.assert_allclose(a[key], b[key], rtol=1e-12, atol=1e-9, err_msg=key)
+        else:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    assert merged.result() == pytest.approx(whole.result(), abs=1e-12)
+    pr = AUC("pr", curve="PR", **kwargs).merge_state(
+        [AUC.from_state(dict(part.get_state(), curve=np.asarray("PR"))) for part in parts])
+    pr_whole = AUC("pr", curve="PR", **kwargs)
+    pr_whole.update_state(y, p, w)
+    assert pr.result() == pytest.approx(pr_whole.result(), abs=1e-12)
+
+
+def test_from_state_keeps_the_configuration():
+    y, p, w = _data(3000, seed=7)
+    pr = AUC("pr", curve="PR", exact_limit=500, max_buckets=300)
+    pr.update_state(y, p, w)
+    copy = AUC.from_state(pr.get_state())
+    assert (copy.curve, copy.exact_limit, copy.max_buckets) == ("PR", 500, 300)
+    assert copy.result() == pr.result()
+    exact = AUC("exact", exact_limit=None)
+    exact.update_state(y, p, w)
+    assert AUC.from_state(exact.get_state()).exact_limit is None
+    with pytest.raises(ValueError, match="curve"):
+        AUC("roc").merge_state([pr])
+    with pytest.raises(ValueError, match="max_buckets"):
+        AUC("pr", curve="PR", exact_limit=500).merge_state([pr])
+    with pytest.raises(ValueError, match="max_buckets"):
+        AUC("auc", max_buckets=10)
+
+
+def test_within_bucket_pairs_by_hand():
+    # Without positions a bucket's pairs count one half: ties.
+    assert formulas.within_bucket_pairs(2.0, 3.0) == 3.0
+    # One positive at position .6, one negative at .4: 1/2 + .6 - .4 = .7 of the pair.
+    assert formulas.within_bucket_pairs(1.0, 1.0, 0.6, 0.4) == pytest.approx(0.7)
+    # .9 over .1: 1/2 + .9 - .1 = 1.3, clipped to the one pair there is.
+    assert formulas.within_bucket_pairs(1.0, 1.0, 0.9, 0.1) == 1.0
+    assert formulas.within_bucket_pairs(1.0, 1.0, 0.1, 0.9) == 0.0
+    # Weights 2 (positive) and 3 (negative), all at position .25: ties, 6 / 2.
+    assert formulas.within_bucket_pairs(2.0, 3.0, 2 * 0.25, 3 * 0.25) == pytest.approx(3.0)
+
+
+def test_pr_area_of_one_bucket_by_hand():
+    """One bucket: a positive and a negative of weight 1.
+
+    Without positions: one segment (0, 0) -> (tp 1, p 2), slope 1/2,
+    intercept 0, area 1/2 * 1 = 0.5.
+    Positive on top (.9 over .1): pairs 1, enclosed area 1/2, break point
+    at p = 1, tp = (2 * 1/2 + 1) / 2 = 1: segments (0, 0) -> (1, 1), area 1,
+    and (1, 1) -> (1, 2), area 0: AUC-PR 1, the exact value for a positive
+    scored above a negative.
+    Negative on top (.1 under .9): pairs 0, area -1/2, break at p = 1,
+    tp = 0: (0, 0) -> (0, 1) area 0; (0, 1) -> (1, 2): slope 1, intercept
+    0 - 1 * 1 = -1, area 1 * (1 - ln(2 / 1)): AUC-PR 1 - ln 2, as exact.
+    """
+    one = np.ones(1)
+    assert formulas.pr_auc(one, one) == pytest.approx(0.5)
+    assert formulas.pr_auc(one, one, 0.9 * one, 0.1 * one) == pytest.approx(1.0)
+    assert formulas.pr_auc(one, one, 0.1 * one, 0.9 * one) == pytest.approx(1 - np.log(2))
+    exact = AUC("pr", curve="PR")
+    exact.update_state([1, 0], [0.1, 0.9])
+    assert exact.result() == pytest.approx(1 - np.log(2))
 
 
 def test_all_positive_labels_follow_keras():

@@ -81,10 +81,26 @@ class FakeObjectStore(LocalFileSystem):
             local = self._local(dst)
             os.makedirs(os.path.dirname(local), exist_ok=True)
             os.rename(self._local(src), local)
+            self._prune(self._local(src))
 
     def delete(self, paths):
         for path in paths:
             os.remove(self._local(path))
+            self._prune(self._local(path))
+
+    @staticmethod
+    def _prune(local):
+        """Removes the folders left empty above a moved or deleted object: an
+        object store has no folders, so none may linger once their last
+        object is gone."""
+        root = os.path.abspath(FakeObjectStore.root)
+        folder = os.path.dirname(os.path.abspath(local))
+        while folder != root and folder.startswith(root + os.sep):
+            try:
+                os.rmdir(folder)
+            except OSError:  # not empty (or already gone)
+                break
+            folder = os.path.dirname(folder)
 
 
 def use_root(folder):

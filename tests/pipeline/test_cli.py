@@ -1,14 +1,16 @@
-"""pipeline.cli: argument handling, Beam option passthrough, `show` formats."""
+"""pipeline.cli: argument handling, Beam option passthrough, `show` formats and
+pivots, `report` and `run --report`, progress lines (pipeline.progress)."""
 import csv
 import io
 import json
+import os
 import sys
 import types
 
 import pytest
 
-from pipeline import cli
-from pipeline.write import METRICS_FILE, write_metrics
+from pipeline import cli, progress
+from pipeline.write import METRICS_FILE, RUN_FILE, write_json, write_metrics
 
 CONFIG = """
 input:
@@ -19,9 +21,9 @@ heads: [{type: binary, label: y}]
 """
 
 
-def row(head, slice_, key, value, metric=None):
-    return {"head": head, "slice": slice_, "metric": metric or key.split("/")[0], "class": None,
-            "threshold": None, "value": value, "key": key}
+def row(head, slice_, key, value, metric=None, class_=None, threshold=None):
+    return {"head": head, "slice": slice_, "metric": metric or key.split("/")[0],
+            "class": class_, "threshold": threshold, "value": value, "key": key}
 
 
 ROWS = [
@@ -33,12 +35,57 @@ ROWS = [
     row("a", "country=US", "auc", 0.8),
 ]
 
+# A multi-class head "m" (classes given out of vocabulary order: the vocabulary
+# in run.json orders them) and its slices, FR smaller than US although first
+# in the file.
+VOCABULARY = ["zebra", "ant"]
+M_ROWS = [
+    row("m", "", "accuracy", 0.9),
+    row("m", "", "example_count", 40.0),
+    row("m", "", "weighted_example_count", 50.0),
+    row("m", "", "auc/ant", 0.81, class_="ant"),
+    row("m", "", "auc/zebra", 0.92, class_="zebra"),
+    row("m", "", "recall/ant", 0.71, class_="ant"),
+    row("m", "", "recall/zebra", 0.72, class_="zebra"),
+    row("m", "", "precision/positive_threshold_0.7", 0.97, threshold=0.7),
+    row("m", "", "precision/positive_threshold_0.3", 0.63, threshold=0.3),
+    row("m", "", "recall/positive_threshold_0.3", 0.93, threshold=0.3),
+    row("m", "", "f1/positive_threshold_0.3/ant", 0.55, class_="ant", threshold=0.3),
+    row("m", "", "confusion_matrix/ant/ant", 17.0, class_="ant"),
+    row("m", "", "confusion_matrix/ant/zebra", 3.0, class_="ant"),
+    row("m", "", "confusion_matrix/zebra/ant", 2.0, class_="zebra"),
+    row("m", "", "confusion_matrix/zebra/zebra", 18.0, class_="zebra"),
+    row("m", "", "calibration/weight/bucket_0.5", 30.0, metric="calibration/weight",
+        threshold=0.5),
+    row("m", "", "calibration/label_mean/bucket_0.5", 0.6, metric="calibration/label_mean",
+        threshold=0.5),
+    row("m", "", "calibration/prediction_mean/bucket_0.5", 0.55,
+        metric="calibration/prediction_mean", threshold=0.5),
+    row("m", "", "calibration/weight/bucket_0", 20.0, metric="calibration/weight",
+        threshold=0.0),
+    row("m", "country=FR", "accuracy", 0.8),
+    row("m", "country=FR", "example_count", 10.0),
+    row("m", "country=US", "accuracy", 0.95),
+    row("m", "country=US", "example_count", 30.0),
+]
+
 
 @pytest.fixture
 def report(tmp_path):
     folder = tmp_path / "report"
     folder.mkdir()
     write_metrics(ROWS, str(folder / METRICS_FILE))
+    return str(folder)
+
+
+@pytest.fixture
+def m_report(tmp_path):
+    folder = tmp_path / "m_report"
+    folder.mkdir()
+    write_metrics(M_ROWS, str(folder / METRICS_FILE))
+    write_json({"config": {"heads": [
+        {"name": "m", "type": "multi_class", "n_classes": 2, "label_vocabulary": VOCABULARY},
+        {"name": "other", "type": "binary"}]}}, str(folder / RUN_FILE))
     return str(folder)
 
 
@@ -107,9 +154,54 @@ def test_other_commands_reject_unknown_options(report):
     assert info.value.code == 2
 
 
-def test_report_is_not_there_yet(report, capsys):
-    assert cli.main(["report", report]) == 2
-    assert "coming in issue 7" in capsys.readouterr().err
+def test_report_writes_html_beside_the_report(report, capsys):
+    assert cli.main(["report", report]) == 0
+    path = os.path.join(report, "report.html")
+    assert path in capsys.readouterr().out
+    with open(path, encoding="utf-8") as f:
+        page = f.read()
+    assert page.startswith("<!DOCTYPE html>")
+    assert page.count('<section class="head"') == 2  # heads a and b
+    assert "run.json is missing" in page  # this folder has no run.json: said so
+
+
+def test_report_out_and_not_a_report(report, tmp_path, capsys):
+    out = tmp_path / "elsewhere" / "page.html"
+    assert cli.main(["report", report, "--out", str(out)]) == 0
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert cli.main(["report", str(tmp_path / "nothing")]) == 1
+    assert "not a headeval report" in capsys.readouterr().err
+
+
+def test_report_and_show_on_an_object_store(tmp_path, capsys):
+    """Through Beam's FileSystems: a gs://-like store (fakegs://) works too."""
+    from fake_object_store import PREFIX, use_root
+    use_root(tmp_path)
+    folder = PREFIX + "bucket/runs/r1"
+    write_metrics(M_ROWS, folder + "/" + METRICS_FILE)
+    write_json({"config": {"heads": [{"name": "m", "type": "multi_class",
+                                      "label_vocabulary": VOCABULARY}]}},
+               folder + "/" + RUN_FILE)
+    assert cli.main(["report", folder]) == 0
+    page = (tmp_path / "bucket" / "runs" / "r1" / "report.html").read_text(encoding="utf-8")
+    assert 'data-head="m" data-type="multi_class"' in page
+    assert cli.main(["show", folder, "--metric", "auc"]) == 0
+    out = capsys.readouterr().out
+    assert out.index("zebra") < out.index("ant")  # vocabulary order, from run.json
+
+
+def test_run_report_writes_html_after_the_run(tmp_path, fake_run, monkeypatch, capsys):
+    import pipeline.html_report
+    written = []
+    monkeypatch.setattr(pipeline.html_report, "write_report",
+                        lambda folder: written.append(folder) or folder + "/report.html")
+    config = tmp_path / "eval.yaml"
+    config.write_text(CONFIG + "output: out\n")
+    assert cli.main(["run", str(config), "--report"]) == 0
+    assert len(fake_run) == 1 and written == [str(tmp_path / "out")]
+    assert "report.html" in capsys.readouterr().out
+    assert cli.main(["run", str(config)]) == 0
+    assert written == [str(tmp_path / "out")]  # no --report: no page
 
 
 def test_demo_calls_run_demo(monkeypatch, tmp_path):
@@ -123,16 +215,67 @@ def test_demo_calls_run_demo(monkeypatch, tmp_path):
                      ("headeval-demo", ["--runner=FnApiRunner", "--direct_num_workers=2"])]
 
 
+def _blocks(out):
+    """`show` table output -> {(head, slice title): [split lines]}."""
+    blocks, head, title = {}, None, None
+    for line in out.splitlines():
+        if line.startswith("head: "):
+            head = line[len("head: "):]
+        elif line and not line.startswith(("  ", "=")):
+            title = line
+            blocks[(head, title)] = []
+        elif line.strip() and title is not None:
+            blocks[(head, title)].append(line.split())
+    return blocks
+
+
 def test_show_table_overall_first(report, capsys):
     assert cli.main(["show", report]) == 0
     out = capsys.readouterr().out
     lines = [line.split() for line in out.splitlines() if line.strip()]
     assert lines[0] == ["head:", "a"]
-    assert lines[3:6] == [["(overall)", "auc", "0.75"], ["example_count", "1000"],
-                          ["country=FR", "auc", "0.61"]]
+    assert lines[2] == ["(overall):", "1000", "examples"]
+    assert lines[3:6] == [["metric", "value"], ["------", "-----"], ["auc", "0.75"]]
     assert out.index("head: b") > out.index("country=US")
+    a = out[:out.index("head: b")]
+    assert a.index("(overall)") < a.index("country=FR") < a.index("country=US")  # no counts
     b = out[out.index("head: b"):]
     assert b.index("(overall)") < b.index("country=FR")
+
+
+def test_show_slices_by_example_count_and_pivots(m_report, capsys):
+    assert cli.main(["show", m_report]) == 0
+    out = capsys.readouterr().out
+    assert out.index("country=US: 30 examples") < out.index("country=FR: 10 examples")
+    blocks = _blocks(out)
+    overall = blocks[("m", "(overall): 40 examples, weighted 50")]
+    assert ["accuracy", "0.9"] in overall
+    assert ["example_count", "40"] not in overall  # in the title instead
+    # per threshold: threshold rows x metric columns, thresholds ascending
+    i = overall.index(["threshold", "precision", "recall"])
+    assert overall[i + 2:i + 4] == [["0.3", "0.63", "0.93"], ["0.7", "0.97"]]
+    # per class: class rows (vocabulary order) x metric columns
+    i = overall.index(["class", "auc", "recall"])
+    assert overall[i + 2:i + 4] == [["zebra", "0.92", "0.72"], ["ant", "0.81", "0.71"]]
+    i = overall.index(["class", "threshold", "f1"])
+    assert overall[i + 2] == ["ant", "0.3", "0.55"]
+    # confusion matrix: label rows x predicted columns
+    i = overall.index(["label", "zebra", "ant"])
+    assert overall[i + 2:i + 4] == [["zebra", "18", "2"], ["ant", "3", "17"]]
+    # calibration buckets: weight, mean prediction, mean label
+    i = overall.index(["bucket", "weight", "prediction_mean", "label_mean"])
+    assert overall[i + 2:i + 4] == [["0-0.5", "20"], ["0.5-1", "30", "0.55", "0.6"]]
+
+
+def test_show_filters_keep_the_slice_order_and_counts(m_report, capsys):
+    assert cli.main(["show", m_report, "--metric", "accuracy", "--slice", "country=*"]) == 0
+    out = capsys.readouterr().out
+    assert "(overall)" not in out
+    assert out.index("country=US: 30 examples") < out.index("country=FR: 10 examples")
+    assert cli.main(["show", m_report, "--metric", "accuracy", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [(r["slice"], r["value"]) for r in data] == [("", 0.9), ("country=US", 0.95),
+                                                        ("country=FR", 0.8)]
 
 
 def test_show_filters_and_formats(report, capsys):
@@ -163,3 +306,81 @@ def test_python_m_pipeline_help():
     result = subprocess.run([sys.executable, "-m", "pipeline", "--help"], capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0 and "run" in result.stdout and "show" in result.stdout
+
+
+# -- progress (pipeline.progress) ----------------------------------------------------
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+class _Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_progress_prints_at_most_once_per_interval():
+    clock, out = _Clock(), _Terminal()
+    p = progress.Progress(stream=out, interval=5.0, clock=clock)
+    for _ in range(4):  # 4 batches within the first 5 s: no line yet
+        clock.now += 1.0
+        p.add(1000)
+    assert out.getvalue() == ""
+    clock.now += 1.0  # 5 s after start
+    p.add(1000)
+    clock.now += 2.0  # 2 s later: not due
+    p.add(500)
+    clock.now += 3.0  # 5 s after the first line
+    p.add(1500)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2 and p.lines == 2
+    assert lines[0].startswith("headeval: 5,000 records read · 1,000 examples/s (last 5 s)")
+    assert lines[0].endswith("0:05")
+    # second line: 2,000 records in the last 5 s, 7,000 in 10 s
+    assert "7,000 records read · 400 examples/s (last 5 s) · 700/s overall · 0:10" in lines[1]
+
+
+def test_progress_on_only_on_a_terminal_and_off_when_quiet():
+    assert progress.enabled(_Terminal(), environ={}) is True
+    assert progress.enabled(io.StringIO(), environ={}) is False
+    assert progress.enabled(_Terminal(), environ={progress.ENV: "0"}) is False
+    assert progress.enabled(io.StringIO(), environ={progress.ENV: "1"}) is True
+
+
+def test_progress_quiet_sets_the_environment_for_the_run_only(monkeypatch):
+    monkeypatch.delenv(progress.ENV, raising=False)
+    with progress.quiet():
+        assert os.environ[progress.ENV] == "0" and progress.tracker() is None
+    assert progress.ENV not in os.environ
+    with progress.quiet(False):
+        assert progress.ENV not in os.environ
+
+
+def test_progress_tracker_is_one_per_process(monkeypatch):
+    monkeypatch.setenv(progress.ENV, "1")
+    monkeypatch.setenv("WORKER_ID", "worker_7")
+    progress.reset()
+    try:
+        a, b = progress.tracker(), progress.tracker()
+        assert a is b and a._label == "worker_7"
+        progress.reset()
+        assert progress.tracker() is not a
+    finally:
+        progress.reset()
+
+
+def test_run_quiet_turns_progress_off_in_the_run(tmp_path, monkeypatch):
+    seen = []
+    module = types.ModuleType("pipeline.run")
+    module.run_pipeline = lambda *args: seen.append(os.environ.get(progress.ENV))
+    monkeypatch.setitem(sys.modules, "pipeline.run", module)
+    monkeypatch.delenv(progress.ENV, raising=False)
+    config = tmp_path / "eval.yaml"
+    config.write_text(CONFIG + "output: out\n")
+    assert cli.main(["run", str(config), "--quiet"]) == 0
+    assert cli.main(["run", str(config)]) == 0
+    assert seen == ["0", None] and progress.ENV not in os.environ
