@@ -38,6 +38,10 @@ AUC_METHODS = ("histogram", "exact")
 BAD_EXAMPLES = ("fail", "skip")
 DEFAULT_BATCH_SIZE = 8192
 DEFAULT_SIGNATURE = "serving_default"
+# The coarsest AUC histogram layout has this many buckets
+# (heads.buckets.num_buckets(0)); a smaller cap cannot hold it. A constant
+# here so that loading a config needs no TensorFlow; a test keeps them equal.
+MIN_AUC_BUCKETS = 252
 
 _MISSING = object()
 
@@ -767,5 +771,5 @@ class _Parser:
             if method != "histogram":
                 self.fail("metrics.auc.buckets", "absent with method: exact (it applies to "
                           "method: histogram)", buckets)
-            buckets = self.integer(buckets, "metrics.auc.buckets", minimum=2)
+            buckets = self.integer(buckets, "metrics.auc.buckets", minimum=MIN_AUC_BUCKETS)
         return MetricsConfig(auc=AucConfig(method=method, buckets=buckets))

@@ -288,3 +288,12 @@ def test_config_and_vocabulary_on_an_object_store(tmp_path):
     assert config.heads[0].label_vocabulary == ("a", "b", "c")
     assert config.input.pattern == "fakegs://bucket/cfg/data/eval-*.tfrecord.gz"
     assert config.output == "fakegs://bucket/cfg/out/report"
+
+
+def test_min_auc_buckets_is_the_heads_coarsest_layout(tmp_path):
+    from heads import buckets
+    from pipeline.config import MIN_AUC_BUCKETS
+    assert MIN_AUC_BUCKETS == buckets.num_buckets(0)
+    buckets.check_max_buckets(MIN_AUC_BUCKETS)
+    with pytest.raises(ValueError):
+        buckets.check_max_buckets(MIN_AUC_BUCKETS - 1)
