@@ -228,7 +228,13 @@ def run_pipeline(config, output, overwrite=False, beam_argv=None):
             "counts": {"read": counts["read"], "evaluated": counts["evaluated"],
                        "rejected": counts["rejected"],
                        "rejected_by_kind": {k.split("/", 1)[1]: v for k, v in
-                                            sorted(counts.items()) if k.startswith("rejected/")}},
+                                            sorted(counts.items()) if k.startswith("rejected/")},
+                       # An example rejected for any reason is left out of every
+                       # head (one row of rejected/), so each head sees them all.
+                       "heads": {h.name or "": {"read": counts["read"],
+                                                "evaluated": counts["evaluated"],
+                                                "rejected": counts["rejected"]}
+                                 for h in config.heads}},
             "started": datetime.fromtimestamp(started, timezone.utc).isoformat(),
             "finished": datetime.fromtimestamp(finished, timezone.utc).isoformat(),
             "wall_seconds": finished - started,

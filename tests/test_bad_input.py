@@ -265,6 +265,8 @@ def test_skip_rejects_each_kind_and_keeps_the_rest(tmp_path):
     assert counts["evaluated"] == 299
     assert counts["rejected"] == len(kinds) + 1
     assert counts["rejected_by_kind"] == dict({k: 1 for k in kinds}, corrupt_record=1)
+    assert counts["heads"] == {h: {"read": 300 + len(kinds), "evaluated": 299,
+                                   "rejected": len(kinds) + 1} for h in ("bin", "mc")}
 
     rejected = rejected_rows(out)
     by_kind = {r["kind"]: r for r in rejected}
