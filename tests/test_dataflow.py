@@ -582,8 +582,9 @@ def test_sdist_installs_in_a_fresh_venv_and_runs_the_demo(tmp_path):
          timeout=240)
     with open(work / "demo-report" / "run.json") as f:
         run = json.load(f)
-    assert run["counts"] == {"read": 599, "evaluated": 599, "rejected": 0,
-                             "rejected_by_kind": {}}
+    counts = run["counts"]
+    assert {k: counts[k] for k in ("read", "evaluated", "rejected", "rejected_by_kind")} == \
+        {"read": 599, "evaluated": 599, "rejected": 0, "rejected_by_kind": {}}
     assert run["config"]["input"]["pattern"].startswith(site)  # the packaged demo data
     assert os.path.isfile(work / "demo-report" / "metrics.parquet")
 
