@@ -54,28 +54,36 @@ def absorb_scores(name, column):
     """AUC from `stats[name]`: a `ScoreGroups` of this batch's scores."""
     def absorb(metric, stats, s):
         stats[name].add_to(metric, s, column)
+    absorb.scores_source = (name, column)  # AUCs of one source may share states
     return absorb
 
 
 class ScoreGroups:
-    """One batch's distinct scores per (segment, column), for AUC metrics.
+    """One batch's scores per (segment, column), for AUC metrics.
 
-    TensorFlow has already summed the weights per distinct
-    (segment, column, float32 score) key; here the keys are sorted once so
-    each metric takes its contiguous group.
+    `scores`, `pos`, `neg` are `[n, C]` (float32 scores, their positive and
+    negative weights) and `segments` `[n]`. One stable sort by group
+    (segment, column), on small ints, lines each group up contiguously; the
+    AUC metrics group equal scores themselves, so the scores are not sorted.
     """
 
-    def __init__(self, n_columns, keys, pos, neg):
-        order = np.argsort(keys, kind="stable")
+    def __init__(self, segments, num_segments, scores, pos, neg):
+        n, n_columns = scores.shape
         self.n_columns = n_columns
-        self.keys, self.pos, self.neg = keys[order], pos[order], neg[order]
+        groups = (np.asarray(segments, np.int64)[:, None] * n_columns
+                  + np.arange(n_columns)).ravel()
+        n_groups = num_segments * n_columns
+        order = np.argsort(groups.astype(np.int16 if n_groups < 1 << 15 else np.int32),
+                           kind="stable")
+        self.scores = scores.ravel()[order]
+        self.pos, self.neg = pos.ravel()[order], neg.ravel()[order]
+        self.bounds = np.concatenate([[0], np.cumsum(np.bincount(groups, minlength=n_groups))])
 
     def add_to(self, metric, segment, column):
         group = segment * self.n_columns + column
-        lo, hi = np.searchsorted(self.keys, [group << 32, (group + 1) << 32])
+        lo, hi = self.bounds[group], self.bounds[group + 1]
         if hi > lo:
-            bits = (self.keys[lo:hi] & 0xFFFFFFFF).astype(np.uint32)
-            metric._add_scores(bits.view(np.float32), self.pos[lo:hi], self.neg[lo:hi])
+            metric._add_scores(self.scores[lo:hi], self.pos[lo:hi], self.neg[lo:hi])
 
 
 def probability_f32(p64):
@@ -267,16 +275,10 @@ class Head:
                 summed = _bin_sum(index, v, num_segments * size)
                 out[k] = tf.reshape(summed, [num_segments] + v.shape[1:].as_list())
         for name, (score, pos, neg) in scores.items():
-            # Key = (segment, column, float32 score bits): scores are >= 0, so
-            # their bits order like the scores.
-            n_columns = tf.shape(score, out_type=tf.int64)[1]
-            column = tf.range(n_columns, dtype=tf.int64)[None, :]
-            bits = tf.cast(tf.bitcast(score, tf.int32), tf.int64)
-            key = tf.reshape(tf.bitwise.left_shift(seg64[:, None] * n_columns + column, 32) + bits,
-                             [-1])
-            uniq, idx = tf.unique(key, out_idx=tf.int64)
-            n_uniq = tf.size(uniq)
-            out[name] = (uniq, _bin_sum(idx, pos, n_uniq), _bin_sum(idx, neg, n_uniq), n_columns)
+            # Per-row scores and weights leave as they are: ScoreGroups
+            # groups them by (segment, column) in numpy.
+            out[name] = (segment_ids, tf.cast(score, tf.float32), tf.cast(pos, tf.float64),
+                         tf.cast(neg, tf.float64), num_segments)
         return out
 
     def update_metrics(self, eval_metrics, features, logits, labels, regularization_losses=None):
@@ -330,16 +332,31 @@ class Head:
                                tf.constant(seg), tf.constant(num_segments, tf.int32))
         stats = self._to_numpy(stats)
         for s, eval_metrics in enumerate(eval_metrics_list):
+            # ROC and PR AUC of the same scores hold the same state: the
+            # second of a pair takes the first's new state instead of adding
+            # the scores again, when both held the same state before.
+            took = {}  # score source -> (AUC that took the batch, its refs before)
             for spec in self._specs:
-                if spec.key in eval_metrics:
-                    spec.absorb(eval_metrics[spec.key], stats, s)
+                if spec.key not in eval_metrics:
+                    continue
+                metric = eval_metrics[spec.key]
+                source = getattr(spec.absorb, "scores_source", None)
+                if source is None or not isinstance(metric, metrics_lib.AUC):
+                    spec.absorb(metric, stats, s)
+                    continue
+                twin = took.get(source)
+                if twin is not None and metric.share_batch_from(*twin):
+                    continue
+                before = metric.state_refs()
+                spec.absorb(metric, stats, s)
+                took.setdefault(source, (metric, before))
 
     def _to_numpy(self, stats):
         out = {}
         for name, value in stats.items():
             if isinstance(value, tuple):
-                keys_, pos, neg, n_columns = (v.numpy() for v in value)
-                out[name] = ScoreGroups(int(n_columns), keys_, pos, neg)
+                segments, scores, pos, neg, num_segments = (v.numpy() for v in value)
+                out[name] = ScoreGroups(segments, int(num_segments), scores, pos, neg)
             else:
                 out[name] = value.numpy()
         return out

@@ -186,6 +186,18 @@ class F1(_ConfusionMetric):
     formula = staticmethod(formulas.f1)
 
 
+def _same_state(a, b):
+    """The same immutable state object, or two empty ones."""
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, states.ScoresState):
+        return not len(a.scores) and not len(b.scores)
+    return (not len(a.index) and not len(b.index) and a.mantissa_bits == b.mantissa_bits and
+            a.max_buckets == b.max_buckets and a.min_exponent == b.min_exponent)
+
+
 class AUC(Metric):
     """ROC or interpolated-PR AUC over float32 probability scores.
 
@@ -368,6 +380,27 @@ class AUC(Metric):
             other._flush()
             self._merge_parts(other._state, other._rest)
         return self
+
+    # -- sharing one batch between the ROC and PR AUC of the same scores --------
+    def state_refs(self):
+        """The (immutable) objects the state consists of, for `share_batch_from`."""
+        return (self._state, self._rest, tuple(self._pending), self._pending_size)
+
+    def share_batch_from(self, twin, twin_refs_before):
+        """Takes `twin`'s state after a batch instead of adding the batch's
+        scores again, when this metric held exactly the twin's state before it
+        (the same objects: states are immutable) and both are configured
+        alike (the curve aside). Returns whether it did."""
+        mine = self.state_refs()
+        if twin is self or self._config()[1:] != twin._config()[1:] or \
+                mine[3] != twin_refs_before[3] or len(mine[2]) != len(twin_refs_before[2]) or \
+                not _same_state(mine[0], twin_refs_before[0]) or \
+                not _same_state(mine[1], twin_refs_before[1]) or \
+                not all(a is b for a, b in zip(mine[2], twin_refs_before[2])):
+            return False
+        self._state, self._rest = twin._state, twin._rest
+        self._pending, self._pending_size = list(twin._pending), twin._pending_size
+        return True
 
     # -- updates ------------------------------------------------------------------
     def update_state(self, y_true, y_pred, sample_weight=None):

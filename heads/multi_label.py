@@ -189,6 +189,12 @@ class _PooledScores:
     def __init__(self, n_classes):
         self.n_classes = n_classes
 
-    def absorb(self, metric, stats, s):
+        # A plain function, not a bound method, so it can carry
+        # `scores_source` (ROC and PR AUC of the pooled scores share states).
+        absorb = lambda metric, stats, s: self._absorb(metric, stats, s)  # noqa: E731
+        absorb.scores_source = ("auc", "pooled")
+        self.absorb = absorb
+
+    def _absorb(self, metric, stats, s):
         for c in range(self.n_classes):
             stats["auc"].add_to(metric, s, c)

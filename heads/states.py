@@ -98,6 +98,9 @@ class ConfusionState(State):
         return cls(thresholds=thresholds, matrix=_zeros((len(thresholds), 2, 2)))
 
 
+_LOOKUP_LIMIT = 1 << 20  # layouts up to this many buckets get a bucket -> slot table
+
+
 @dataclasses.dataclass(frozen=True)
 class HistogramState(State):
     """The occupied score buckets (see `buckets`) with, per bucket, the
@@ -177,9 +180,19 @@ class HistogramState(State):
             return self.from_scores(scores, pos, neg)
         scores = np.asarray(scores, np.float32).ravel()
         index = buckets.bucket_index(scores, self.mantissa_bits, self.min_exponent).astype(np.int32)
-        at = np.minimum(np.searchsorted(self.index, index), len(self.index) - 1)
-        if not np.array_equal(self.index[at], index):
-            return self.merge(self.from_scores(scores, pos, neg))
+        size = buckets.num_buckets(self.mantissa_bits, self.min_exponent)
+        if size <= _LOOKUP_LIMIT:
+            # A slot per bucket of the layout: one gather instead of a binary
+            # search per score (unsorted scores make searchsorted slow).
+            lookup = np.full(size, -1, np.int32)
+            lookup[self.index] = np.arange(len(self.index), dtype=np.int32)
+            at = lookup[index]
+            if (at < 0).any():
+                return self.merge(self.from_scores(scores, pos, neg))
+        else:
+            at = np.minimum(np.searchsorted(self.index, index), len(self.index) - 1)
+            if not np.array_equal(self.index[at], index):
+                return self.merge(self.from_scores(scores, pos, neg))
         t = buckets.position(scores, self.mantissa_bits, self.min_exponent)
         pos = np.asarray(pos, np.float64).ravel()
         neg = np.asarray(neg, np.float64).ravel()

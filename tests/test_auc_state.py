@@ -246,3 +246,31 @@ def test_roc_by_hand():
     tie.update_state([0, 1, 0, 1], [0.1, 0.35, 0.35, 0.8])
     assert tie.result() == pytest.approx(3.5 / 4)
     assert formulas.roc_auc(np.array([0.0, 1.0]), np.array([1.0, 0.0])) == 1.0
+
+
+def test_roc_and_pr_share_a_batch_only_when_they_held_the_same_state():
+    """The heads let the PR AUC take the ROC AUC's state after a batch of the
+    same scores (one update instead of two); it must refuse once the two
+    states differ, and a shared state must give the PR AUC of the data."""
+    rng = np.random.default_rng(7)
+    y = (rng.random(90_000) < 0.2).astype(np.float64)
+    p = 1 / (1 + np.exp(-(rng.normal(size=90_000) + 1.5 * y)))
+    roc, pr = AUC("auc", curve="ROC"), AUC("auc_pr", curve="PR")
+    for part in np.array_split(np.arange(len(y)), 3):  # past exact_limit: histogram too
+        before = roc.state_refs()
+        roc.update_state(y[part], p[part])
+        assert pr.share_batch_from(roc, before)
+    assert not pr.exact
+    alone = AUC("auc_pr", curve="PR")
+    alone.update_state(y, p)
+    assert pr.result() == pytest.approx(alone.result(), abs=1e-12)
+    assert pr.result() == pytest.approx(_pr_auc_by_hand(y, p.astype(np.float32).astype(
+        np.float64), np.ones_like(y)), abs=1e-6)
+    assert roc.result() == pytest.approx(roc_auc_score(y, p.astype(np.float32)), abs=1e-6)
+
+    pr.update_state(y[:10], p[:10])  # the two states differ now
+    before = roc.state_refs()
+    roc.update_state(y[:5], p[:5])
+    assert not pr.share_batch_from(roc, before)
+    other = AUC("auc_pr", curve="PR", max_buckets=AUC.DEFAULT_MAX_BUCKETS // 2)
+    assert not other.share_batch_from(AUC("x"), AUC("x").state_refs())
