@@ -147,7 +147,7 @@ class Head:
         self._auc_method = auc_method
         self._auc_max_buckets = buckets.DEFAULT_MAX_BUCKETS if auc_buckets is None else \
             buckets.check_max_buckets(auc_buckets, argument="auc_buckets")
-        self._stats_fn = tf.function(self._segment_stats, reduce_retracing=True)
+        self._stats_fns = {}  # (dtype, inner shape) of each input -> concrete function
         self.__specs = None
 
     # -- properties ---------------------------------------------------------
@@ -328,8 +328,8 @@ class Head:
         inner = int(np.prod(logits.shape[1:-1])) if logits.shape.rank > 2 else 1
         flat = lambda t: tf.reshape(t, [-1, t.shape[-1]])
         seg = np.repeat(segment_ids, inner)
-        stats = self._stats_fn(flat(logits), flat(labels), flat(unweighted), flat(weights),
-                               tf.constant(seg), tf.constant(num_segments, tf.int32))
+        stats = self._stats(flat(logits), flat(labels), flat(unweighted), flat(weights),
+                            tf.constant(seg), tf.constant(num_segments, tf.int32))
         stats = self._to_numpy(stats)
         for s, eval_metrics in enumerate(eval_metrics_list):
             # ROC and PR AUC of the same scores hold the same state: the
@@ -350,6 +350,19 @@ class Head:
                 before = metric.state_refs()
                 spec.absorb(metric, stats, s)
                 took.setdefault(source, (metric, before))
+
+    def _stats(self, *tensors):
+        """`_segment_stats` compiled once per kind of input, for any batch size:
+        traced with the batch dimension unknown, so a short last batch does
+        not trace it again (each trace costs about half a second)."""
+        key = tuple((t.dtype, tuple(t.shape[1:])) for t in tensors)
+        fn = self._stats_fns.get(key)
+        if fn is None:
+            specs = [tf.TensorSpec([None] + t.shape[1:].as_list(), t.dtype) if t.shape.rank
+                     else tf.TensorSpec([], t.dtype) for t in tensors]
+            fn = tf.function(self._segment_stats).get_concrete_function(*specs)
+            self._stats_fns[key] = fn
+        return fn(*tensors)
 
     def _to_numpy(self, stats):
         out = {}
