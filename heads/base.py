@@ -83,7 +83,10 @@ class ScoreGroups:
         group = segment * self.n_columns + column
         lo, hi = self.bounds[group], self.bounds[group + 1]
         if hi > lo:
-            metric._add_scores(self.scores[lo:hi], self.pos[lo:hi], self.neg[lo:hi])
+            # Copies: a metric may buffer its scores for many batches, and a
+            # view would keep this whole batch's arrays alive meanwhile.
+            metric._add_scores(self.scores[lo:hi].copy(), self.pos[lo:hi].copy(),
+                               self.neg[lo:hi].copy())
 
 
 def probability_f32(p64):
