@@ -5,7 +5,6 @@ curves rows:  head, slice, class, curve, threshold, tp, fp, tn, fn, precision, r
 The key is the estimator's metric key without the `/<head name>` suffix a
 MultiHead adds: the head has its own column.
 """
-import math
 
 METRIC_COLUMNS = ("head", "slice", "metric", "class", "threshold", "value", "key")
 CURVE_COLUMNS = ("head", "slice", "class", "curve", "threshold", "tp", "fp", "tn", "fn",
@@ -56,12 +55,3 @@ def curve_rows(slice_key, metrics, head_names, max_points=MAX_CURVE_POINTS):
             rows.append(dict(base, curve="roc"))
             rows.append(dict(base, curve="pr"))
     return rows
-
-
-def sort_rows(rows, slice_order):
-    """Overall slice first, then slices in the order given; then head, key."""
-    rank = {s: i for i, s in enumerate(slice_order)}
-    return sorted(rows, key=lambda r: (rank.get(r["slice"], len(rank)), r["slice"], r["head"],
-                                       r.get("key") or r.get("curve") or "",
-                                       r["class"] or "", -math.inf if r["threshold"] is None
-                                       else r["threshold"]))

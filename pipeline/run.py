@@ -1,6 +1,6 @@
 """Build and run the evaluation pipeline; write the report (SPEC §4).
 
-    ReadBatches ─> EvaluateBatches ─┬─ metrics ─> CombinePerKey(MergeMetrics) ─> ToList ─> WriteReport
+    ReadBatches ─> EvaluateBatches ─┬─ metrics ─> CombinePerKey(MergeMetrics) ─> SliceRows ─> ToList ─> WriteReport
                                     ├─ counts ──> CombineGlobally(SumCounts) ─> counts file
                                     └─ rejected ─> WriteToParquet(rejected/)      (skip only)
 
@@ -25,7 +25,7 @@ from pipeline.config import VocabularyRef
 from pipeline.errors import ConfigError, HeadevalError
 from pipeline.read import ReadBatches
 from pipeline.stages import (COUNTS_TAG, METRICS_TAG, REJECTED_TAG, EvaluateBatches,
-                             WriteReport)
+                             SliceRows, WriteReport)
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,7 @@ def build_pipeline(pipeline, config, folder):
                    COUNTS_TAG, REJECTED_TAG, main=METRICS_TAG))
     _ = (results[METRICS_TAG]
          | "MergePerSlice" >> beam.CombinePerKey(MergeMetrics())
+         | "SliceRows" >> beam.ParDo(SliceRows(config))
          | "GatherSlices" >> beam.combiners.ToList()
          | "WriteReport" >> beam.ParDo(WriteReport(config, folder)))
     _ = (results[COUNTS_TAG]

@@ -177,29 +177,70 @@ def slice_order(config, slice_keys):
     return sorted(slice_keys, key=lambda k: (spec_of(k), k))
 
 
+def _slice_tables(key, metrics, head_names):
+    """One slice's report rows as two small pyarrow tables (they travel
+    between stages far more compactly than metric states or row dicts)."""
+    from pipeline import write
+    return (key, write.rows_to_table(report.metric_rows(key, metrics, head_names),
+                                     write.METRICS_SCHEMA),
+            write.rows_to_table(report.curve_rows(key, metrics, head_names),
+                                write.CURVES_SCHEMA))
+
+
+class SliceRows(beam.DoFn):
+    """(slice string, merged metrics) -> (slice string, metrics table, curves
+    table): the states become rows where they were merged, so only rows
+    are gathered into the one report-writing element."""
+
+    def __init__(self, config):
+        self._config = config
+
+    def setup(self):
+        self._names = Evaluator(self._config).head_names()
+
+    def process(self, element):
+        key, metrics = element
+        yield _slice_tables(key, metrics, self._names)
+
+
+def _sorted(table, slice_rank, columns):
+    """`table` in report order: slice (overall first), then `columns`
+    (nulls first, as the rows' `None` sorts before any string)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    rank = pa.array([slice_rank[s] for s in table.column("slice").to_pylist()], pa.int64())
+    keyed = table.append_column("_rank", rank)
+    order = pc.sort_indices(keyed, sort_keys=[("_rank", "ascending")] +
+                            [(c, "ascending") for c in columns], null_placement="at_start")
+    return table.take(order)
+
+
 class WriteReport(beam.DoFn):
-    """[(slice string, merged metrics)] -> metrics.parquet and curves.parquet
-    in `folder` (through Beam's FileSystems: gs:// works as local paths do).
-    The overall slice is always reported, empty when nothing was evaluated."""
+    """[(slice string, metrics table, curves table)] -> metrics.parquet and
+    curves.parquet in `folder` (through Beam's FileSystems: gs:// works as
+    local paths do). The overall slice is always reported, empty when
+    nothing was evaluated."""
 
     def __init__(self, config, folder):
         self._config = config
         self._folder = folder
 
-    def process(self, merged):
+    def process(self, slices):
+        import pyarrow as pa
+
         from pipeline import write
-        evaluator = Evaluator(self._config)
-        merged = dict(merged)
-        if "" not in merged:
-            merged[""] = evaluator.head.metrics()
-        names = evaluator.head_names()
-        metric_rows, curve_rows = [], []
-        for key, metrics in merged.items():
-            metric_rows += report.metric_rows(key, metrics, names)
-            curve_rows += report.curve_rows(key, metrics, names)
-        order = slice_order(self._config, merged)
-        write.write_metrics(report.sort_rows(metric_rows, order),
-                            write.join(self._folder, write.METRICS_FILE))
-        write.write_curves(report.sort_rows(curve_rows, order),
-                           write.join(self._folder, write.CURVES_FILE))
-        yield len(metric_rows)
+        slices = list(slices)
+        if "" not in {key for key, _, _ in slices}:
+            evaluator = Evaluator(self._config)
+            slices.append(_slice_tables("", evaluator.head.metrics(), evaluator.head_names()))
+        order = slice_order(self._config, [key for key, _, _ in slices])
+        rank = {key: i for i, key in enumerate(order)}
+        metrics = pa.concat_tables([m for _, m, _ in slices]).cast(write.METRICS_SCHEMA)
+        curves = pa.concat_tables([c for _, _, c in slices]).cast(write.CURVES_SCHEMA)
+        write.write_table(_sorted(metrics, rank, ["head", "key", "class", "threshold"])
+                          .select(write.METRICS_SCHEMA.names),
+                          write.join(self._folder, write.METRICS_FILE))
+        write.write_table(_sorted(curves, rank, ["head", "curve", "class", "threshold"])
+                          .select(write.CURVES_SCHEMA.names),
+                          write.join(self._folder, write.CURVES_FILE))
+        yield metrics.num_rows
