@@ -228,7 +228,7 @@ class AUC(Metric):
 
     DEFAULT_EXACT_LIMIT = 1 << 15
     DEFAULT_MAX_BUCKETS = buckets.DEFAULT_MAX_BUCKETS
-    _MIN_FLUSH = 1 << 16
+    _MIN_FLUSH = 1 << 14
     _CONFIG = ("curve", "exact_limit", "max_buckets", "min_exponent")
     _BUCKET_PREFIX = "bucket_"
 
@@ -283,7 +283,7 @@ class AUC(Metric):
 
     def _flush(self):
         """Folds buffered scores into the state: one sort per `exact_limit`
-        (at least 65,536) scores, not one per batch."""
+        (at least 16,384) scores, not one per batch."""
         if self._pending:
             pending = self._pending
             self._pending, self._pending_size = [], 0
