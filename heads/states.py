@@ -22,7 +22,9 @@ class State:
     CONFIG = ()
     ARRAYS = ()
 
-    def merge(self, other):
+    def check_mergeable(self, other):
+        """Raises IncompatibleStateError, saying what differs, unless `other`
+        is a state of the same kind and configuration."""
         if type(other) is not type(self):
             raise IncompatibleStateError(
                 "cannot merge %s with %s" % (type(self).__name__, type(other).__name__))
@@ -31,6 +33,9 @@ class State:
             if mine != theirs:
                 raise IncompatibleStateError("cannot merge %s: %s %r != %r" % (
                     type(self).__name__, name, mine, theirs))
+
+    def merge(self, other):
+        self.check_mergeable(other)
         for name in self.ARRAYS:
             a, b = getattr(self, name), getattr(other, name)
             if a.shape != b.shape:
@@ -231,14 +236,7 @@ class HistogramState(State):
         return state
 
     def merge(self, other):
-        if type(other) is not type(self):
-            raise IncompatibleStateError(
-                "cannot merge %s with %s" % (type(self).__name__, type(other).__name__))
-        for name in self.CONFIG:
-            mine, theirs = getattr(self, name), getattr(other, name)
-            if mine != theirs:
-                raise IncompatibleStateError("cannot merge %s: %s %r != %r" % (
-                    type(self).__name__, name, mine, theirs))
+        self.check_mergeable(other)
         # An empty state says nothing about the level.
         if not len(other.index):
             return self

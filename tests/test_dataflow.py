@@ -432,6 +432,13 @@ def _object_store_demo(root):
         sys.path.insert(0, TESTS_PIPELINE)
     import fake_object_store  # the name tests/pipeline's tests import it by: one scheme
     fake_object_store.use_root(str(root))
+    _put_demo_in_store(root)
+    return load_config("fakegs://bucket/cfg/demo.yaml")
+
+
+def _put_demo_in_store(root):
+    """The packaged demo's config and records as fakegs://bucket/cfg/ under
+    `root`, its output set to fakegs://bucket/reports/demo."""
     cfg = root / "bucket" / "cfg"
     cfg.mkdir(parents=True)
     shutil.copy(os.path.join(DEMO_DATA, "demo.tfrecord.gz"), cfg)
@@ -439,7 +446,6 @@ def _object_store_demo(root):
         data = yaml.safe_load(f)
     data["output"] = "fakegs://bucket/reports/demo"
     (cfg / "demo.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-    return load_config("fakegs://bucket/cfg/demo.yaml")
 
 
 def _submit_flags(folder, endpoint):
@@ -618,13 +624,7 @@ def test_run_and_show_through_an_object_store_filesystem(tmp_path):
     back, and the numbers equal a local run's."""
     import pyarrow.parquet as pq
     root = tmp_path / "store"
-    cfg = root / "bucket" / "cfg"
-    cfg.mkdir(parents=True)
-    shutil.copy(os.path.join(DEMO_DATA, "demo.tfrecord.gz"), cfg)
-    with open(os.path.join(DEMO_DATA, "demo.yaml")) as f:
-        data = yaml.safe_load(f)
-    data["output"] = "fakegs://bucket/reports/demo"
-    (cfg / "demo.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    _put_demo_in_store(root)
     local_out = tmp_path / "local-report"
     script = _OBJECT_STORE_SCRIPT.format(
         tests=TESTS_PIPELINE, root=str(root), local_config=os.path.join(DEMO_DATA, "demo.yaml"),
