@@ -422,18 +422,27 @@ def _read_run(folder):
         return None
 
 
-def _cmd_show(args, extra):
+def read_metrics_rows(folder):
+    """metrics.parquet of a report folder as row dicts."""
     from pipeline.write import METRICS_FILE, join, read_table
-    path = join(args.dir, METRICS_FILE)
+    path = join(folder, METRICS_FILE)
     try:
-        table = read_table(path)
+        return read_table(path).to_pylist()
     except (OSError, IOError) as e:
         raise HeadevalError("%s is not a headeval report: cannot read %s (%s)"
-                            % (args.dir, METRICS_FILE, e)) from e
-    all_rows = table.to_pylist()
+                            % (folder, METRICS_FILE, e)) from e
+
+
+def read_run(folder):
+    """run.json of a report folder, or None."""
+    return _read_run(folder)
+
+
+def _cmd_show(args, extra):
+    all_rows = read_metrics_rows(args.dir)
     rows = select_rows(all_rows, args.head, args.slice, args.metric)
     if not rows:
-        print("no metrics in %s match the filters" % path, file=sys.stderr)
+        print("no metrics in %s match the filters" % args.dir, file=sys.stderr)
         return 1
     run = _read_run(args.dir)
     sys.stdout.write(format_rows(rows, args.format, counts=slice_counts(all_rows),

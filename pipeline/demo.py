@@ -84,21 +84,12 @@ def run_demo(output_dir=None, beam_argv=None, show=True):
 
 
 def show_report(output_dir, out=None):
-    """Prints metrics.parquet as `headeval show` does (`pipeline.cli.format_rows`),
-    or as a plain table when the CLI module is not there."""
-    import pyarrow.parquet as pq
+    """Prints the report as `headeval show` does: heads in config order,
+    classes in vocabulary order, slices by size."""
+    from pipeline import cli
 
     out = out or sys.stdout
-    rows = pq.read_table(os.path.join(output_dir, "metrics.parquet")).to_pylist()
-    try:
-        from pipeline.cli import format_rows
-    except ImportError:
-        format_rows = None
-    if format_rows is not None:
-        out.write(format_rows(rows))
-        return
-    header = ("head", "slice", "key", "value")
-    table = [header] + [(r["head"], r["slice"], r["key"], "%.6g" % r["value"]) for r in rows]
-    widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
-    for row in table:
-        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip(), file=out)
+    rows = cli.read_metrics_rows(output_dir)
+    run = cli.read_run(output_dir)
+    out.write(cli.format_rows(rows, counts=cli.slice_counts(rows),
+                              vocabularies=cli.class_orders(run), heads=cli.head_order(run)))

@@ -204,14 +204,19 @@ class SliceRows(beam.DoFn):
 
 
 def _sorted(table, slice_rank, columns):
-    """`table` in report order: slice (overall first), then `columns`
-    (nulls first, as the rows' `None` sorts before any string)."""
+    """`table` in report order: slice (overall first), then `columns`, a
+    null class or threshold before any other value."""
     import pyarrow as pa
     import pyarrow.compute as pc
-    rank = pa.array([slice_rank[s] for s in table.column("slice").to_pylist()], pa.int64())
-    keyed = table.append_column("_rank", rank)
-    order = pc.sort_indices(keyed, sort_keys=[("_rank", "ascending")] +
-                            [(c, "ascending") for c in columns], null_placement="at_start")
+    keys = {"_rank": pa.array([slice_rank[s] for s in table.column("slice").to_pylist()],
+                              pa.int64())}
+    for c in columns:
+        column = table.column(c)
+        if column.null_count:
+            low = "" if pa.types.is_string(column.type) else -float("inf")
+            column = pc.fill_null(column, low)
+        keys["_" + c] = column
+    order = pc.sort_indices(pa.table(keys), sort_keys=[(k, "ascending") for k in keys])
     return table.take(order)
 
 
