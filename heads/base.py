@@ -79,6 +79,14 @@ class ScoreGroups:
         self.pos, self.neg = pos.ravel()[order], neg.ravel()[order]
         self.bounds = np.concatenate([[0], np.cumsum(np.bincount(groups, minlength=n_groups))])
 
+    def add_segment_to(self, metric, segment):
+        """Every column's scores of one segment (contiguous: groups are
+        numbered segment * C + column), in one update."""
+        lo, hi = self.bounds[segment * self.n_columns], self.bounds[(segment + 1) * self.n_columns]
+        if hi > lo:
+            metric._add_scores(self.scores[lo:hi].copy(), self.pos[lo:hi].copy(),
+                               self.neg[lo:hi].copy())
+
     def add_to(self, metric, segment, column):
         group = segment * self.n_columns + column
         lo, hi = self.bounds[group], self.bounds[group + 1]

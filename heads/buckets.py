@@ -58,15 +58,6 @@ def check_max_buckets(max_buckets, min_exponent=DEFAULT_MIN_EXPONENT, argument="
     return int(max_buckets)
 
 
-def min_mantissa_bits(max_buckets, min_exponent=DEFAULT_MIN_EXPONENT):
-    """The finest level whose every bucket fits in `max_buckets`: a histogram
-    never needs to coarsen below it."""
-    bits = 0
-    while bits < MAX_MANTISSA_BITS and num_buckets(bits + 1, min_exponent) <= max_buckets:
-        bits += 1
-    return bits
-
-
 def _q(probabilities, min_exponent):
     p = np.asarray(probabilities, dtype=np.float32)
     low = p < np.float32(0.5)

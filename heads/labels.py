@@ -141,13 +141,6 @@ def get_weights(features, weight_column, logits, allow_per_logit_weights=False):
     return weights
 
 
-def check_finite(name, tensor):
-    """NaN or infinite values are errors: they would poison every sum."""
-    values = tensor.numpy() if hasattr(tensor, "numpy") else np.asarray(tensor)
-    if values.dtype.kind == "f" and not np.isfinite(values).all():
-        raise ValueError("%s must be finite; got %s" % (name, _preview(values[~np.isfinite(values)])))
-
-
 def sparse_to_multi_hot(labels, n_classes, vocabulary=None):
     """Integer or string SparseTensor of class indices -> int64 multi-hot."""
     values = labels.values

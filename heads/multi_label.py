@@ -196,5 +196,4 @@ class _PooledScores:
         self.absorb = absorb
 
     def _absorb(self, metric, stats, s):
-        for c in range(self.n_classes):
-            stats["auc"].add_to(metric, s, c)
+        stats["auc"].add_segment_to(metric, s)

@@ -298,9 +298,7 @@ class ScoresState(State):
                    neg=np.add.reduceat(neg, starts) if len(starts) else neg)
 
     def merge(self, other):
-        if type(other) is not type(self):
-            raise IncompatibleStateError(
-                "cannot merge ScoresState with %s" % type(other).__name__)
+        self.check_mergeable(other)
         return ScoresState.from_values(np.concatenate([self.scores, other.scores]),
                                        np.concatenate([self.pos, other.pos]),
                                        np.concatenate([self.neg, other.neg]))

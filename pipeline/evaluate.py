@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 import heads
+from pipeline.errors import ConfigError
 
 HEAD_TYPES = {
     "binary": heads.BinaryClassHead,
@@ -80,6 +81,17 @@ def _show(values):
     return [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in values]
 
 
+def _feature(features, name, key):
+    """features[name], or a ConfigError naming the config key that asked for it
+    (a feature a transform was expected to produce, say)."""
+    try:
+        return features[name]
+    except KeyError:
+        raise ConfigError("`%s` names feature %r, which the parsed (and transformed) features "
+                          "lack; they are: %s" % (key, name, ", ".join(sorted(features))),
+                          None, key) from None
+
+
 def take_rows(features, rows):
     """The given rows of every parsed feature (dense arrays or ragged)."""
     out = {}
@@ -87,7 +99,8 @@ def take_rows(features, rows):
         if isinstance(value, tf.RaggedTensor):
             out[name] = tf.gather(value, rows)
         elif isinstance(value, tf.SparseTensor):
-            out[name] = tf.sparse.from_dense(tf.gather(tf.sparse.to_dense(value), rows))
+            # Through ragged rows: from_dense would drop values equal to 0 or "".
+            out[name] = tf.gather(tf.RaggedTensor.from_sparse(value), rows).to_sparse()
         else:
             out[name] = np.asarray(value)[rows]
     return out
@@ -137,14 +150,14 @@ class Evaluator:
         return [h.name for h in self.head_cfgs] if len(self.head_cfgs) > 1 else [""]
 
     def _labels(self, head_cfg, features):
-        values = features[head_cfg.label]
+        values = _feature(features, head_cfg.label, "heads[%s].label" % head_cfg.name)
         sparse = _to_sparse(values)
         if head_cfg.type == "multi_label":
             if sparse is not None:
                 return sparse
             return np.asarray(values)
         if sparse is not None:
-            raise ValueError("heads[%s].label %r is var-length; a %s head needs one value per "
+            raise ConfigError("heads[%s].label %r is var-length; a %s head needs one value per "
                              "example" % (head_cfg.name, head_cfg.label, head_cfg.type))
         values = np.asarray(values)
         if values.ndim == 1:
@@ -156,13 +169,15 @@ class Evaluator:
         (and model outputs, when a model produced the logits)."""
         if logits is None:
             if self.logits_feature is not None:
-                logits = np.asarray(features[self.logits_feature], np.float32)
+                logits = np.asarray(_feature(features, self.logits_feature, "model.logits"),
+                                    np.float32)
                 if logits.ndim == 1:
                     logits = logits[:, None]
             else:
                 logits = {}
                 for h in self.head_cfgs:
-                    value = np.asarray(features[self.logits_features[h.name]], np.float32)
+                    value = np.asarray(_feature(features, self.logits_features[h.name],
+                                                "model.logits.%s" % h.name), np.float32)
                     logits[h.name] = value[:, None] if value.ndim == 1 else value
         if isinstance(logits, dict) and len(self.head_cfgs) == 1:
             logits = logits[self.head_cfgs[0].name]
@@ -178,13 +193,13 @@ class Evaluator:
             return np.zeros(batch_size, np.int32), [""]
         codes, names = [], []
         for feature in spec:
-            column = features[feature]
+            column = _feature(features, feature, "slices")
             if _to_sparse(column) is not None:
-                raise ValueError("slices: feature %r is var-length; slice on a feature with one "
+                raise ConfigError("slices: feature %r is var-length; slice on a feature with one "
                                  "value per example" % feature)
             column = _as_column(np.asarray(column))
             if column.ndim != 1:
-                raise ValueError("slices: feature %r has shape %s; slice on a feature with one "
+                raise ConfigError("slices: feature %r has shape %s; slice on a feature with one "
                                  "value per example" % (feature, column.shape))
             uniq, inverse = np.unique(column, return_inverse=True)
             codes.append(inverse.ravel())

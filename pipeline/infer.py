@@ -350,10 +350,8 @@ class Transform:
                 return value.to_sparse()
             if isinstance(value, tf.SparseTensor):
                 return value
-            array = np.asarray(value)
-            return tf.sparse.from_dense(array.reshape(len(array), -1)) \
-                if array.dtype.kind not in "SOU" else \
-                tf.RaggedTensor.from_tensor(array.reshape(len(array), -1)).to_sparse()
+            array = np.asarray(value)  # every value kept (from_dense would drop zeros)
+            return tf.RaggedTensor.from_tensor(array.reshape(len(array), -1)).to_sparse()
         if isinstance(value, (tf.RaggedTensor, tf.SparseTensor)):
             if isinstance(spec, tf.io.RaggedFeature):
                 return value if isinstance(value, tf.RaggedTensor) \

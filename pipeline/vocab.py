@@ -22,8 +22,6 @@ pin it. The tf.Transform scratch output goes under `<folder>/_tft_vocabulary`
 and is removed afterwards.
 """
 import logging
-import os
-import posixpath
 
 import apache_beam as beam
 import numpy as np
@@ -33,9 +31,11 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from pipeline import dataflow
 from pipeline.errors import HeadevalError
 from pipeline.parse import Parser
 from pipeline.read import CorruptRecord, ReadBatches
+from pipeline.write import join
 
 log = logging.getLogger(__name__)
 
@@ -122,10 +122,6 @@ class LabelBatches(beam.DoFn):
         yield pa.RecordBatch.from_arrays(arrays, list(self._labels))
 
 
-def _join(folder, *names):
-    return posixpath.join(folder, *names) if "://" in folder else os.path.join(folder, *names)
-
-
 def _remove_tree(folder):
     if "://" not in folder:
         import shutil
@@ -165,7 +161,7 @@ def build_analysis(pipeline, config, heads, scratch):
             outputs[column] = inputs[column]
         return outputs
 
-    with tft_beam.Context(temp_dir=_join(scratch, "tmp"), force_tf_compat_v1=False):
+    with tft_beam.Context(temp_dir=join(scratch, "tmp"), force_tf_compat_v1=False):
         batches = (pipeline
                    | "VocabRead" >> ReadBatches(config.input.pattern, config.batch_size,
                                                 skip_corrupt=config.bad_examples == "skip")
@@ -173,7 +169,7 @@ def build_analysis(pipeline, config, heads, scratch):
         transform_fn = (batches, adapter_config) | "VocabAnalyze" >> tft_beam.AnalyzeDataset(
             preprocessing_fn)
         return transform_fn | "VocabWrite" >> tft_beam.WriteTransformFn(
-            _join(scratch, "transform_output"))
+            join(scratch, "transform_output"))
 
 
 def compute_vocabularies(config, heads, folder, beam_argv=None):
@@ -193,13 +189,14 @@ def compute_vocabularies(config, heads, folder, beam_argv=None):
     heads = list(heads)
     if not heads:
         return {}
-    scratch = _join(folder, SCRATCH_DIR)
+    scratch = join(folder, SCRATCH_DIR)
     try:
         pipeline = beam.Pipeline(options=PipelineOptions(list(beam_argv or [])))
         build_analysis(pipeline, config, heads, scratch)
         result = pipeline.run()
         result.wait_until_finish()
-        output = tft.TFTransformOutput(_join(scratch, "transform_output"))
+        dataflow.check_finished(result)  # e.g. a cancelled Dataflow job: no vocabulary
+        output = tft.TFTransformOutput(join(scratch, "transform_output"))
         words = {}
         for i, h in heads:
             vocab = output.vocabulary_by_name(_vocab_name(i))
@@ -208,7 +205,7 @@ def compute_vocabularies(config, heads, folder, beam_argv=None):
     finally:
         _remove_tree(scratch)
     for i, h in heads:
-        path = _join(folder, VOCABULARY_DIR, vocabulary_file_name(h))
+        path = join(folder, VOCABULARY_DIR, vocabulary_file_name(h))
         with FileSystems.create(path, mime_type="text/plain",
                                 compression_type=CompressionTypes.UNCOMPRESSED) as f:
             f.write("".join(w + "\n" for w in words[i]).encode("utf-8"))

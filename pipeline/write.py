@@ -161,12 +161,6 @@ def _files_under(folder):
     return sorted(m.path for m in result.metadata_list)
 
 
-def _exists(path):
-    if _is_local(path):
-        return os.path.exists(path)
-    return bool(_files_under(path)) or FileSystems.exists(path)
-
-
 def is_report(folder):
     """True when `folder` holds a headeval report (complete or not)."""
     return any(FileSystems.exists(join(folder, name)) for name in REPORT_FILES)

@@ -142,3 +142,21 @@ def test_multi_head_loss_per_head_is_batch_size_independent(data, result):
     y, p, w = t["y_reg"].astype(np.float32).astype(np.float64), t["z_reg"].astype(np.float64), t["w"]
     # loss/<head> with "sum_over_batch_size": sum(w * l) / number of examples, whatever the batching.
     assert result[("reg", "", "loss")] == pytest.approx(np.sum(w * (y - p) ** 2) / N, rel=1e-6)
+
+
+def test_take_rows_keeps_values_equal_to_zero():
+    """Rows of sparse, ragged and dense features, zeros and empty strings kept
+    (a SparseTensor made back from a dense one would drop them)."""
+    from pipeline.evaluate import take_rows
+    sparse = tf.SparseTensor(indices=[[0, 0], [1, 0], [1, 1], [2, 0]],
+                             values=tf.constant([0, 2, 0, 1], tf.int64), dense_shape=[3, 2])
+    words = tf.SparseTensor(indices=[[0, 0], [2, 0], [2, 1]],
+                            values=tf.constant([b"a", b"", b"c"]), dense_shape=[3, 2])
+    out = take_rows({"s": sparse, "w": words, "r": tf.ragged.constant([[0], [2, 0], []]),
+                     "d": np.array([5, 6, 7])}, np.array([1, 2]))
+    assert tf.sparse.to_dense(out["s"]).numpy().tolist() == [[2, 0], [1, 0]]
+    assert out["s"].indices.numpy().tolist() == [[0, 0], [0, 1], [1, 0]]
+    assert out["w"].values.numpy().tolist() == [b"", b"c"]
+    assert out["w"].indices.numpy().tolist() == [[1, 0], [1, 1]]
+    assert out["r"].to_list() == [[2, 0], []]
+    assert out["d"].tolist() == [6, 7]

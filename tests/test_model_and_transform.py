@@ -20,7 +20,6 @@ import shutil
 from collections import Counter
 
 import numpy as np
-import pyarrow.parquet as pq
 import pytest
 import tensorflow as tf
 import yaml
