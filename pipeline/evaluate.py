@@ -132,6 +132,7 @@ class Evaluator:
         auc_method = _opt(auc_cfg, "method", "histogram") if auc_cfg is not None else "histogram"
         auc_buckets = _opt(auc_cfg, "buckets") if auc_cfg is not None else None
         self.head_cfgs = list(config.heads)
+        self._vocab_bytes = {}  # head name -> label_vocabulary as UTF-8 bytes
         multi = len(self.head_cfgs) > 1
         self.heads = [build_head(h, auc_method, auc_buckets, named=multi) for h in self.head_cfgs]
         if multi:
@@ -267,6 +268,13 @@ class Evaluator:
     def _describe_source(feature):
         return "the model's output" if feature is None else "feature %r" % feature
 
+    def _vocabulary_bytes(self, cfg):
+        """cfg's label_vocabulary as an object array of UTF-8 bytes, built once."""
+        if cfg.name not in self._vocab_bytes:
+            self._vocab_bytes[cfg.name] = np.array(
+                [str(v).encode() for v in cfg.label_vocabulary], dtype=object)
+        return self._vocab_bytes[cfg.name]
+
     def _check_labels(self, cfg, labels, mark):
         name, feature = cfg.name, cfg.label
         vocab = _opt(cfg, "label_vocabulary")
@@ -281,10 +289,9 @@ class Evaluator:
                 why = "is a string but heads[%s] has no label_vocabulary" % name
                 kind = "label_not_in_vocabulary"
             else:
-                words = np.array([str(v).encode() for v in vocab], dtype=object)
-                bad_values = ~np.isin(values.astype(object), words)
-                if values.dtype.kind == "U":
-                    bad_values = ~np.isin(values, np.asarray(vocab, dtype=str))
+                bad_values = ~np.isin(values, np.asarray(vocab, dtype=str)) \
+                    if values.dtype.kind == "U" else \
+                    ~np.isin(values.astype(object), self._vocabulary_bytes(cfg))
                 why = "is not in label_vocabulary %s" % list(vocab)
                 kind = "label_not_in_vocabulary"
         else:

@@ -77,7 +77,9 @@ def _strings_to_arrow(values, feature):
             "label_vocabulary {compute: true}: label feature %r holds %s values; a computed "
             "vocabulary maps strings to class ids, so the label must be a string feature"
             % (feature, flat.dtype))
-    flat = [v if isinstance(v, bytes) else str(v).encode("utf-8") for v in flat.tolist()]
+    if flat.dtype.kind == "U":
+        flat = np.char.encode(flat, "utf-8")
+    # Parsed strings are an object array of bytes: pyarrow takes it whole.
     array = pa.LargeListArray.from_arrays(pa.array(splits, pa.int64()),
                                           pa.array(flat, pa.large_binary()))
     return array, len(splits) - 1
