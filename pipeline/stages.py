@@ -117,7 +117,8 @@ class EvaluateBatches(beam.DoFn):
             self._progress.add(n)
         if self._skip:
             features, rows, bad_records = self._parser.parse_valid(batch)
-            positions = np.setdiff1d(np.arange(n), rows)  # bad_records' order: sorted
+            # The rejected records' positions: those not kept, in order (as bad_records).
+            positions = np.setdiff1d(np.arange(n), rows) if bad_records else ()
             for position, e in zip(positions, bad_records):
                 kind = parse_reason_kind(e)
                 self._reject(kind)
