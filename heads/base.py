@@ -347,10 +347,15 @@ class Head:
             # second of a pair takes the first's new state instead of adding
             # the scores again, when both held the same state before.
             took = {}  # score source -> (AUC that took the batch, its refs before)
+            partitions = self._auc_partitions(eval_metrics)
+            derived = []
             for spec in self._specs:
                 if spec.key not in eval_metrics:
                     continue
                 metric = eval_metrics[spec.key]
+                if spec.key in partitions and metric.derive_from(partitions[spec.key]):
+                    derived.append(metric)  # its state is its parts' merge: no scores here
+                    continue
                 source = getattr(spec.absorb, "scores_source", None)
                 if source is None or not isinstance(metric, metrics_lib.AUC):
                     spec.absorb(metric, stats, s)
@@ -361,6 +366,14 @@ class Head:
                 before = metric.state_refs()
                 spec.absorb(metric, stats, s)
                 took.setdefault(source, (metric, before))
+            for metric in derived:
+                metric.sources_settled()
+
+    def _auc_partitions(self, eval_metrics):
+        """{key of an AUC: the AUC metrics in `eval_metrics` whose scores
+        partition its scores}; such an AUC is derived from them instead of
+        taking the scores again (see MultiLabelHead)."""
+        return {}
 
     def _stats(self, *tensors):
         """`_segment_stats` compiled once per kind of input, for any batch size:

@@ -259,7 +259,14 @@ class AUC(Metric):
         self._pending = []
         self._pending_size = 0
         self._rest = self._empty_histogram()
+        self._sources = self._source_versions = None
+        self._changed()
         return states.ScoresState.empty()
+
+    def _changed(self):
+        """Counts changes of the data this metric holds (not flushes), so a
+        metric derived from it can tell whether it changed behind its back."""
+        self._version = getattr(self, "_version", 0) + 1
 
     def _empty_histogram(self):
         return states.HistogramState.empty(self.max_buckets, self.min_exponent)
@@ -283,7 +290,10 @@ class AUC(Metric):
 
     def _flush(self):
         """Folds buffered scores into the state: one sort per `exact_limit`
-        (at least 16,384) scores, not one per batch."""
+        (at least 16,384) scores, not one per batch. A derived metric
+        (`derive_from`) takes its sources' merged state here."""
+        if self._sources is not None:
+            self._materialize()
         if self._pending:
             pending = self._pending
             self._pending, self._pending_size = [], 0
@@ -303,6 +313,7 @@ class AUC(Metric):
 
     def _add(self, delta):
         self._flush()
+        self._changed()
         if isinstance(delta, states.HistogramState):
             self._merge_parts(states.ScoresState.empty(), delta)
         else:
@@ -333,6 +344,8 @@ class AUC(Metric):
         """Restores the state arrays of `get_state()` (its configuration
         entries are `from_state`'s business)."""
         self._pending, self._pending_size = [], 0
+        self._sources = self._source_versions = None
+        self._changed()
         top = states.ScoresState.from_dict(state_dict)
         if self._BUCKET_PREFIX + "index" in state_dict:
             d = {k[len(self._BUCKET_PREFIX):] if k.startswith(self._BUCKET_PREFIX) else k: v
@@ -376,6 +389,7 @@ class AUC(Metric):
                     raise states.IncompatibleStateError(
                         "cannot merge AUC (%s): %s %r != %r" % (self.info.key, name, mine, theirs))
         self._flush()
+        self._changed()
         for other in others:
             other._flush()
             self._merge_parts(other._state, other._rest)
@@ -400,7 +414,48 @@ class AUC(Metric):
             return False
         self._state, self._rest = twin._state, twin._rest
         self._pending, self._pending_size = list(twin._pending), twin._pending_size
+        self._changed()
         return True
+
+    # -- a state derived from metrics that partition the scores ----------------
+    def derive_from(self, sources):
+        """Makes this metric's state the merge of `sources`' states, taken when
+        it is next read: for an AUC whose scores are exactly the union of
+        theirs (a multi-label head's pooled AUC and its per-class AUCs), which
+        merging gives exactly (any partition merges to the one-pass state),
+        without adding every score twice. Only for a metric that is empty or
+        already derived from the same sources; returns whether it applies.
+        The head calls `sources_settled()` once the sources took the batch."""
+        sources = list(sources)
+        if self._sources is None:
+            if self._pending or len(self._state.scores) or len(self._rest.index):
+                return False
+            if any(s is self or not isinstance(s, AUC) or s._config()[1:] != self._config()[1:]
+                   for s in sources):
+                return False
+            self._sources = sources
+        elif len(sources) != len(self._sources) or \
+                any(a is not b for a, b in zip(sources, self._sources)):
+            return False
+        return True
+
+    def sources_settled(self):
+        """Records the sources' data versions after a batch: any change to
+        them after this and before this metric is read is an error."""
+        self._source_versions = [s._version for s in self._sources]
+
+    def _materialize(self):
+        sources, versions = self._sources, self._source_versions
+        self._sources = self._source_versions = None
+        if versions is None or [s._version for s in sources] != versions:
+            raise states.IncompatibleStateError(
+                "AUC (%s) is the merge of %d other AUC metrics, which were updated after the "
+                "head last updated it; update metrics through the head only"
+                % (self.info.key, len(sources)))
+        self._changed()
+        for source in sources:
+            source._flush()
+            self._merge_parts(source._state, source._rest)
 
     # -- updates ------------------------------------------------------------------
     def update_state(self, y_true, y_pred, sample_weight=None):
@@ -412,6 +467,7 @@ class AUC(Metric):
 
     def _add_scores(self, scores, pos, neg):
         """Adds scores with their positive and negative weights."""
+        self._changed()
         self._pending.append((np.asarray(scores, np.float32), np.asarray(pos, np.float64),
                               np.asarray(neg, np.float64)))
         self._pending_size += len(scores)

@@ -138,6 +138,22 @@ class MultiLabelHead(base.Head):
         scores = {"auc": (base.probability_f32(p), w_cols * y, w_cols * (1.0 - y))}
         return dense, scores
 
+    def _auc_partitions(self, eval_metrics):
+        """The pooled `auc` and `auc_precision_recall` pool every (example,
+        class) pair: when every class has its own AUC of the same curve, the
+        pooled state is their merge (exact), which saves adding every score
+        a second time."""
+        if not hasattr(self, "_partition_keys"):
+            self._partition_keys = {
+                self._key(base_key): [self._info(base_key, class_id=c).key
+                                      for c in range(self._n_classes)]
+                for base_key in (K.AUC, K.AUC_PR)}
+        out = {}
+        for key, parts in self._partition_keys.items():
+            if key in eval_metrics and all(p in eval_metrics for p in parts):
+                out[key] = [eval_metrics[p] for p in parts]
+        return out
+
     def _metric_specs(self):
         S, info = base.MetricSpec, self._info
         n = self._n_classes

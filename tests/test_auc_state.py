@@ -274,3 +274,40 @@ def test_roc_and_pr_share_a_batch_only_when_they_held_the_same_state():
     assert not pr.share_batch_from(roc, before)
     other = AUC("auc_pr", curve="PR", max_buckets=AUC.DEFAULT_MAX_BUCKETS // 2)
     assert not other.share_batch_from(AUC("x"), AUC("x").state_refs())
+
+
+def test_an_auc_derived_from_its_parts_equals_one_pass():
+    """A pooled AUC derived from per-part AUCs (as a multi-label head derives
+    its pooled `auc` from the per-class ones) holds the one-pass state; it
+    refuses to derive once it holds scores of its own, and a part changed
+    behind its back is an error, not a silently wrong value."""
+    rng = np.random.default_rng(11)
+    n, k = 30_000, 3  # 90k pooled scores: past exact_limit
+    y = rng.random((n, k)) < [0.1, 0.3, 0.5]
+    p = 1 / (1 + np.exp(-(rng.normal(size=(n, k)) + 1.4 * y)))
+    parts = [AUC("auc/class%d" % c) for c in range(k)]
+    pooled = AUC("auc")
+    for rows in np.array_split(np.arange(n), 4):
+        assert pooled.derive_from(parts)
+        for c in range(k):
+            parts[c].update_state(y[rows, c], p[rows, c])
+        pooled.sources_settled()
+    one_pass = AUC("auc")
+    one_pass.update_state(y.ravel(), p.ravel())
+    got, want = pooled.get_state(), one_pass.get_state()
+    assert sorted(got) == sorted(want)
+    for key in want:
+        if want[key].dtype.kind in "US":
+            assert got[key] == want[key], key
+        else:
+            np.testing.assert_allclose(got[key], want[key], rtol=1e-12, err_msg=key)
+    assert pooled.result() == pytest.approx(roc_auc_score(y.ravel(), p.ravel().astype(
+        np.float32)), abs=1e-6)
+
+    assert not pooled.derive_from(parts)  # it holds a state of its own now
+    other = AUC("auc")
+    assert other.derive_from(parts)
+    other.sources_settled()
+    parts[0].update_state([1], [0.5])  # behind the derived metric's back
+    with pytest.raises(ValueError, match="updated after the head last updated it"):
+        other.result()
