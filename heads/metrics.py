@@ -439,6 +439,12 @@ class AUC(Metric):
             return False
         return True
 
+    def settle(self):
+        """Takes the sources' merged state now, if derived: before the sources
+        themselves are merged with other metrics (MergeMetrics calls it)."""
+        if self._sources is not None:
+            self._materialize()
+
     def sources_settled(self):
         """Records the sources' data versions after a batch: any change to
         them after this and before this metric is read is an error."""

@@ -13,6 +13,12 @@ class MergeMetrics(beam.CombineFn):
         return {}
 
     def add_input(self, accumulator, metrics):
+        # A metric derived from others in its dict (a multi-label head's
+        # pooled AUC) takes their state before any of them is merged.
+        for metric_dict in (accumulator, metrics):
+            for metric in metric_dict.values():
+                if hasattr(metric, "settle"):
+                    metric.settle()
         for key, metric in metrics.items():
             if key in accumulator:
                 accumulator[key].merge_state([metric])
