@@ -35,7 +35,7 @@ from pipeline import dataflow
 from pipeline.errors import HeadevalError
 from pipeline.parse import Parser
 from pipeline.read import CorruptRecord, ReadBatches
-from pipeline.write import join
+from pipeline.write import join, remove_tree
 
 log = logging.getLogger(__name__)
 
@@ -124,19 +124,6 @@ class LabelBatches(beam.DoFn):
         yield pa.RecordBatch.from_arrays(arrays, list(self._labels))
 
 
-def _remove_tree(folder):
-    if "://" not in folder:
-        import shutil
-        shutil.rmtree(folder, ignore_errors=True)
-        return
-    try:
-        matched = FileSystems.match([folder.rstrip("/") + "/**"])[0].metadata_list
-    except Exception:  # nothing there
-        return
-    if matched:
-        FileSystems.delete([m.path for m in matched])
-
-
 def build_analysis(pipeline, config, heads, scratch):
     """Adds the analyzer pass to `pipeline`: reads `config.input`, computes
     the vocabulary of each (index, head config) in `heads` and writes the
@@ -205,7 +192,7 @@ def compute_vocabularies(config, heads, folder, beam_argv=None):
             words[i] = tuple(w.decode("utf-8") if isinstance(w, bytes) else str(w)
                              for w in vocab)
     finally:
-        _remove_tree(scratch)
+        remove_tree(scratch)
     for i, h in heads:
         path = join(folder, VOCABULARY_DIR, vocabulary_file_name(h))
         with FileSystems.create(path, mime_type="text/plain",

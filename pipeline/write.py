@@ -161,6 +161,17 @@ def _files_under(folder):
     return sorted(m.path for m in result.metadata_list)
 
 
+def remove_tree(folder):
+    """Deletes `folder` and everything below it (local or on any Beam
+    filesystem); nothing there is fine."""
+    if _is_local(folder):
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    files = _files_under(folder)
+    if files:
+        FileSystems.delete(files)
+
+
 def is_report(folder):
     """True when `folder` holds a headeval report (complete or not)."""
     return any(FileSystems.exists(join(folder, name)) for name in REPORT_FILES)
@@ -259,12 +270,7 @@ class ReportOutput:
         """Removes the temporary folder (a failed run leaves no report)."""
         if self._done:
             return
-        if _is_local(self.path):
-            shutil.rmtree(self.path, ignore_errors=True)
-        else:
-            files = _files_under(self.path)
-            if files:
-                FileSystems.delete(files)
+        remove_tree(self.path)
         self._done = True
 
     def __enter__(self):
