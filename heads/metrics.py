@@ -41,6 +41,24 @@ def _flat_weights(values, sample_weight):
     return values, np.broadcast_to(w, values.shape)
 
 
+def merge_metric_dicts(accumulator, metrics):
+    """Merges the metric dict `metrics` ({key: metric}, as `head.metrics()`)
+    into `accumulator`, key by key; a key only `metrics` has is taken over
+    (the object itself). A metric derived from others in its dict (a
+    multi-label head's pooled AUC) first takes their state (`settle`), so
+    merging its parts later cannot count them twice. Returns `accumulator`."""
+    for metric_dict in (accumulator, metrics):
+        for metric in metric_dict.values():
+            if hasattr(metric, "settle"):
+                metric.settle()
+    for key, metric in metrics.items():
+        if key in accumulator:
+            accumulator[key].merge_state([metric])
+        else:
+            accumulator[key] = metric
+    return accumulator
+
+
 class Metric:
     """Base class: holds one state and turns it into a value."""
 

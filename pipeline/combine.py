@@ -1,6 +1,8 @@
 """Beam combiners over mergeable metric objects and counters."""
 import apache_beam as beam
 
+from heads.metrics import merge_metric_dicts
+
 
 class MergeMetrics(beam.CombineFn):
     """Merges {metric key: metric object} dicts by adding their states.
@@ -13,18 +15,7 @@ class MergeMetrics(beam.CombineFn):
         return {}
 
     def add_input(self, accumulator, metrics):
-        # A metric derived from others in its dict (a multi-label head's
-        # pooled AUC) takes their state before any of them is merged.
-        for metric_dict in (accumulator, metrics):
-            for metric in metric_dict.values():
-                if hasattr(metric, "settle"):
-                    metric.settle()
-        for key, metric in metrics.items():
-            if key in accumulator:
-                accumulator[key].merge_state([metric])
-            else:
-                accumulator[key] = metric
-        return accumulator
+        return merge_metric_dicts(accumulator, metrics)
 
     def merge_accumulators(self, accumulators):
         accumulators = iter(accumulators)

@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 import heads
+import heads.metrics
 from pipeline.errors import ConfigError
 
 HEAD_TYPES = {
@@ -106,6 +107,11 @@ def take_rows(features, rows):
     return out
 
 
+def slice_key(spec, values):
+    """The report string of one slice: 'f=v,g=w' in spec order ('' overall)."""
+    return ",".join("%s=%s" % (f, values[f]) for f in spec)
+
+
 def slice_value_strings(values):
     """Slice values as report strings: bytes decoded, floats with %g."""
     values = np.asarray(values).ravel()
@@ -142,6 +148,14 @@ class Evaluator:
         self.slices = [tuple(s) for s in (_opt(config, "slices", [[]]))]
         if () not in self.slices:
             self.slices.insert(0, ())
+        # A slice spec whose features are a strict subset of another's (the
+        # overall slice, always) is a union of that spec's slices, since every
+        # example has one value per slice feature: its metrics are merged from
+        # theirs in `finish` instead of taking every example again.
+        self._computed = [s for s in self.slices if not any(set(s) < set(t) for t in self.slices)]
+        self._derived = {s: min((t for t in self._computed if set(s) < set(t)), key=len)
+                         for s in self.slices if s not in self._computed}
+        self._slice_values = {}  # slice string -> (spec, {feature: value string})
         logits_cfg = config.model.logits
         self.logits_features = logits_cfg if isinstance(logits_cfg, dict) else None
         self.logits_feature = None if isinstance(logits_cfg, dict) else logits_cfg
@@ -209,8 +223,12 @@ class Evaluator:
         combined = np.ravel_multi_index(codes, dims)
         uniq, segment_ids = np.unique(combined, return_inverse=True)
         parts = np.unravel_index(uniq, dims)
-        keys = [",".join("%s=%s" % (f, names[i][parts[i][j]]) for i, f in enumerate(spec))
-                for j in range(len(uniq))]
+        keys = []
+        for j in range(len(uniq)):
+            values = {f: names[i][parts[i][j]] for i, f in enumerate(spec)}
+            key = slice_key(spec, values)
+            self._slice_values.setdefault(key, (spec, values))
+            keys.append(key)
         return segment_ids.astype(np.int32).ravel(), keys
 
     def find_bad_rows(self, features, logits=None):
@@ -320,21 +338,46 @@ class Evaluator:
                  % (name, feature, why, _show(values[rows == r])))
 
     def add_batch(self, features, accumulators, logits=None):
-        """Adds one parsed batch to `accumulators` {slice string: metrics dict}."""
+        """Adds one parsed batch to `accumulators` {slice string: metrics
+        dict} — to the slices of the specs computed from examples; `finish`
+        adds the others once the last batch is in."""
         logits_in, labels = self.inputs(features, logits)
         first = next(iter(logits_in.values())) if isinstance(logits_in, dict) else logits_in
         batch_size = int(np.shape(first)[0])
-        # Every example counts once per slice spec: rows repeat per spec, and
-        # segments are numbered across specs, so the heads run once per batch.
+        # Every example counts once per computed slice spec: rows repeat per
+        # spec, and segments are numbered across specs, so the heads run once
+        # per batch.
         metric_dicts, all_segments = [], []
-        for spec in self.slices:
+        for spec in self._computed:
             segment_ids, keys = self.segments(features, spec, batch_size)
             all_segments.append(segment_ids + len(metric_dicts))
             for key in keys:
                 if key not in accumulators:
                     accumulators[key] = self.head.metrics()
                 metric_dicts.append(accumulators[key])
-        rows = np.tile(np.arange(batch_size), len(self.slices)) if len(self.slices) > 1 else None
+        n_specs = len(self._computed)
+        rows = np.tile(np.arange(batch_size), n_specs) if n_specs > 1 else None
         self.head.update_metrics_segmented(metric_dicts, features, logits_in, labels,
                                            np.concatenate(all_segments), rows=rows)
         return batch_size
+
+    def finish(self, accumulators):
+        """Adds the slices of the derived specs (the overall slice among them)
+        to `accumulators`, each the merge of the slices of its computed spec
+        that it contains; call it once, after the last `add_batch` into
+        `accumulators`. Returns `accumulators`."""
+        derived = {}
+        for key in list(accumulators):
+            spec, values = self._slice_values.get(key, (None, None))
+            for target, source in self._derived.items():
+                if spec != source:
+                    continue
+                target_key = slice_key(target, values)
+                if target_key not in derived:
+                    derived[target_key] = self.head.metrics()
+                heads.metrics.merge_metric_dicts(derived[target_key], accumulators[key])
+        for key, metrics in derived.items():
+            if key in accumulators:
+                raise ValueError("finish() called twice on the same accumulators (slice %r)" % key)
+            accumulators[key] = metrics
+        return accumulators

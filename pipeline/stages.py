@@ -159,6 +159,7 @@ class EvaluateBatches(beam.DoFn):
         self._evaluated.inc(evaluated)
 
     def finish_bundle(self):
+        self._evaluator.finish(self._accumulators)
         for key, metrics in self._accumulators.items():
             yield _global((key, metrics))
         yield beam.pvalue.TaggedOutput(COUNTS_TAG, _global(dict(self._counts)))

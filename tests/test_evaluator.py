@@ -59,6 +59,7 @@ def result(data):
     for start, stop in ((0, 700), (700, 701), (701, N)):
         batch = {k: v[start:stop] for k, v in features.items()}
         evaluator.add_batch(batch, accumulators)
+    evaluator.finish(accumulators)
     rows = []
     for key, metrics in accumulators.items():
         rows += report.metric_rows(key, metrics, evaluator.head_names())
