@@ -247,6 +247,8 @@ class AUC(Metric):
     DEFAULT_EXACT_LIMIT = 1 << 15
     DEFAULT_MAX_BUCKETS = buckets.DEFAULT_MAX_BUCKETS
     _MIN_FLUSH = 1 << 14
+    _RECENT = 24
+    _recent = collections.OrderedDict()  # see `_same_as_last`
     _CONFIG = ("curve", "exact_limit", "max_buckets", "min_exponent")
     _BUCKET_PREFIX = "bucket_"
 
@@ -295,16 +297,43 @@ class AUC(Metric):
         if self.exact_limit is None or len(top.scores) <= self.exact_limit:
             return top, rest
         cut = len(top.scores) - self.exact_limit
-        lower = rest.from_scores(top.scores[:cut], top.pos[:cut], top.neg[:cut])
+        rest = rest.add_scores(top.scores[:cut], top.pos[:cut], top.neg[:cut])
         top = states.ScoresState(scores=top.scores[cut:], pos=top.pos[cut:], neg=top.neg[cut:])
-        return top, rest.merge(lower)
+        return top, rest
 
     def _merge_parts(self, top, rest):
         """Adds another state's (top scores, histogram) to this one. The top
         scores of the union are among the two tops (a score with fewer than
         `exact_limit` higher distinct scores in the union has fewer in each
         part), so the split is the one of a single pass."""
-        self._state, self._rest = self._split(self._state.merge(top), self._rest.merge(rest))
+        def merge():
+            return self._split(self._state.merge(top), self._rest.merge(rest))
+        self._state, self._rest = self._same_as_last("merge", (top, rest), merge)
+
+    def _same_as_last(self, kind, inputs, compute):
+        """compute() -> (top, histogram) from this state and `inputs`, or the
+        result of a recent call of `kind` with the same configuration (curve
+        aside), state and inputs. States are immutable and the ROC and PR AUC
+        of the same scores hold the same ones, so the twin that folds in the
+        same data after the other takes its result instead of doing the work
+        again. The last `_RECENT` results are kept (each under 1 MB)."""
+        def token(obj):
+            if isinstance(obj, (states.ScoresState, states.HistogramState)) and \
+                    not len(obj.pos):  # empty states of one configuration are alike
+                return ("empty", type(obj).__name__, getattr(obj, "mantissa_bits", None))
+            return id(obj)
+        key = (kind, self._config()[1:], token(self._state), token(self._rest)) + \
+            tuple(id(x) for x in inputs)
+        recent = AUC._recent
+        if key in recent:
+            recent.move_to_end(key)
+            return recent[key][1]
+        result = compute()
+        # The entry holds its inputs, so their ids cannot be reused while it is kept.
+        recent[key] = ((self._state, self._rest, tuple(inputs)), result)
+        while len(recent) > self._RECENT:
+            recent.popitem(last=False)
+        return result
 
     def _flush(self):
         """Folds buffered scores into the state: one sort per `exact_limit`
@@ -315,19 +344,26 @@ class AUC(Metric):
         if self._pending:
             pending = self._pending
             self._pending, self._pending_size = [], 0
-            scores, pos, neg = (np.concatenate(p) for p in zip(*pending))
-            limit = self.exact_limit
-            if limit is not None and len(self._state.scores) >= limit:
-                # The exact part is full: a score below its lowest has `exact_limit`
-                # higher ones and goes straight to the histogram, unsorted.
-                below = scores < self._state.scores[0] if limit else np.ones(len(scores), bool)
-                if below.any():
-                    self._rest = self._rest.add_scores(scores[below], pos[below], neg[below])
-                    keep = ~below
-                    scores, pos, neg = scores[keep], pos[keep], neg[keep]
-            if len(scores):
-                chunk = states.ScoresState.from_values(scores, pos, neg)
-                self._merge_parts(chunk, self._empty_histogram())
+            self._state, self._rest = self._same_as_last(
+                "flush", pending, lambda: self._folded(pending))
+
+    def _folded(self, pending):
+        """(top, histogram): this state with the buffered `pending` scores."""
+        top, rest = self._state, self._rest
+        scores, pos, neg = (np.concatenate(p) for p in zip(*pending))
+        limit = self.exact_limit
+        if limit is not None and len(top.scores) >= limit:
+            # The exact part is full: a score below its lowest has `exact_limit`
+            # higher ones and goes straight to the histogram, unsorted.
+            below = scores < top.scores[0] if limit else np.ones(len(scores), bool)
+            if below.any():
+                rest = rest.add_scores(scores[below], pos[below], neg[below])
+                keep = ~below
+                scores, pos, neg = scores[keep], pos[keep], neg[keep]
+        if len(scores):
+            chunk = states.ScoresState.from_values(scores, pos, neg)
+            top, rest = self._split(top.merge(chunk), rest)
+        return top, rest
 
     def _add(self, delta):
         self._flush()

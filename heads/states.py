@@ -298,10 +298,26 @@ class ScoresState(State):
                    neg=np.add.reduceat(neg, starts) if len(starts) else neg)
 
     def merge(self, other):
+        """Both hold distinct ascending scores: one linear merge (a binary
+        search per score of the smaller, then one insertion pass), equal
+        scores adding up, instead of sorting the union again."""
         self.check_mergeable(other)
-        return ScoresState.from_values(np.concatenate([self.scores, other.scores]),
-                                       np.concatenate([self.pos, other.pos]),
-                                       np.concatenate([self.neg, other.neg]))
+        if len(other.scores) > len(self.scores):
+            self, other = other, self
+        if not len(other.scores):
+            return self
+        at = np.searchsorted(self.scores, other.scores)  # other[j] goes before self[at[j]]
+        equal = np.zeros(len(at), bool)
+        inside = at < len(self.scores)
+        equal[inside] = self.scores[at[inside]] == other.scores[inside]
+        pos, neg = self.pos.copy(), self.neg.copy()
+        pos[at[equal]] += other.pos[equal]  # distinct scores: each index at most once
+        neg[at[equal]] += other.neg[equal]
+        new = ~equal
+        where = at[new]
+        return ScoresState(scores=np.insert(self.scores, where, other.scores[new]),
+                           pos=np.insert(pos, where, other.pos[new]),
+                           neg=np.insert(neg, where, other.neg[new]))
 
     def to_dict(self):
         return {"scores": self.scores.copy(), "pos": self.pos.copy(), "neg": self.neg.copy()}

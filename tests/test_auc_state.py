@@ -311,3 +311,54 @@ def test_an_auc_derived_from_its_parts_equals_one_pass():
     parts[0].update_state([1], [0.5])  # behind the derived metric's back
     with pytest.raises(ValueError, match="updated after the head last updated it"):
         other.result()
+
+
+def test_exact_states_merge_like_sorting_the_union():
+    """ScoresState.merge (a linear merge of two sorted runs) equals grouping
+    the union's scores from scratch: ties across and within parts, parts of
+    very different sizes, an empty part."""
+    from heads import states
+    rng = np.random.default_rng(5)
+    for n_a, n_b in ((1000, 1000), (5000, 3), (3, 5000), (0, 10), (10, 0)):
+        # Few distinct values: many ties, within each part and across them.
+        a = rng.integers(0, 400, n_a).astype(np.float32) / 400
+        b = rng.integers(0, 400, n_b).astype(np.float32) / 400
+        wa, wb = rng.random((2, n_a)), rng.random((2, n_b))
+        merged = states.ScoresState.from_values(a, *wa).merge(states.ScoresState.from_values(b, *wb))
+        union = np.concatenate([a, b])
+        distinct, inverse = np.unique(union, return_inverse=True)
+        np.testing.assert_array_equal(merged.scores, distinct)
+        np.testing.assert_allclose(merged.pos, np.bincount(inverse, np.r_[wa[0], wb[0]],
+                                                           len(distinct)), rtol=1e-12)
+        np.testing.assert_allclose(merged.neg, np.bincount(inverse, np.r_[wa[1], wb[1]],
+                                                           len(distinct)), rtol=1e-12)
+
+
+def test_twins_share_folding_and_merging_work_and_results():
+    """The ROC and PR AUC of the same scores (one state, shared per batch) fold
+    their buffered scores and merge once between them: the second takes the
+    first's result objects, and both equal AUCs that never shared anything."""
+    rng = np.random.default_rng(11)
+    n = 120_000
+    scores = rng.random(n).astype(np.float32)
+    pos = (rng.random(n) < scores).astype(np.float64)
+    roc, pr = AUC("auc", "ROC", exact_limit=4096), AUC("pr", "PR", exact_limit=4096)
+    alone_roc, alone_pr = AUC("auc", "ROC", exact_limit=4096), AUC("pr", "PR", exact_limit=4096)
+    for lo in range(0, n, 10_000):
+        part = slice(lo, lo + 10_000)
+        before = roc.state_refs()
+        roc._add_scores(scores[part], pos[part], 1 - pos[part])
+        assert pr.share_batch_from(roc, before)
+        alone_roc.update_state(pos[part], scores[part])
+        alone_pr.update_state(pos[part], scores[part])
+    roc._flush()
+    pr._flush()
+    assert pr._state is roc._state and pr._rest is roc._rest
+    assert roc.result() == pytest.approx(alone_roc.result(), abs=1e-12)
+    assert pr.result() == pytest.approx(alone_pr.result(), abs=1e-12)
+    # Merging the twins into fresh twins: done once, the same objects.
+    into_roc, into_pr = AUC("auc", "ROC", exact_limit=4096), AUC("pr", "PR", exact_limit=4096)
+    into_roc.merge_state([roc])
+    into_pr.merge_state([pr])
+    assert into_pr._state is into_roc._state
+    assert into_pr.result() == pytest.approx(alone_pr.result(), abs=1e-12)
