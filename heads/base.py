@@ -97,6 +97,39 @@ class ScoreGroups:
                                self.neg[lo:hi].copy())
 
 
+class DeferredSums:
+    """Per-segment sums of a head's dense batch statistics over many batches,
+    absorbed into their metric dicts in one pass (`apply`).
+
+    Every dense metric state is a sum, so absorbing the sum of several
+    batches equals absorbing each: an update then costs one numpy addition
+    per statistic and segment instead of one state merge per metric and
+    segment. AUC scores are not deferred (they fold in as they come). Until
+    `apply()`, the dicts' dense metrics lack the deferred batches.
+    """
+
+    def __init__(self):
+        self._entries = {}  # (id(head), id(metrics dict)) -> [head, metrics dict, {name: sum}]
+
+    def add(self, head, eval_metrics_list, stats):
+        dense = [(k, v) for k, v in stats.items() if isinstance(v, np.ndarray)]
+        for s, eval_metrics in enumerate(eval_metrics_list):
+            entry = self._entries.get((id(head), id(eval_metrics)))
+            if entry is None:
+                self._entries[(id(head), id(eval_metrics))] = [
+                    head, eval_metrics, {k: np.array(v[s], np.float64) for k, v in dense}]
+                continue
+            sums = entry[2]
+            for k, v in dense:
+                sums[k] += v[s]
+
+    def apply(self):
+        """Absorbs the sums into their metric dicts and forgets them."""
+        entries, self._entries = self._entries, {}
+        for head, eval_metrics, sums in entries.values():
+            head._absorb_dense(eval_metrics, {k: v[None] for k, v in sums.items()})
+
+
 def probability_f32(p64):
     """The float32 probability the estimator would report, from float64."""
     return tf.cast(p64, tf.float32)
@@ -299,14 +332,16 @@ class Head:
         return eval_metrics
 
     def update_metrics_segmented(self, eval_metrics_list, features, logits, labels, segment_ids,
-                                 regularization_losses=None, rows=None):
+                                 regularization_losses=None, rows=None, deferred=None):
         """Adds one batch to several metric dicts at once: example i (along D0)
         goes to `eval_metrics_list[segment_ids[i]]`. With `rows`, entry j of
         `segment_ids` belongs to example `rows[j]` instead, so one example can
         count in several segments (overall and per slice) in one pass of
-        TensorFlow per batch."""
+        TensorFlow per batch. With `deferred` (a `DeferredSums`), the dense
+        metrics' sums go there until its `apply()`."""
         logits, labels, unweighted, weights = self._prepare(features, logits, labels)
-        self._add_batch(eval_metrics_list, logits, labels, unweighted, weights, segment_ids, rows)
+        self._add_batch(eval_metrics_list, logits, labels, unweighted, weights, segment_ids, rows,
+                        deferred)
         if regularization_losses is not None:
             value = float(tf.math.add_n(regularization_losses))
             key = self._key(keys.MetricKeys.LOSS_REGULARIZATION)
@@ -317,7 +352,7 @@ class Head:
         return eval_metrics_list
 
     def _add_batch(self, eval_metrics_list, logits, labels, unweighted, weights, segment_ids,
-                   rows=None):
+                   rows=None, deferred=None):
         num_segments = len(eval_metrics_list)
         weights = tf.broadcast_to(weights, tf.concat([tf.shape(logits)[:-1],
                                                       tf.shape(weights)[-1:]], 0)) \
@@ -342,6 +377,8 @@ class Head:
         stats = self._stats(flat(logits), flat(labels), flat(unweighted), flat(weights),
                             tf.constant(seg), tf.constant(num_segments, tf.int32))
         stats = self._to_numpy(stats)
+        if deferred is not None:
+            deferred.add(self, eval_metrics_list, stats)
         for s, eval_metrics in enumerate(eval_metrics_list):
             # ROC and PR AUC of the same scores hold the same state: the
             # second of a pair takes the first's new state instead of adding
@@ -358,7 +395,8 @@ class Head:
                     continue
                 source = getattr(spec.absorb, "scores_source", None)
                 if source is None or not isinstance(metric, metrics_lib.AUC):
-                    spec.absorb(metric, stats, s)
+                    if deferred is None:
+                        spec.absorb(metric, stats, s)
                     continue
                 twin = took.get(source)
                 if twin is not None and metric.share_batch_from(*twin):
@@ -368,6 +406,16 @@ class Head:
                 took.setdefault(source, (metric, before))
             for metric in derived:
                 metric.sources_settled()
+
+    def _absorb_dense(self, eval_metrics, stats):
+        """Absorbs segment 0 of dense `stats` into `eval_metrics`' metrics
+        that take them (all but the AUCs of scores): `DeferredSums.apply`."""
+        for spec in self._specs:
+            metric = eval_metrics.get(spec.key)
+            if metric is None or (getattr(spec.absorb, "scores_source", None) is not None and
+                                  isinstance(metric, metrics_lib.AUC)):
+                continue
+            spec.absorb(metric, stats, 0)
 
     def _auc_partitions(self, eval_metrics):
         """{key of an AUC: the AUC metrics in `eval_metrics` whose scores

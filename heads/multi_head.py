@@ -121,13 +121,13 @@ class MultiHead:
         return eval_metrics
 
     def update_metrics_segmented(self, eval_metrics_list, features, logits, labels, segment_ids,
-                                 regularization_losses=None, rows=None):
+                                 regularization_losses=None, rows=None, deferred=None):
         """Adds one batch to one metric dict per segment (see `Head`)."""
         logits_dict = self._check_logits_and_labels(logits, labels)
         num_segments = len(eval_metrics_list)
         for head, loss_key in zip(self._heads, self._loss_keys):
             prepared = head._prepare(features, logits_dict[head.name], labels[head.name])
-            head._add_batch(eval_metrics_list, *prepared, segment_ids, rows)
+            head._add_batch(eval_metrics_list, *prepared, segment_ids, rows, deferred)
             _, _, unweighted, weights = prepared
             weighted = (tf.cast(unweighted, tf.float64) * tf.cast(weights, tf.float64)).numpy()
             if rows is not None:

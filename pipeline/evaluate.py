@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 import heads
+import heads.base
 import heads.metrics
 from pipeline.errors import ConfigError
 
@@ -156,6 +157,7 @@ class Evaluator:
         self._derived = {s: min((t for t in self._computed if set(s) < set(t)), key=len)
                          for s in self.slices if s not in self._computed}
         self._slice_values = {}  # slice string -> (spec, {feature: value string})
+        self._deferred = heads.base.DeferredSums()  # dense sums until `finish`
         logits_cfg = config.model.logits
         self.logits_features = logits_cfg if isinstance(logits_cfg, dict) else None
         self.logits_feature = None if isinstance(logits_cfg, dict) else logits_cfg
@@ -339,8 +341,9 @@ class Evaluator:
 
     def add_batch(self, features, accumulators, logits=None):
         """Adds one parsed batch to `accumulators` {slice string: metrics
-        dict} — to the slices of the specs computed from examples; `finish`
-        adds the others once the last batch is in."""
+        dict} — to the slices of the specs computed from examples, and with
+        the dense metrics' sums held back: `finish` completes them once the
+        last batch is in."""
         logits_in, labels = self.inputs(features, logits)
         first = next(iter(logits_in.values())) if isinstance(logits_in, dict) else logits_in
         batch_size = int(np.shape(first)[0])
@@ -358,14 +361,17 @@ class Evaluator:
         n_specs = len(self._computed)
         rows = np.tile(np.arange(batch_size), n_specs) if n_specs > 1 else None
         self.head.update_metrics_segmented(metric_dicts, features, logits_in, labels,
-                                           np.concatenate(all_segments), rows=rows)
+                                           np.concatenate(all_segments), rows=rows,
+                                           deferred=self._deferred)
         return batch_size
 
     def finish(self, accumulators):
-        """Adds the slices of the derived specs (the overall slice among them)
-        to `accumulators`, each the merge of the slices of its computed spec
-        that it contains; call it once, after the last `add_batch` into
-        `accumulators`. Returns `accumulators`."""
+        """Completes `accumulators` after the last `add_batch` into them: the
+        dense sums deferred since the first go into their metrics, then the
+        slices of the derived specs (the overall slice among them) are added,
+        each the merge of the slices of its computed spec that it contains.
+        Call it once per accumulators dict. Returns `accumulators`."""
+        self._deferred.apply()
         derived = {}
         for key in list(accumulators):
             spec, values = self._slice_values.get(key, (None, None))
