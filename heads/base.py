@@ -432,7 +432,9 @@ class Head:
         if fn is None:
             specs = [tf.TensorSpec([None] + t.shape[1:].as_list(), t.dtype) if t.shape.rank
                      else tf.TensorSpec([], t.dtype) for t in tensors]
-            fn = tf.function(self._segment_stats).get_concrete_function(*specs)
+            # No autograph: the function has no tensor-dependent Python control
+            # flow, and converting it costs about a second per trace.
+            fn = tf.function(self._segment_stats, autograph=False).get_concrete_function(*specs)
             self._stats_fns[key] = fn
         return fn(*tensors)
 

@@ -78,7 +78,8 @@ class Parser:
         if self._fn is None:
             spec = tf_feature_spec(self.features)
             self._fn = tf.function(lambda records: tf.io.parse_example(records, spec),
-                                   input_signature=[tf.TensorSpec([None], tf.string)])
+                                   input_signature=[tf.TensorSpec([None], tf.string)],
+                                   autograph=False)
         return self._fn
 
     def _try(self, records):
