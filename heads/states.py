@@ -192,20 +192,25 @@ class HistogramState(State):
             lookup = np.full(size, -1, np.int32)
             lookup[self.index] = np.arange(len(self.index), dtype=np.int32)
             at = lookup[index]
-            if (at < 0).any():
-                return self.merge(self.from_scores(scores, pos, neg))
+            found = at >= 0
         else:
             at = np.minimum(np.searchsorted(self.index, index), len(self.index) - 1)
-            if not np.array_equal(self.index[at], index):
-                return self.merge(self.from_scores(scores, pos, neg))
-        t = buckets.position(scores, self.mantissa_bits, self.min_exponent)
+            found = self.index[at] == index
         pos = np.asarray(pos, np.float64).ravel()
         neg = np.asarray(neg, np.float64).ravel()
+        missing = None
+        if not found.all():
+            # Scores in buckets not occupied yet are grouped on their own and
+            # merged in (which may coarsen); the others are added in place.
+            missing = self.from_scores(scores[~found], pos[~found], neg[~found])
+            scores, pos, neg, at = scores[found], pos[found], neg[found], at[found]
+        t = buckets.position(scores, self.mantissa_bits, self.min_exponent)
         n = len(self.index)
-        return dataclasses.replace(
+        state = dataclasses.replace(
             self, pos=self.pos + np.bincount(at, pos, n), neg=self.neg + np.bincount(at, neg, n),
             pos_t=self.pos_t + np.bincount(at, pos * t, n),
             neg_t=self.neg_t + np.bincount(at, neg * t, n))
+        return state if missing is None else state.merge(missing)
 
     def coarsened(self, mantissa_bits):
         """This state at the (coarser or equal) level `mantissa_bits`."""

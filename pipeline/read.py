@@ -47,11 +47,23 @@ _MASK_DELTA = 0xA282EAD8
 class RecordBatch(NamedTuple):
     """Serialized records of one file: `records[i]` is record number
     `start + i` (0-based) of `path`, or `indices[i]` when the batch has
-    gaps (corrupt records left out under `skip_corrupt`)."""
+    gaps (corrupt records left out under `skip_corrupt`). A batch of the
+    fast path (`pipeline.tfread`) holds its records as a string tensor and
+    its parsed `features`."""
     path: str
     start: int
     records: list
     indices: tuple = None
+    features: dict = None
+
+    def record(self, i):
+        """Record i as bytes."""
+        record = self.records[int(i)]
+        return record if isinstance(record, bytes) else record.numpy()
+
+    def record_list(self):
+        """The records as a list of bytes."""
+        return self.records if isinstance(self.records, list) else self.records.numpy().tolist()
 
     def index(self, i):
         """The position in its file of `records[i]`."""
@@ -154,9 +166,12 @@ def _batch(path, records, indices, start, cut, size):
     return RecordBatch(path, part[0], records[cut:cut + size], part)
 
 
-def iter_record_batches(path, batch_size, chunk_bytes=CHUNK_BYTES, skip_corrupt=False):
+def iter_record_batches(path, batch_size, chunk_bytes=CHUNK_BYTES, skip_corrupt=False,
+                        start_record=0):
     """Yields the records of one TFRecord file as `RecordBatch`es of
-    `batch_size` records (the last one may be shorter).
+    `batch_size` records (the last one may be shorter), from record number
+    `start_record` on (the records before it are framed and checked, not
+    yielded).
 
     Raises CorruptRecordError for a truncated file or a checksum mismatch.
     With `skip_corrupt`, a record whose data fails its checksum while its
@@ -209,9 +224,18 @@ def iter_record_batches(path, batch_size, chunk_bytes=CHUNK_BYTES, skip_corrupt=
                     records = [r for r, ok in zip(records, keep) if ok]
                     if pending_indices is None:
                         pending_indices = list(range(pending_start, pending_start + len(pending)))
+                if index < start_record and not pending:
+                    # Not yet at start_record: nothing was left out before it
+                    # (a corrupt record there would have been raised or
+                    # yielded above), so records[j] is record index + j.
+                    drop = min(start_record - index, len(records))
+                    records = records[drop:]
+                    kept = kept[drop:] if kept is not None else None
+                    pending_start = index + drop
                 if pending_indices is not None:
                     pending_indices.extend(kept if kept is not None
-                                           else range(index, index + len(records)))
+                                           else range(index + len(crcs) - len(records),
+                                                      index + len(crcs)))
                 index += len(crcs)
                 pending.extend(records)
                 cut = 0
@@ -250,19 +274,28 @@ def iter_record_batches(path, batch_size, chunk_bytes=CHUNK_BYTES, skip_corrupt=
 
 class _ReadFiles(beam.DoFn):
     """File path -> RecordBatches of that file (and CorruptRecords with
-    `skip_corrupt`)."""
+    `skip_corrupt`); parsed too, where `features` are given and
+    `pipeline.tfread` applies."""
 
-    def __init__(self, batch_size, skip_corrupt=False):
+    def __init__(self, batch_size, skip_corrupt=False, features=None):
         self._batch_size = batch_size
         self._skip_corrupt = skip_corrupt
+        self._features = features
 
     def setup(self):
         self._files = beam.metrics.Metrics.counter("headeval", "files_read")
         self._records = beam.metrics.Metrics.counter("headeval", "records_read_from_files")
 
     def process(self, path):
-        for batch in iter_record_batches(path, self._batch_size,
-                                         skip_corrupt=self._skip_corrupt):
+        batches = None
+        if self._features is not None:
+            from pipeline import tfread  # TensorFlow: only where parsing is asked for
+            if tfread.fast_path_applies(path):
+                batches = tfread.iter_parsed_batches(path, self._batch_size, self._features,
+                                                     skip_corrupt=self._skip_corrupt)
+        if batches is None:
+            batches = iter_record_batches(path, self._batch_size, skip_corrupt=self._skip_corrupt)
+        for batch in batches:
             self._records.inc(len(batch.records) if isinstance(batch, RecordBatch) else 1)
             yield batch
         self._files.inc()
@@ -276,10 +309,12 @@ class ReadBatches(beam.PTransform):
     Reshuffle so that workers read different files. A pattern that matches
     nothing fails the run with NoMatchError naming the pattern. With
     `skip_corrupt`, records whose data fail their checksum come out as
-    `CorruptRecord`s among the batches.
+    `CorruptRecord`s among the batches. With `features` ({name:
+    config.Feature}), batches of local uncompressed files come parsed
+    (`pipeline.tfread`).
     """
 
-    def __init__(self, pattern, batch_size=8192, skip_corrupt=False):
+    def __init__(self, pattern, batch_size=8192, skip_corrupt=False, features=None):
         super().__init__()
         if not isinstance(pattern, str) or not pattern:
             raise ValueError("pattern must be a non-empty string; got %r" % (pattern,))
@@ -288,10 +323,12 @@ class ReadBatches(beam.PTransform):
         self._pattern = pattern
         self._batch_size = batch_size
         self._skip_corrupt = skip_corrupt
+        self._features = features
 
     def expand(self, pbegin):
         return (pbegin
                 | "Pattern" >> beam.Create([self._pattern])
                 | "Match" >> beam.FlatMap(match_files)
                 | "Spread" >> beam.Reshuffle()
-                | "ReadFiles" >> beam.ParDo(_ReadFiles(self._batch_size, self._skip_corrupt)))
+                | "ReadFiles" >> beam.ParDo(_ReadFiles(self._batch_size, self._skip_corrupt,
+                                                       self._features)))

@@ -6,10 +6,13 @@ The key is the estimator's metric key without the `/<head name>` suffix a
 MultiHead adds: the head has its own column.
 """
 
+import numpy as np
+
 METRIC_COLUMNS = ("head", "slice", "metric", "class", "threshold", "value", "key")
 CURVE_COLUMNS = ("head", "slice", "class", "curve", "threshold", "tp", "fp", "tn", "fn",
                  "precision", "recall", "fpr")
 MAX_CURVE_POINTS = 1000
+CURVE_KINDS = ("roc", "pr")
 
 
 def split_head(key, head_names):
@@ -38,20 +41,38 @@ def metric_rows(slice_key, metrics, head_names):
     return rows
 
 
-def curve_rows(slice_key, metrics, head_names, max_points=MAX_CURVE_POINTS):
-    """ROC and PR points of every ROC-AUC metric (the PR AUC shares its scores)."""
-    rows = []
+def curve_columns(slice_key, metrics, head_names, max_points=MAX_CURVE_POINTS):
+    """ROC and PR points of every ROC-AUC metric (the PR AUC shares its
+    scores), as {column: list or numpy array}: each point is a roc row then
+    a pr row, metrics in key order. Columnar: a slice has up to
+    2 x 1000 points per class and curve."""
+    parts = []
     for key in sorted(metrics):
         metric = metrics[key]
         if getattr(metric, "curve", None) != "ROC" or not hasattr(metric, "curve_points"):
             continue
         head, _ = split_head(key, head_names)
         points = metric.curve_points(max_points)
-        for i in range(len(points["threshold"])):
-            base = {"head": head, "slice": slice_key, "class": metric.info.class_name,
-                    "threshold": float(points["threshold"][i])}
-            base.update({c: float(points[c][i]) for c in ("tp", "fp", "tn", "fn", "precision",
-                                                         "recall", "fpr")})
-            rows.append(dict(base, curve="roc"))
-            rows.append(dict(base, curve="pr"))
-    return rows
+        parts.append((head, metric.info.class_name, points, len(points["threshold"])))
+    total = 2 * sum(n for _, _, _, n in parts)
+    out = {"head": [], "slice": [slice_key] * total, "class": [],
+           "curve": list(CURVE_KINDS) * (total // 2)}
+    for head, class_name, _, n in parts:
+        out["head"] += [head] * (2 * n)
+        out["class"] += [class_name] * (2 * n)
+    for c in ("threshold", "tp", "fp", "tn", "fn", "precision", "recall", "fpr"):
+        values = [np.asarray(points[c], np.float64) for _, _, points, _ in parts]
+        out[c] = np.repeat(np.concatenate(values), 2) if values else np.zeros(0)
+    return out
+
+
+def curve_rows(slice_key, metrics, head_names, max_points=MAX_CURVE_POINTS):
+    """`curve_columns` as row dicts."""
+    columns = curve_columns(slice_key, metrics, head_names, max_points)
+    names = list(columns)
+    return [dict(zip(names, (_plain(columns[c][i]) for c in names)))
+            for i in range(len(columns["slice"]))]
+
+
+def _plain(value):
+    return float(value) if isinstance(value, np.floating) else value

@@ -57,7 +57,8 @@ def build_pipeline(pipeline, config, folder):
     """Adds the evaluation of `config` to `pipeline`, writing into `folder`."""
     results = (pipeline
                | "Read" >> ReadBatches(config.input.pattern, config.batch_size,
-                                      skip_corrupt=config.bad_examples == "skip")
+                                      skip_corrupt=config.bad_examples == "skip",
+                                      features=config.input.features)
                | "Evaluate" >> beam.ParDo(EvaluateBatches(config)).with_outputs(
                    COUNTS_TAG, REJECTED_TAG, main=METRICS_TAG))
     _ = (results[METRICS_TAG]

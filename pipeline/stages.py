@@ -115,7 +115,9 @@ class EvaluateBatches(beam.DoFn):
         self._read.inc(n)
         if self._progress is not None:
             self._progress.add(n)
-        if self._skip:
+        if batch.features is not None:  # parsed while read: every record parsed
+            features, rows = batch.features, np.arange(n)
+        elif self._skip:
             features, rows, bad_records = self._parser.parse_valid(batch)
             # The rejected records' positions: those not kept, in order (as bad_records).
             positions = np.setdiff1d(np.arange(n), rows) if bad_records else ()
@@ -123,7 +125,7 @@ class EvaluateBatches(beam.DoFn):
                 kind = parse_reason_kind(e)
                 self._reject(kind)
                 yield beam.pvalue.TaggedOutput(REJECTED_TAG, _rejection(
-                    e.path, e.index, kind, e.feature, e.reason, batch.records[position]))
+                    e.path, e.index, kind, e.feature, e.reason, batch.record(position)))
         else:
             features, rows = self._parser(batch), np.arange(n)
         if len(rows) == 0:
@@ -145,7 +147,7 @@ class EvaluateBatches(beam.DoFn):
                 index = batch.index(rows[row])
                 self._reject(kind)
                 yield beam.pvalue.TaggedOutput(REJECTED_TAG, _rejection(
-                    batch.path, index, kind, feature, reason, batch.records[int(rows[row])]))
+                    batch.path, index, kind, feature, reason, batch.record(rows[row])))
             keep = np.setdiff1d(np.arange(len(rows)), local)
             if len(keep) == 0:
                 return
@@ -185,8 +187,8 @@ def _slice_tables(key, metrics, head_names):
     from pipeline import write
     return (key, write.rows_to_table(report.metric_rows(key, metrics, head_names),
                                      write.METRICS_SCHEMA),
-            write.rows_to_table(report.curve_rows(key, metrics, head_names),
-                                write.CURVES_SCHEMA))
+            write.columns_to_table(report.curve_columns(key, metrics, head_names),
+                                   write.CURVES_SCHEMA))
 
 
 class SliceRows(beam.DoFn):

@@ -86,6 +86,24 @@ def rows_to_table(rows, schema):
     return table
 
 
+def columns_to_table(columns, schema):
+    """{column: list or numpy array} -> a pyarrow Table of exactly `schema`;
+    raises ValueError naming a missing, unexpected or null column."""
+    if set(columns) != set(schema.names):
+        raise ValueError("columns must be exactly %s; missing %s, unexpected %s"
+                         % (schema.names, sorted(set(schema.names) - set(columns)),
+                            sorted(set(columns) - set(schema.names))))
+    try:
+        table = pa.table({f.name: pa.array(columns[f.name], f.type) for f in schema},
+                         schema=schema)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
+        raise ValueError("columns do not fit the schema %s: %s" % (schema, e)) from e
+    for field in schema:
+        if not field.nullable and table.column(field.name).null_count:
+            raise ValueError("column %r must not be null" % field.name)
+    return table
+
+
 def write_table(table, path):
     with FileSystems.create(path, mime_type="application/octet-stream",
                             compression_type=CompressionTypes.UNCOMPRESSED) as f:
