@@ -17,6 +17,12 @@ class MergeMetrics(beam.CombineFn):
     def add_input(self, accumulator, metrics):
         return merge_metric_dicts(accumulator, metrics)
 
+    def get_accumulator_coder(self):
+        # One pickle per dict, not one per metric (Beam's default for a dict
+        # of objects): the ROC and PR AUC of the same scores share their state
+        # arrays, which one pickle writes, and unpickles, once.
+        return beam.coders.PickleCoder()
+
     def merge_accumulators(self, accumulators):
         accumulators = iter(accumulators)
         merged = next(accumulators)
