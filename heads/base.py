@@ -253,10 +253,21 @@ class Head:
             unweighted = losses.call_loss_fn(self._loss_fn, labels, logits, features,
                                              self._loss_dimension())
         else:
-            unweighted = self._unweighted_loss(logits, labels, features)
+            unweighted = self._compiled_loss()(logits, labels)
         weights = labels_lib.get_weights(features, self._weight_column, logits,
                                          self._allow_per_logit_weights)
         return logits, labels, unweighted, weights
+
+    def _compiled_loss(self):
+        """The built-in unweighted loss as one compiled function (eagerly it
+        is a dozen ops on float64 copies of the batch); the built-in losses
+        do not read the features."""
+        fn = getattr(self, "_loss_graph", None)
+        if fn is None:
+            fn = tf.function(lambda logits, labels: self._unweighted_loss(logits, labels, None),
+                             reduce_retracing=True, autograph=False)
+            self._loss_graph = fn
+        return fn
 
     def _loss_dimension(self):
         return 1

@@ -185,3 +185,17 @@ def test_merging_dicts_with_a_derived_pooled_auc_in_any_key_order():
     for c in range(3):
         assert merged["auc/class%d" % c].result() == pytest.approx(
             roc_auc_score(y[:, c], p[:, c]), abs=1e-6)
+
+
+def test_multi_hot_of_var_length_ids():
+    from pipeline.evaluate import _distinct, _multi_hot
+    ids = tf.RaggedTensor.from_row_lengths(np.array([2, 0, 2, 1], np.int64), [2, 0, 2])
+    np.testing.assert_array_equal(_multi_hot(ids, 3), [[1, 0, 1], [0, 0, 0], [0, 1, 1]])
+    # A duplicated id counts once, as tf.sparse.to_indicator does.
+    dup = tf.RaggedTensor.from_row_lengths(np.array([1, 1], np.int64), [2])
+    np.testing.assert_array_equal(_multi_hot(dup, 2), [[0, 1]])
+    # Out of range: left to the head, which names the bad value.
+    assert _multi_hot(tf.RaggedTensor.from_row_lengths(np.array([3], np.int64), [1]), 3) is None
+    assert _multi_hot(np.array([[0, 1]]), 2) is None
+    values, index = _distinct(np.array([b"b", b"a", b"b", b"c"], dtype=object))
+    assert values.tolist() == [b"a", b"b", b"c"] and index.tolist() == [1, 0, 1, 2]
