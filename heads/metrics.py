@@ -348,21 +348,30 @@ class AUC(Metric):
                 "flush", pending, lambda: self._folded(pending))
 
     def _folded(self, pending):
-        """(top, histogram): this state with the buffered `pending` scores."""
+        """(top, histogram): this state with the buffered `pending` scores.
+        Scores below a full exact part, and those the new scores push out of
+        it, join the histogram in one update."""
         top, rest = self._state, self._rest
         scores, pos, neg = (np.concatenate(p) for p in zip(*pending))
         limit = self.exact_limit
+        lower = []  # (scores, pos, neg) for the histogram
         if limit is not None and len(top.scores) >= limit:
             # The exact part is full: a score below its lowest has `exact_limit`
             # higher ones and goes straight to the histogram, unsorted.
             below = scores < top.scores[0] if limit else np.ones(len(scores), bool)
             if below.any():
-                rest = rest.add_scores(scores[below], pos[below], neg[below])
+                lower.append((scores[below], pos[below], neg[below]))
                 keep = ~below
                 scores, pos, neg = scores[keep], pos[keep], neg[keep]
         if len(scores):
-            chunk = states.ScoresState.from_values(scores, pos, neg)
-            top, rest = self._split(top.merge(chunk), rest)
+            top = top.merge(states.ScoresState.from_values(scores, pos, neg))
+            if limit is not None and len(top.scores) > limit:
+                cut = len(top.scores) - limit
+                lower.append((top.scores[:cut], top.pos[:cut], top.neg[:cut]))
+                top = states.ScoresState(scores=top.scores[cut:], pos=top.pos[cut:],
+                                         neg=top.neg[cut:])
+        if lower:
+            rest = rest.add_scores(*(np.concatenate(p) for p in zip(*lower)))
         return top, rest
 
     def _add(self, delta):

@@ -67,6 +67,41 @@ class State:
         return sum(getattr(self, n).nbytes for n in self.ARRAYS)
 
 
+def merge_sorted(keys_a, values_a, keys_b, values_b):
+    """Two runs of distinct ascending keys, each with a list of value arrays,
+    as one run: values of equal keys add up. Linear (a binary search per key
+    of the shorter run, then one insertion pass per array), where grouping
+    the concatenation would sort it again. Returns (keys, [values])."""
+    if len(keys_b) > len(keys_a):
+        keys_a, values_a, keys_b, values_b = keys_b, values_b, keys_a, values_a
+    if not len(keys_b):
+        return keys_a, list(values_a)
+    at = np.searchsorted(keys_a, keys_b)  # b[j] goes before a[at[j]]
+    equal = np.zeros(len(at), bool)
+    inside = at < len(keys_a)
+    equal[inside] = keys_a[at[inside]] == keys_b[inside]
+    new = ~equal
+    # Where b's new keys land in the output: after the a keys below them and
+    # the new b keys before them (both runs ascending).
+    landing = at[new] + np.arange(int(new.sum()))
+    from_b = np.zeros(len(keys_a) + len(landing), bool)
+    from_b[landing] = True
+    from_a = ~from_b
+
+    def interleave(a, b):
+        out = np.empty(len(from_b), np.result_type(a, b))
+        out[from_a] = a
+        out[landing] = b
+        return out
+
+    out = []
+    for va, vb in zip(values_a, values_b):
+        va = va.copy()
+        va[at[equal]] += vb[equal]  # distinct keys: each position at most once
+        out.append(interleave(va, vb[new]))
+    return interleave(keys_a, keys_b[new]), out
+
+
 def _zeros(shape):
     return np.zeros(shape, dtype=np.float64)
 
@@ -139,17 +174,6 @@ class HistogramState(State):
         return cls(max_buckets=int(max_buckets), min_exponent=int(min_exponent),
                    mantissa_bits=buckets.MAX_MANTISSA_BITS, index=np.zeros(0, np.int32),
                    pos=_zeros(0), neg=_zeros(0), pos_t=_zeros(0), neg_t=_zeros(0))
-
-    @classmethod
-    def _grouped(cls, like, mantissa_bits, index, pos, neg, pos_t, neg_t):
-        """Sums the entries per distinct index (sorted, i.e. ascending score)."""
-        index = np.asarray(index, np.int64)
-        uniq, inverse = np.unique(index, return_inverse=True)
-        n = len(uniq)
-        return cls(max_buckets=like.max_buckets, min_exponent=like.min_exponent,
-                   mantissa_bits=int(mantissa_bits), index=uniq.astype(np.int32),
-                   pos=np.bincount(inverse, pos, n), neg=np.bincount(inverse, neg, n),
-                   pos_t=np.bincount(inverse, pos_t, n), neg_t=np.bincount(inverse, neg_t, n))
 
     def from_scores(self, scores, pos, neg, mantissa_bits=None):
         """A state of this configuration holding float32 `scores` with their
@@ -249,9 +273,10 @@ class HistogramState(State):
             return other
         bits = min(self.mantissa_bits, other.mantissa_bits)
         a, b = self.coarsened(bits), other.coarsened(bits)
-        cat = lambda name: np.concatenate([getattr(a, name), getattr(b, name)])
-        return self._grouped(self, bits, cat("index"), cat("pos"), cat("neg"), cat("pos_t"),
-                             cat("neg_t"))._fit()
+        index, sums = merge_sorted(a.index, [a.pos, a.neg, a.pos_t, a.neg_t],
+                                   b.index, [b.pos, b.neg, b.pos_t, b.neg_t])
+        return dataclasses.replace(self, mantissa_bits=bits, index=index.astype(np.int32),
+                                   pos=sums[0], neg=sums[1], pos_t=sums[2], neg_t=sums[3])._fit()
 
     def to_dict(self):
         out = {n: np.asarray(getattr(self, n)) for n in ("max_buckets", "min_exponent",
@@ -303,26 +328,12 @@ class ScoresState(State):
                    neg=np.add.reduceat(neg, starts) if len(starts) else neg)
 
     def merge(self, other):
-        """Both hold distinct ascending scores: one linear merge (a binary
-        search per score of the smaller, then one insertion pass), equal
-        scores adding up, instead of sorting the union again."""
+        """Both hold distinct ascending scores: `merge_sorted`, not a sort of
+        the union."""
         self.check_mergeable(other)
-        if len(other.scores) > len(self.scores):
-            self, other = other, self
-        if not len(other.scores):
-            return self
-        at = np.searchsorted(self.scores, other.scores)  # other[j] goes before self[at[j]]
-        equal = np.zeros(len(at), bool)
-        inside = at < len(self.scores)
-        equal[inside] = self.scores[at[inside]] == other.scores[inside]
-        pos, neg = self.pos.copy(), self.neg.copy()
-        pos[at[equal]] += other.pos[equal]  # distinct scores: each index at most once
-        neg[at[equal]] += other.neg[equal]
-        new = ~equal
-        where = at[new]
-        return ScoresState(scores=np.insert(self.scores, where, other.scores[new]),
-                           pos=np.insert(pos, where, other.pos[new]),
-                           neg=np.insert(neg, where, other.neg[new]))
+        scores, (pos, neg) = merge_sorted(self.scores, [self.pos, self.neg],
+                                          other.scores, [other.pos, other.neg])
+        return ScoresState(scores=scores, pos=pos, neg=neg)
 
     def to_dict(self):
         return {"scores": self.scores.copy(), "pos": self.pos.copy(), "neg": self.neg.copy()}
