@@ -329,6 +329,7 @@ class Head:
                 index = seg_b * size + tf.reshape(tf.range(size, dtype=tf.int64), v.shape[1:])
                 summed = _bin_sum(index, v, num_segments * size)
                 out[k] = tf.reshape(summed, [num_segments] + v.shape[1:].as_list())
+        out = self._derived_stats(out)
         for name, (score, pos, neg) in scores.items():
             # Per-row scores and weights leave as they are: ScoreGroups
             # groups them by (segment, column) in numpy.
@@ -417,6 +418,11 @@ class Head:
                 took.setdefault(source, (metric, before))
             for metric in derived:
                 metric.sources_settled()
+
+    def _derived_stats(self, stats):
+        """Segment sums computed from other segment sums (in the traced
+        function, after summing): none by default."""
+        return stats
 
     def _absorb_dense(self, eval_metrics, stats):
         """Absorbs segment 0 of dense `stats` into `eval_metrics`' metrics

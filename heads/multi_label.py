@@ -125,18 +125,31 @@ class MultiLabelHead(base.Head):
                  "w_cols": tf.reduce_sum(w_cols, -1), "prob_w": w_cols * p,
                  "label_w": w_cols * y, "w_class": w_cols}
         if self._thresholds:
-            t = tf.constant(self._thresholds, tf.float64)[None, None, :]
-            correct = tf.cast(tf.equal(y[:, :, None], tf.cast(p[:, :, None] > t, tf.float64)),
-                              tf.float64) * w_cols[:, :, None]
-            dense["acc_t"] = tf.reduce_sum(correct, axis=1)
-            dense["cm_t"] = base.confusion_binned(y, p, w_cols, self._thresholds)
             if self._extended:
+                # The pooled confusion counts and accuracies are sums over
+                # the classes of these: `_derived_stats` takes them from here.
                 dense["cm_t_class"] = base.confusion_binned(y, p, w_cols, self._thresholds,
                                                             per_class=True)
+            else:
+                t = tf.constant(self._thresholds, tf.float64)[None, None, :]
+                correct = tf.cast(tf.equal(y[:, :, None], tf.cast(p[:, :, None] > t, tf.float64)),
+                                  tf.float64) * w_cols[:, :, None]
+                dense["acc_t"] = tf.reduce_sum(correct, axis=1)
+                dense["cm_t"] = base.confusion_binned(y, p, w_cols, self._thresholds)
         if self._extended:
             dense["calibration"] = common.calibration_binned(p, y, w_cols)
         scores = {"auc": (base.probability_f32(p), w_cols * y, w_cols * (1.0 - y))}
         return dense, scores
+
+    def _derived_stats(self, stats):
+        """Per segment, from the per-class confusion counts `[S, C, T, 2, 2]`:
+        pooled counts `cm_t` `[S, T, 2, 2]` and weighted correct
+        predictions `acc_t` `[S, T]` (label equals prediction)."""
+        if "cm_t_class" in stats:
+            cm = stats["cm_t_class"]
+            stats["cm_t"] = tf.reduce_sum(cm, axis=1)
+            stats["acc_t"] = tf.reduce_sum(cm[..., 0, 0] + cm[..., 1, 1], axis=1)
+        return stats
 
     def _auc_partitions(self, eval_metrics):
         """The pooled `auc` and `auc_precision_recall` pool every (example,
