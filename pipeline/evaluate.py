@@ -133,14 +133,12 @@ def _distinct(column):
     if column.dtype.kind != "O":
         uniq, inverse = np.unique(column, return_inverse=True)
         return uniq, inverse.ravel()
-    first = {}
-    codes = np.array([first.setdefault(v, len(first)) for v in column.tolist()], np.int64)
-    values = np.empty(len(first), object)
-    values[:] = list(first)
-    order = np.argsort(values)
-    rank = np.empty(len(order), np.int64)
-    rank[order] = np.arange(len(order))
-    return values[order], rank[codes]
+    items = column.tolist()
+    distinct = sorted(set(items))
+    code = {v: i for i, v in enumerate(distinct)}
+    values = np.empty(len(distinct), object)
+    values[:] = distinct
+    return values, np.fromiter(map(code.__getitem__, items), np.int64, len(items))
 
 
 def slice_key(spec, values):
