@@ -191,7 +191,7 @@ class Head:
         self._auc_method = auc_method
         self._auc_max_buckets = buckets.DEFAULT_MAX_BUCKETS if auc_buckets is None else \
             buckets.check_max_buckets(auc_buckets, argument="auc_buckets")
-        self._stats_fns = {}  # (dtype, inner shape) of each input -> concrete function
+        self._stats_fns = {}  # (name, (dtype, inner shape) of each input) -> concrete function
         self.__specs = None
 
     # -- properties ---------------------------------------------------------
@@ -253,21 +253,32 @@ class Head:
             unweighted = losses.call_loss_fn(self._loss_fn, labels, logits, features,
                                              self._loss_dimension())
         else:
-            unweighted = self._compiled_loss()(logits, labels)
+            unweighted = self._compiled_loss(logits, labels)
         weights = labels_lib.get_weights(features, self._weight_column, logits,
                                          self._allow_per_logit_weights)
         return logits, labels, unweighted, weights
 
-    def _compiled_loss(self):
-        """The built-in unweighted loss as one compiled function (eagerly it
-        is a dozen ops on float64 copies of the batch); the built-in losses
-        do not read the features."""
-        fn = getattr(self, "_loss_graph", None)
-        if fn is None:
-            fn = tf.function(lambda logits, labels: self._unweighted_loss(logits, labels, None),
-                             reduce_retracing=True, autograph=False)
-            self._loss_graph = fn
-        return fn
+    def _compiled_loss(self, logits, labels):
+        """The built-in unweighted loss, run as one compiled function (eagerly
+        it is a dozen ops on float64 copies of the batch), traced once per
+        kind of input with the batch size unknown (as `_stats`). The
+        built-in losses do not read the features."""
+        return self._compiled("loss", lambda lo, la: self._unweighted_loss(lo, la, None),
+                              logits, labels)
+
+    def _compiled(self, name, fn, *tensors):
+        """fn(*tensors) through a concrete function traced once per `name` and
+        (dtype, shape past the batch dimension) of each tensor."""
+        key = (name,) + tuple((t.dtype, tuple(t.shape[1:])) for t in tensors)
+        concrete = self._stats_fns.get(key)
+        if concrete is None:
+            specs = [tf.TensorSpec([None] + t.shape[1:].as_list(), t.dtype) if t.shape.rank
+                     else tf.TensorSpec([], t.dtype) for t in tensors]
+            # No autograph: no tensor-dependent Python control flow here, and
+            # converting costs about a second per trace.
+            concrete = tf.function(fn, autograph=False).get_concrete_function(*specs)
+            self._stats_fns[key] = concrete
+        return concrete(*tensors)
 
     def _loss_dimension(self):
         return 1
@@ -444,16 +455,7 @@ class Head:
         """`_segment_stats` compiled once per kind of input, for any batch size:
         traced with the batch dimension unknown, so a short last batch does
         not trace it again (each trace costs about half a second)."""
-        key = tuple((t.dtype, tuple(t.shape[1:])) for t in tensors)
-        fn = self._stats_fns.get(key)
-        if fn is None:
-            specs = [tf.TensorSpec([None] + t.shape[1:].as_list(), t.dtype) if t.shape.rank
-                     else tf.TensorSpec([], t.dtype) for t in tensors]
-            # No autograph: the function has no tensor-dependent Python control
-            # flow, and converting it costs about a second per trace.
-            fn = tf.function(self._segment_stats, autograph=False).get_concrete_function(*specs)
-            self._stats_fns[key] = fn
-        return fn(*tensors)
+        return self._compiled("stats", self._segment_stats, *tensors)
 
     def _to_numpy(self, stats):
         out = {}
