@@ -106,6 +106,8 @@ class EvaluateBatches(beam.DoFn):
         if isinstance(batch, CorruptRecord):  # only under skip: see ReadBatches
             self._counts["read"] += 1
             self._read.inc()
+            if self._progress is not None:
+                self._progress.add(1)
             self._reject("corrupt_record")
             yield beam.pvalue.TaggedOutput(REJECTED_TAG, _rejection(
                 batch.path, batch.index, "corrupt_record", None, batch.reason, batch.data))

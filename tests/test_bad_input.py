@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import accuracy_score, roc_auc_score
 
+from pipeline import progress
 from pipeline.config import load_config
 from pipeline.errors import (BadRecordError, ConfigError, CorruptRecordError, HeadevalError,
                              NoMatchError)
@@ -243,7 +244,11 @@ def oracle(a, mask):
     }
 
 
-def test_skip_rejects_each_kind_and_keeps_the_rest(tmp_path):
+def test_skip_rejects_each_kind_and_keeps_the_rest(tmp_path, monkeypatch):
+    # Progress forced on: its records-read count must include the corrupt
+    # record too (it is read, then rejected).
+    monkeypatch.setenv("HEADEVAL_PROGRESS", "1")
+    progress.reset()
     a = good_arrays(300, 5)
     records = good_records(a)
     kinds = sorted(BAD)
@@ -262,6 +267,8 @@ def test_skip_rejects_each_kind_and_keeps_the_rest(tmp_path):
 
     counts = run["counts"]
     assert counts["read"] == 300 + len(kinds)
+    assert progress.tracker().records == counts["read"]
+    progress.reset()
     assert counts["evaluated"] == 299
     assert counts["rejected"] == len(kinds) + 1
     assert counts["rejected_by_kind"] == dict({k: 1 for k in kinds}, corrupt_record=1)
