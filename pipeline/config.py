@@ -286,7 +286,20 @@ def resolve_path(path, base_dir):
     if base_dir is None or _is_uri(path) or os.path.isabs(path):
         return path
     if _is_uri(base_dir):
-        return posixpath.join(base_dir, path)
+        # Object stores do not resolve `..` or `.`: normalise here, within
+        # the bucket (gs://b/cfg + ../data/x -> gs://b/data/x).
+        scheme, rest = base_dir.split("://", 1)
+        bucket, _, prefix = rest.partition("/")
+        parts = []
+        for part in posixpath.join(prefix, path).split("/"):
+            if part == "..":
+                if not parts:
+                    raise ValueError("%r climbs above the bucket of %s://%s"
+                                     % (path, scheme, bucket))
+                parts.pop()
+            elif part not in ("", "."):
+                parts.append(part)
+        return "%s://%s/%s" % (scheme, bucket, "/".join(parts))
     return os.path.normpath(os.path.join(base_dir, path))
 
 
@@ -393,7 +406,11 @@ class _Parser:
         return value
 
     def path(self, value, key):
-        return resolve_path(self.string(value, key, what="a path"), self.base_dir)
+        value = self.string(value, key, what="a path")
+        try:
+            return resolve_path(value, self.base_dir)
+        except ValueError as e:
+            self.fail(key, "a path inside the config's bucket", value, hint=str(e))
 
     def list_of(self, value, key, what):
         if not isinstance(value, list):

@@ -297,3 +297,17 @@ def test_min_auc_buckets_is_the_heads_coarsest_layout(tmp_path):
     buckets.check_max_buckets(MIN_AUC_BUCKETS)
     with pytest.raises(ValueError):
         buckets.check_max_buckets(MIN_AUC_BUCKETS - 1)
+
+
+def test_relative_paths_under_a_uri_config_resolve_dot_dot_within_the_bucket():
+    from pipeline.config import parse_config, resolve_path
+    assert resolve_path("../data/x-*.tfrecord", "gs://b/cfg/v1") == "gs://b/cfg/data/x-*.tfrecord"
+    assert resolve_path("./out/../report", "gs://b/cfg") == "gs://b/cfg/report"
+    assert resolve_path("../../data", "gs://b/cfg/v1") == "gs://b/data"
+    assert resolve_path("gs://other/x", "gs://b/cfg") == "gs://other/x"
+    with pytest.raises(ValueError, match="climbs above the bucket"):
+        resolve_path("../../x", "gs://b/cfg")
+    data = yaml.safe_load(edit(None, lambda d: d.update(output="../../../report")))
+    with pytest.raises(ConfigError, match="output") as e:
+        parse_config(data, file="gs://b/cfg/eval.yaml", base_dir="gs://b/cfg")
+    assert "climbs above the bucket" in str(e.value)
