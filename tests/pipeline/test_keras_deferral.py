@@ -6,14 +6,12 @@ import os
 import subprocess
 import sys
 
-
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _run(code, **env):
-    full_env = dict(os.environ, **env)
-    full_env.pop("HEADEVAL_EAGER_KERAS", None)
-    full_env.pop("TF_USE_LEGACY_KERAS", None)
+    full_env = {k: v for k, v in os.environ.items()
+                if k not in ("HEADEVAL_EAGER_KERAS", "TF_USE_LEGACY_KERAS")}
     full_env.update(env)
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=full_env,
                          capture_output=True, text=True, timeout=300)
