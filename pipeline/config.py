@@ -290,16 +290,10 @@ def resolve_path(path, base_dir):
         # the bucket (gs://b/cfg + ../data/x -> gs://b/data/x).
         scheme, rest = base_dir.split("://", 1)
         bucket, _, prefix = rest.partition("/")
-        parts = []
-        for part in posixpath.join(prefix, path).split("/"):
-            if part == "..":
-                if not parts:
-                    raise ValueError("%r climbs above the bucket of %s://%s"
-                                     % (path, scheme, bucket))
-                parts.pop()
-            elif part not in ("", "."):
-                parts.append(part)
-        return "%s://%s/%s" % (scheme, bucket, "/".join(parts))
+        inside = posixpath.normpath(posixpath.join(prefix, path))
+        if inside == ".." or inside.startswith("../"):
+            raise ValueError("%r climbs above the bucket of %s://%s" % (path, scheme, bucket))
+        return "%s://%s/%s" % (scheme, bucket, "" if inside == "." else inside)
     return os.path.normpath(os.path.join(base_dir, path))
 
 
