@@ -23,13 +23,15 @@ import os
 import sys
 
 
+_DEFERRED = "headeval defers importing keras until it is used (see pipeline/keras_deferral.py)"
+
+
 class _RefusingLoader(importlib.abc.Loader):
     def create_module(self, spec):
-        raise ImportError("headeval defers importing keras until it is used "
-                          "(see pipeline/keras_deferral.py)")
+        raise ImportError(_DEFERRED)
 
-    def exec_module(self, module):  # never reached: create_module raises
-        raise ImportError("headeval defers importing keras until it is used")
+    def exec_module(self, module):  # never reached (create_module raises); importlib requires it
+        raise ImportError(_DEFERRED)
 
 
 class _DeferKerasWhileTensorFlowLoads(importlib.abc.MetaPathFinder):
