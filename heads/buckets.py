@@ -87,21 +87,53 @@ def position(probabilities, mantissa_bits=DEFAULT_MANTISSA_BITS,
     return np.where(low, t, 1.0 - t)
 
 
-def coarsen(index, mantissa_bits, min_exponent=DEFAULT_MIN_EXPONENT):
-    """Bucket indices at level `mantissa_bits` -> (indices at one bit less,
-    upper): `upper` is 1 where the bucket is the higher-scoring half of its
-    coarser bucket. A position t becomes (upper + t) / 2."""
-    if mantissa_bits <= 0:
-        raise ValueError("cannot coarsen below 0 mantissa bits")
+def coarsen(index, mantissa_bits, min_exponent=DEFAULT_MIN_EXPONENT, levels=1):
+    """Bucket indices at level `mantissa_bits` -> (indices at `levels` bits
+    less, offset): `offset` (float64, in [0, 2**levels)) numbers the fine
+    buckets inside their coarse one in ascending score order, so a position t
+    becomes (offset + t) / 2**levels. With one level, `offset` is 1 where the
+    bucket is the higher-scoring half of its coarser bucket.
+
+    One jump, not `levels` steps: a key (the bucket's place on its side, q
+    ascending) at level m - d is the key at level m shifted right by d bits,
+    since the layouts' base keys are multiples of 2**m."""
+    levels = int(levels)
+    if levels < 0 or levels > mantissa_bits:
+        raise ValueError("cannot coarsen %d mantissa bits by %d" % (mantissa_bits, levels))
     index = np.asarray(index, np.int64)
     k = keys_per_side(mantissa_bits, min_exponent)
-    k_coarse = keys_per_side(mantissa_bits - 1, min_exponent)
+    k_coarse = keys_per_side(mantissa_bits - levels, min_exponent)
     low = index < k
     key = np.where(low, index, 2 * k - 1 - index)
-    odd = key & 1
-    coarse = key >> 1
+    below = key & ((1 << levels) - 1)
+    coarse = key >> levels
     return (np.where(low, coarse, 2 * k_coarse - 1 - coarse),
-            np.where(low, odd, 1 - odd).astype(np.float64))
+            np.where(low, below, (1 << levels) - 1 - below).astype(np.float64))
+
+
+def occupancy(index, mantissa_bits, levels, min_exponent=DEFAULT_MIN_EXPONENT):
+    """How many buckets the sorted distinct `index` (level `mantissa_bits`)
+    occupies `levels` bits coarser."""
+    if not len(index):
+        return 0
+    coarse, _ = coarsen(index, mantissa_bits, min_exponent, levels)
+    return 1 + int(np.count_nonzero(coarse[1:] != coarse[:-1]))
+
+
+def fitting_level(index, mantissa_bits, max_buckets, min_exponent=DEFAULT_MIN_EXPONENT):
+    """The finest level, at most `mantissa_bits`, at which the sorted
+    distinct `index` (level `mantissa_bits`) occupies at most `max_buckets`
+    buckets: a binary search, since occupancy only shrinks with coarsening."""
+    if len(index) <= max_buckets:
+        return int(mantissa_bits)
+    fits, too_fine = 0, int(mantissa_bits)  # level 0 always fits: check_max_buckets
+    while too_fine - fits > 1:
+        middle = (fits + too_fine) // 2
+        if occupancy(index, mantissa_bits, mantissa_bits - middle, min_exponent) <= max_buckets:
+            fits = middle
+        else:
+            too_fine = middle
+    return fits
 
 
 def lower_edges(index, mantissa_bits=DEFAULT_MANTISSA_BITS, min_exponent=DEFAULT_MIN_EXPONENT):

@@ -186,13 +186,14 @@ class HistogramState(State):
         neg = np.asarray(neg, np.float64).ravel()
         index, inverse = np.unique(buckets.bucket_index(scores, bits, self.min_exponent),
                                    return_inverse=True)
-        # Coarsening keeps the order of buckets: groups are runs.
-        while len(index) > self.max_buckets:
-            index, _ = buckets.coarsen(index, bits, self.min_exponent)
-            bits -= 1
+        coarse_bits = buckets.fitting_level(index, bits, self.max_buckets, self.min_exponent)
+        if coarse_bits < bits:
+            # Coarsening keeps the order of buckets: groups are runs.
+            index, _ = buckets.coarsen(index, bits, self.min_exponent, bits - coarse_bits)
             first = np.r_[True, index[1:] != index[:-1]]
             inverse = (np.cumsum(first) - 1)[inverse]
             index = index[first]
+            bits = coarse_bits
         t = buckets.position(scores, bits, self.min_exponent)
         n = len(index)
         return dataclasses.replace(
@@ -237,32 +238,31 @@ class HistogramState(State):
         return state if missing is None else state.merge(missing)
 
     def coarsened(self, mantissa_bits):
-        """This state at the (coarser or equal) level `mantissa_bits`."""
+        """This state at the (coarser or equal) level `mantissa_bits`, in one
+        jump however many levels down."""
         from heads import buckets
-        state = self
-        while state.mantissa_bits > mantissa_bits and len(state.index):
-            index, upper = buckets.coarsen(state.index, state.mantissa_bits, self.min_exponent)
-            starts = np.flatnonzero(np.r_[True, index[1:] != index[:-1]])
-            add = lambda values: np.add.reduceat(values, starts)
-            # A position t in the finer bucket is (upper + t) / 2 in the coarser one.
-            state = dataclasses.replace(
-                state, mantissa_bits=state.mantissa_bits - 1, index=index[starts].astype(np.int32),
-                pos=add(state.pos), neg=add(state.neg),
-                pos_t=add((state.pos_t + upper * state.pos) / 2),
-                neg_t=add((state.neg_t + upper * state.neg) / 2))
-        if state.mantissa_bits > mantissa_bits:  # empty
-            state = dataclasses.replace(state, mantissa_bits=int(mantissa_bits))
-        return state
+        levels = self.mantissa_bits - int(mantissa_bits)
+        if levels <= 0:
+            return self
+        if not len(self.index):
+            return dataclasses.replace(self, mantissa_bits=int(mantissa_bits))
+        index, offset = buckets.coarsen(self.index, self.mantissa_bits, self.min_exponent, levels)
+        starts = np.flatnonzero(np.r_[True, index[1:] != index[:-1]])
+        add = lambda values: np.add.reduceat(values, starts)
+        # A position t in the finer bucket is (offset + t) / 2**levels in the coarser one.
+        scale = 1.0 / (1 << levels)
+        return dataclasses.replace(
+            self, mantissa_bits=int(mantissa_bits), index=index[starts].astype(np.int32),
+            pos=add(self.pos), neg=add(self.neg),
+            pos_t=add((self.pos_t + offset * self.pos) * scale),
+            neg_t=add((self.neg_t + offset * self.neg) * scale))
 
     def _fit(self):
+        """This state at the finest level where it has at most `max_buckets`
+        occupied buckets (itself if it fits)."""
         from heads import buckets
-        state = self
-        while len(state.index) > self.max_buckets:
-            if state.mantissa_bits == 0:  # cannot happen: check_max_buckets
-                raise ValueError("max_buckets %d is below the coarsest layout (%d buckets)"
-                                 % (self.max_buckets, buckets.num_buckets(0, self.min_exponent)))
-            state = state.coarsened(state.mantissa_bits - 1)
-        return state
+        return self.coarsened(buckets.fitting_level(self.index, self.mantissa_bits,
+                                                    self.max_buckets, self.min_exponent))
 
     def merge(self, other):
         self.check_mergeable(other)

@@ -123,6 +123,33 @@ def test_coarsening_equals_bucketing_with_one_bit_less():
         assert np.all(np.diff(t[order])[same] >= 0)
 
 
+def test_coarsening_several_levels_at_once_equals_bucketing_that_coarse():
+    rng = np.random.default_rng(18)
+    p = np.r_[_wide_scores(20_000, rng), rng.random(20_000).astype(np.float32),
+              np.float32([0, 1e-45, 1e-38, 0.25, 0.5, 0.75, 1])]
+    bits = buckets.MAX_MANTISSA_BITS
+    idx, t = buckets.bucket_index(p, bits), buckets.position(p, bits)
+    for levels in (0, 2, 7, bits):
+        coarse, offset = buckets.coarsen(idx, bits, levels=levels)
+        np.testing.assert_array_equal(coarse, buckets.bucket_index(p, bits - levels))
+        np.testing.assert_allclose((offset + t) / 2 ** levels,
+                                   buckets.position(p, bits - levels), rtol=1e-15)
+    with pytest.raises(ValueError, match="cannot coarsen"):
+        buckets.coarsen(idx, bits, levels=bits + 1)
+
+
+def test_fitting_level_is_the_finest_level_that_fits():
+    rng = np.random.default_rng(19)
+    p = np.r_[_wide_scores(5_000, rng), rng.random(5_000).astype(np.float32)]
+    bits = buckets.MAX_MANTISSA_BITS
+    index = np.unique(buckets.bucket_index(p, bits))
+    for max_buckets in (buckets.num_buckets(0), 300, 2_000, len(index) - 1, len(index)):
+        # By brute force: occupancy level by level, from the finest down.
+        fits = next(m for m in range(bits, -1, -1)
+                    if len(np.unique(buckets.bucket_index(p, m))) <= max_buckets)
+        assert buckets.fitting_level(index, bits, max_buckets) == fits
+
+
 def test_state_is_bounded_whatever_the_data():
     rng = np.random.default_rng(9)
     p = _wide_scores(300_000, rng)
