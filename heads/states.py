@@ -261,8 +261,12 @@ class HistogramState(State):
         """This state at the finest level where it has at most `max_buckets`
         occupied buckets (itself if it fits)."""
         from heads import buckets
-        return self.coarsened(buckets.fitting_level(self.index, self.mantissa_bits,
-                                                    self.max_buckets, self.min_exponent))
+        state = self.coarsened(buckets.fitting_level(self.index, self.mantissa_bits,
+                                                     self.max_buckets, self.min_exponent))
+        if len(state.index) > self.max_buckets:  # cannot happen: check_max_buckets
+            raise ValueError("max_buckets %d is below the coarsest layout (%d buckets)"
+                             % (self.max_buckets, buckets.num_buckets(0, self.min_exponent)))
+        return state
 
     def merge(self, other):
         self.check_mergeable(other)
