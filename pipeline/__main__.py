@@ -1,6 +1,6 @@
 """`python -m pipeline ...` is the `headeval` command."""
 import sys
 
-from pipeline.cli import main
+from pipeline.cli import console_main
 
-sys.exit(main())
+sys.exit(console_main())

@@ -10,6 +10,8 @@ import types
 import pytest
 
 from pipeline import cli, progress
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from pipeline.write import METRICS_FILE, RUN_FILE, write_json, write_metrics
 
 CONFIG = """
@@ -306,6 +308,46 @@ def test_python_m_pipeline_help():
     result = subprocess.run([sys.executable, "-m", "pipeline", "--help"], capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0 and "run" in result.stdout and "show" in result.stdout
+
+
+def _console(tmp_path, code):
+    """Runs `code` (which calls console_main) in a fresh interpreter."""
+    import subprocess
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO))
+
+
+def test_console_main_flushes_output_and_runs_atexit_before_its_quick_exit(report, tmp_path, capsys):
+    # The process ends with os._exit: what main printed (piped, so buffered)
+    # and what atexit handlers print must still come out, and the exit code
+    # must be main's.
+    assert cli.main(["show", report, "--format", "csv"]) == 0
+    expected = capsys.readouterr().out
+    code = ("import atexit, sys\n"
+            "from pipeline import cli\n"
+            "atexit.register(lambda: print('atexit handler ran'))\n"
+            "sys.exit(cli.console_main(['show', %r, '--format', 'csv']))" % report)
+    proc = _console(tmp_path, code)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == expected + "atexit handler ran\n"
+    proc = _console(tmp_path, code.replace(repr(report), repr(str(tmp_path))))
+    assert proc.returncode == 1 and "not a headeval report" in proc.stderr
+
+
+def test_console_main_waits_for_a_running_thread(report, tmp_path):
+    # The thread is still at work when main returns: os._exit would cut it off.
+    code = ("import sys, threading, time\n"
+            "from pipeline import cli\n"
+            "returned = threading.Event()\n"
+            "main = cli.main\n"
+            "cli.main = lambda argv: (main(argv), returned.set())[0]\n"
+            "t = threading.Thread(target=lambda: (returned.wait(), time.sleep(0.3),\n"
+            "                                     print('thread finished')))\n"
+            "t.start()\n"
+            "sys.exit(cli.console_main(['show', %r, '--format', 'csv']))" % report)
+    proc = _console(tmp_path, code)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.endswith("thread finished\n")
 
 
 # -- progress (pipeline.progress) ----------------------------------------------------
