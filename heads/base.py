@@ -361,10 +361,14 @@ class Head:
         `segment_ids` belongs to example `rows[j]` instead, so one example can
         count in several segments (overall and per slice) in one pass of
         TensorFlow per batch. With `deferred` (a `DeferredSums`), the dense
-        metrics' sums go there until its `apply()`."""
-        logits, labels, unweighted, weights = self._prepare(features, logits, labels)
-        self._add_batch(eval_metrics_list, logits, labels, unweighted, weights, segment_ids, rows,
-                        deferred)
+        metrics' sums go there until its `apply()`.
+
+        It is `segmented_statistics` then `absorb_statistics`; a caller may
+        run the first (TensorFlow, on any thread) for the next batch while
+        it absorbs this one."""
+        statistics = self.segmented_statistics(features, logits, labels, segment_ids,
+                                               len(eval_metrics_list), rows)
+        self.absorb_statistics(eval_metrics_list, statistics, deferred)
         if regularization_losses is not None:
             value = float(tf.math.add_n(regularization_losses))
             key = self._key(keys.MetricKeys.LOSS_REGULARIZATION)
@@ -374,9 +378,18 @@ class Head:
                     eval_metrics_list[s][key].update_state(value)
         return eval_metrics_list
 
-    def _add_batch(self, eval_metrics_list, logits, labels, unweighted, weights, segment_ids,
-                   rows=None, deferred=None):
-        num_segments = len(eval_metrics_list)
+    def segmented_statistics(self, features, logits, labels, segment_ids, num_segments,
+                             rows=None):
+        """One batch's per-segment metric sums (and grouped AUC scores), as
+        numpy, for `absorb_statistics`. It only reads the head (its traced
+        functions are built on first use), so it may run on another thread
+        than the one that absorbs."""
+        logits, labels, unweighted, weights = self._prepare(features, logits, labels)
+        return self._batch_statistics(num_segments, logits, labels, unweighted, weights,
+                                      segment_ids, rows)
+
+    def _batch_statistics(self, num_segments, logits, labels, unweighted, weights, segment_ids,
+                          rows=None):
         weights = tf.broadcast_to(weights, tf.concat([tf.shape(logits)[:-1],
                                                       tf.shape(weights)[-1:]], 0)) \
             if weights.shape.rank else tf.fill(tf.concat([tf.shape(logits)[:-1], [1]], 0), weights)
@@ -399,7 +412,11 @@ class Head:
         seg = np.repeat(segment_ids, inner)
         stats = self._stats(flat(logits), flat(labels), flat(unweighted), flat(weights),
                             tf.constant(seg), tf.constant(num_segments, tf.int32))
-        stats = self._to_numpy(stats)
+        return self._to_numpy(stats)
+
+    def absorb_statistics(self, eval_metrics_list, stats, deferred=None):
+        """Adds `segmented_statistics`' sums of segment s to
+        `eval_metrics_list[s]` (or, for the dense metrics, to `deferred`)."""
         if deferred is not None:
             deferred.add(self, eval_metrics_list, stats)
         for s, eval_metrics in enumerate(eval_metrics_list):

@@ -123,11 +123,28 @@ class MultiHead:
     def update_metrics_segmented(self, eval_metrics_list, features, logits, labels, segment_ids,
                                  regularization_losses=None, rows=None, deferred=None):
         """Adds one batch to one metric dict per segment (see `Head`)."""
-        logits_dict = self._check_logits_and_labels(logits, labels)
         num_segments = len(eval_metrics_list)
-        for head, loss_key in zip(self._heads, self._loss_keys):
+        statistics = self.segmented_statistics(features, logits, labels, segment_ids,
+                                               num_segments, rows)
+        self.absorb_statistics(eval_metrics_list, statistics, deferred)
+        if regularization_losses is not None:
+            key = keys.summary_key(K.LOSS_REGULARIZATION, self.name)
+            value = float(tf.math.add_n(regularization_losses))
+            present = range(num_segments) if segment_ids is None else np.unique(segment_ids)
+            for s in present:
+                if key in eval_metrics_list[s]:
+                    eval_metrics_list[s][key].update_state(value)
+        return eval_metrics_list
+
+    def segmented_statistics(self, features, logits, labels, segment_ids, num_segments,
+                             rows=None):
+        """Every head's `segmented_statistics`, with its weighted loss sums
+        and counts per segment (for the MultiHead's per-head loss keys)."""
+        logits_dict = self._check_logits_and_labels(logits, labels)
+        out = []
+        for head in self._heads:
             prepared = head._prepare(features, logits_dict[head.name], labels[head.name])
-            head._add_batch(eval_metrics_list, *prepared, segment_ids, rows, deferred)
+            stats = head._batch_statistics(num_segments, *prepared, segment_ids, rows)
             _, _, unweighted, weights = prepared
             weighted = (tf.cast(unweighted, tf.float64) * tf.cast(weights, tf.float64)).numpy()
             if rows is not None:
@@ -141,17 +158,18 @@ class MultiHead:
             totals = np.bincount(seg, per_row, num_segments)
             counts = np.bincount(seg, elements, num_segments) if head.loss_reduction != losses.SUM \
                 else (np.bincount(seg, minlength=num_segments) > 0).astype(np.float64)
+            out.append((stats, totals, counts))
+        return out
+
+    def absorb_statistics(self, eval_metrics_list, statistics, deferred=None):
+        """Each head absorbs its statistics; the per-head loss keys take the
+        loss sums."""
+        for head, loss_key, (stats, totals, counts) in zip(self._heads, self._loss_keys,
+                                                           statistics):
+            head.absorb_statistics(eval_metrics_list, stats, deferred)
             for s, eval_metrics in enumerate(eval_metrics_list):
                 if loss_key in eval_metrics and counts[s] > 0:
                     eval_metrics[loss_key]._add(states.MeanState(total=totals[s], count=counts[s]))
-        if regularization_losses is not None:
-            key = keys.summary_key(K.LOSS_REGULARIZATION, self.name)
-            value = float(tf.math.add_n(regularization_losses))
-            present = range(num_segments) if segment_ids is None else np.unique(segment_ids)
-            for s in present:
-                if key in eval_metrics_list[s]:
-                    eval_metrics_list[s][key].update_state(value)
-        return eval_metrics_list
 
     def create_estimator_spec(self, features, mode, logits, labels=None, optimizer=None,
                               trainable_variables=None, train_op_fn=None, update_ops=None,

@@ -4,6 +4,8 @@ No Beam here: `Evaluator` takes a dict of parsed feature arrays for one batch
 and adds it to per-slice metric dicts. The Beam stage (`pipeline.stages`)
 wraps it in a DoFn. All work is whole-batch TensorFlow/numpy.
 """
+import collections
+
 import numpy as np
 import tensorflow as tf
 
@@ -157,6 +159,11 @@ def slice_value_strings(values):
     return values.astype(str).astype(object)
 
 
+BatchPlan = collections.namedtuple(
+    "BatchPlan", ["features", "logits", "labels", "segment_ids", "rows", "metric_dicts",
+                  "batch_size"])
+
+
 class Evaluator:
     """Turns parsed batches into per-slice metric dicts of one (Multi)Head.
 
@@ -270,7 +277,7 @@ class Evaluator:
             keys.append(key)
         return segment_ids.astype(np.int32).ravel(), keys
 
-    def find_bad_rows(self, features, logits=None):
+    def find_bad_rows(self, features, logits=None, inputs=None):
         """Checks every example of a batch at once; returns {row: (kind,
         feature, message)}.
 
@@ -278,8 +285,9 @@ class Evaluator:
         labels (regression), logits or weights, negative weights. Each bad
         row maps to (reason kind, feature or None, message); run.json counts
         rejections by kind (`label_out_of_range`, `weight_negative`, ...).
+        `inputs`: `self.inputs(features, logits)`, when the caller has it.
         """
-        logits_in, labels = self.inputs(features, logits)
+        logits_in, labels = inputs or self.inputs(features, logits)
         bad = {}
 
         def mark(mask, kind, feature, reason_fn):
@@ -380,8 +388,18 @@ class Evaluator:
         """Adds one parsed batch to `accumulators` {slice string: metrics
         dict} — to the slices of the specs computed from examples, and with
         the dense metrics' sums held back: `finish` completes them once the
-        last batch is in."""
-        logits_in, labels = self.inputs(features, logits)
+        last batch is in. It is `plan_batch`, `batch_statistics` and
+        `absorb_batch` in a row. Returns the number of examples."""
+        plan = self.plan_batch(features, accumulators, logits)
+        self.absorb_batch(plan, self.batch_statistics(plan))
+        return plan.batch_size
+
+    def plan_batch(self, features, accumulators, logits=None, inputs=None):
+        """The heads' inputs and the slices of one batch, with a metrics dict
+        in `accumulators` for every slice it touches (created here, on the
+        thread that absorbs). `inputs`: `self.inputs(features, logits)`, when
+        the caller has it."""
+        logits_in, labels = inputs or self.inputs(features, logits)
         first = next(iter(logits_in.values())) if isinstance(logits_in, dict) else logits_in
         batch_size = int(np.shape(first)[0])
         # Every example counts once per computed slice spec: rows repeat per
@@ -397,10 +415,20 @@ class Evaluator:
                 metric_dicts.append(accumulators[key])
         n_specs = len(self._computed)
         rows = np.tile(np.arange(batch_size), n_specs) if n_specs > 1 else None
-        self.head.update_metrics_segmented(metric_dicts, features, logits_in, labels,
-                                           np.concatenate(all_segments), rows=rows,
-                                           deferred=self._deferred)
-        return batch_size
+        return BatchPlan(features, logits_in, labels, np.concatenate(all_segments), rows,
+                         metric_dicts, batch_size)
+
+    def batch_statistics(self, plan):
+        """The heads' TensorFlow work for a planned batch; it touches no
+        accumulator, so it may run on another thread while the thread that
+        planned it absorbs the batch before."""
+        return self.head.segmented_statistics(plan.features, plan.logits, plan.labels,
+                                              plan.segment_ids, len(plan.metric_dicts),
+                                              rows=plan.rows)
+
+    def absorb_batch(self, plan, statistics):
+        """Adds a batch's statistics to the metrics dicts it was planned for."""
+        self.head.absorb_statistics(plan.metric_dicts, statistics, deferred=self._deferred)
 
     def finish(self, accumulators):
         """Completes `accumulators` after the last `add_batch` into them: the

@@ -13,7 +13,14 @@ bundle go downstream. Its outputs:
 
 Under `bad_examples: fail` the first bad example raises `BadRecordError`
 naming its file, its position in it, the field and what was expected.
+
+The heads' TensorFlow work for a batch runs on a thread of the bundle's own
+while the DoFn's thread adds the batch before to the metrics (AUC scores
+folded in numpy) and takes the next batch from the reader: TensorFlow
+releases the GIL while it computes. Batches are absorbed in the order they
+came, so the metrics are those of doing one batch after the other.
 """
+import concurrent.futures
 import logging
 
 import apache_beam as beam
@@ -91,8 +98,14 @@ class EvaluateBatches(beam.DoFn):
         self._evaluated = beam.metrics.Metrics.counter("headeval", "examples_evaluated")
         self._rejected = beam.metrics.Metrics.counter("headeval", "examples_rejected")
         self._progress = progress.tracker()  # None unless stderr is a terminal: see progress.py
+        self._pool = None       # the bundle's thread for the heads' TensorFlow work
+        self._in_flight = None  # (plan, future) of the batch it works on
+
+    def teardown(self):
+        self._stop_pool()
 
     def start_bundle(self):
+        self._stop_pool()  # a bundle that failed may have left its thread
         self._accumulators = {}
         self._counts = {"read": 0, "evaluated": 0, "rejected": 0}
 
@@ -135,7 +148,8 @@ class EvaluateBatches(beam.DoFn):
         if self._transform is not None:
             features = self._transform(features)
         logits = self._model(features, len(rows)) if self._model is not None else None
-        bad = self._evaluator.find_bad_rows(features, logits)
+        inputs = self._evaluator.inputs(features, logits)  # (logits, labels) for the heads
+        bad = self._evaluator.find_bad_rows(features, logits, inputs=inputs)
         if bad:
             local = sorted(bad)
             if not self._skip:
@@ -157,12 +171,43 @@ class EvaluateBatches(beam.DoFn):
             if logits is not None:
                 logits = ({k: v[keep] for k, v in logits.items()} if isinstance(logits, dict)
                           else logits[keep])
-        with tf.device(self._device):
-            evaluated = self._evaluator.add_batch(features, self._accumulators, logits)
+            inputs = None
+        evaluated = self._evaluate(features, logits, inputs)
         self._counts["evaluated"] += evaluated
         self._evaluated.inc(evaluated)
 
+    def _evaluate(self, features, logits, inputs):
+        """Starts the heads' work on this batch, then absorbs the batch before."""
+        plan = self._evaluator.plan_batch(features, self._accumulators, logits, inputs)
+        if self._pool is None:
+            self._pool = concurrent.futures.ThreadPoolExecutor(
+                1, thread_name_prefix="headeval-heads")
+        future = self._pool.submit(self._statistics, plan)
+        self._absorb_in_flight()
+        self._in_flight = (plan, future)
+        return plan.batch_size
+
+    def _statistics(self, plan):
+        with tf.device(self._device):  # device scopes belong to their thread
+            return self._evaluator.batch_statistics(plan)
+
+    def _absorb_in_flight(self):
+        if self._in_flight is not None:
+            plan, future = self._in_flight
+            self._in_flight = None
+            self._evaluator.absorb_batch(plan, future.result())
+
+    def _stop_pool(self):
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        self._in_flight = None
+
     def finish_bundle(self):
+        try:
+            self._absorb_in_flight()
+        finally:
+            self._stop_pool()
         self._evaluator.finish(self._accumulators)
         for key, metrics in self._accumulators.items():
             yield _global((key, metrics))

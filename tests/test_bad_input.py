@@ -149,6 +149,36 @@ def rejected_rows(out):
     return rows
 
 
+# -- an error in the heads' own thread ------------------------------------------
+
+_LOSS_MODULE = """
+import tensorflow as tf
+calls = []
+
+def loss(labels, logits):
+    calls.append(int(logits.shape[0]))
+    if len(calls) == 3:  # the third batch: its work runs while the second is absorbed
+        raise ValueError("loss_fn refuses batch %d" % len(calls))
+    return tf.square(tf.cast(labels, tf.float32) - tf.sigmoid(logits))
+"""
+
+
+@pytest.mark.parametrize("n_records", [100, 70])  # the failing batch: in the middle / the last
+def test_an_error_in_the_heads_thread_fails_the_run(tmp_path, monkeypatch, n_records):
+    # The heads' TensorFlow work runs on a thread of its own (pipeline.stages);
+    # what fails there must fail the run with its own message, not be lost.
+    (tmp_path / "refusing_loss.py").write_text(_LOSS_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(__import__("sys").modules, "refusing_loss", raising=False)
+    write_records(tmp_path / "data" / "part-0.tfrecord", good_records(good_arrays(n_records, 3)))
+    heads = [dict(CONFIG["heads"][0], loss_fn="refusing_loss:loss"), CONFIG["heads"][1]]
+    config = make_config(str(tmp_path), heads=heads, batch_size=25)
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match="loss_fn refuses batch 3"):
+        run_pipeline(config, str(out), beam_argv=RUNNER)
+    assert not out.exists(), "a failed run must leave no report"
+
+
 # -- fail ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("kind", sorted(BAD))

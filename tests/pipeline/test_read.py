@@ -145,3 +145,35 @@ def test_object_store_paths(tmp_path):
     with beam.Pipeline(runner=FnApiRunner()) as p:
         batches = p | ReadBatches(pattern, batch_size=32)
         assert_that(batches | beam.FlatMap(_flatten), equal_to(expected))
+
+
+def test_read_output_coder_round_trips_and_estimates_without_pickling(files):
+    # Beam samples element sizes through the PCollection's coder; the read's
+    # coder must still round-trip both kinds of element, and its estimate
+    # must be near the real size (here: within 2x of the pickled bytes).
+    import pickle
+
+    import numpy as np
+    from pipeline.config import Feature
+    from pipeline.read import CorruptRecord, ReadItem, ReadItemCoder
+    from pipeline import tfread
+
+    plain = next(p for p in files if p.endswith("part-0.tfrecord"))
+    features = {"id": Feature("id", "string")}
+    parsed = next(tfread.iter_parsed_batches(plain, 1000, features))
+    listed = next(iter_record_batches(plain, 1000))
+    corrupt = CorruptRecord(plain, 7, "data checksum mismatch", b"\x00" * 40)
+    coder = ReadItemCoder()
+    for item in (parsed, listed, corrupt):
+        assert isinstance(item, ReadItem)
+        back = coder.decode(coder.encode(item))
+        assert type(back) is type(item) and back.path == item.path
+        pickled = len(pickle.dumps(item, pickle.HIGHEST_PROTOCOL))
+        assert pickled / 2 <= coder.estimate_size(item) <= pickled * 2, (item, pickled)
+    assert np.array_equal(coder.decode(coder.encode(parsed)).records.numpy(),
+                          parsed.records.numpy())
+    assert coder.decode(coder.encode(listed)).records == listed.records
+    with beam.Pipeline(runner=FnApiRunner()) as p:
+        read = p | ReadBatches(plain, 1000)
+        assert read.element_type is ReadItem
+        assert isinstance(beam.coders.registry.get_coder(read.element_type), ReadItemCoder)
