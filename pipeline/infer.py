@@ -75,6 +75,29 @@ def choose_device(device):
     return "/GPU:0" if gpus else "/CPU:0"
 
 
+def use_one_thread_per_op():
+    """One intra-op and one inter-op TensorFlow thread for this process,
+    unless TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS say otherwise or
+    TensorFlow has already started (then nothing changes). Returns whether it
+    took effect.
+
+    For when the heads' small batch ops are all TensorFlow does (logits come
+    from a feature): the evaluation already keeps both cores of our 2-core
+    machines busy with its own threads (the heads' thread, the evaluating
+    thread, tf.data's reader), and TensorFlow's default pools of one thread
+    per core oversubscribed them. A/B alternating, 5 runs each, 1M examples:
+    pipeline median 6.19 -> 5.66 s. A SavedModel's forward pass keeps the
+    defaults: it is the kind of op that pays for parallelism."""
+    if os.environ.get("TF_NUM_INTRAOP_THREADS") or os.environ.get("TF_NUM_INTEROP_THREADS"):
+        return False
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # TensorFlow's context is already initialised
+        return False
+    return True
+
+
 def _local_copy(path):
     """Keras loads .keras files from local disk: copy remote ones first."""
     if "://" not in path:

@@ -72,6 +72,10 @@ class EvaluateBatches(beam.DoFn):
 
     def setup(self):
         config = self._config
+        if config.model.saved_model is None:
+            from pipeline.infer import use_one_thread_per_op
+            if use_one_thread_per_op():  # before anything starts TensorFlow here
+                log.info("headeval: one TensorFlow thread per op (the heads are all it runs)")
         self._parser = Parser(config.input.features)
         self._evaluator = Evaluator(config)
         self._skip = config.bad_examples == "skip"
