@@ -130,6 +130,17 @@ class DeferredSums:
             head._absorb_dense(eval_metrics, {k: v[None] for k, v in sums.items()})
 
 
+def add_regularization_loss(eval_metrics_list, key, regularization_losses, segment_ids):
+    """The batch's regularization loss (one value) into the `key` metric of
+    every segment the batch has examples in (every segment without
+    `segment_ids`)."""
+    value = float(tf.math.add_n(regularization_losses))
+    present = range(len(eval_metrics_list)) if segment_ids is None else np.unique(segment_ids)
+    for s in present:
+        if key in eval_metrics_list[s]:
+            eval_metrics_list[s][key].update_state(value)
+
+
 def probability_f32(p64):
     """The float32 probability the estimator would report, from float64."""
     return tf.cast(p64, tf.float32)
@@ -370,12 +381,9 @@ class Head:
                                                len(eval_metrics_list), rows)
         self.absorb_statistics(eval_metrics_list, statistics, deferred)
         if regularization_losses is not None:
-            value = float(tf.math.add_n(regularization_losses))
-            key = self._key(keys.MetricKeys.LOSS_REGULARIZATION)
-            present = range(len(eval_metrics_list)) if segment_ids is None else np.unique(segment_ids)
-            for s in present:
-                if key in eval_metrics_list[s]:
-                    eval_metrics_list[s][key].update_state(value)
+            add_regularization_loss(eval_metrics_list,
+                                    self._key(keys.MetricKeys.LOSS_REGULARIZATION),
+                                    regularization_losses, segment_ids)
         return eval_metrics_list
 
     def segmented_statistics(self, features, logits, labels, segment_ids, num_segments,

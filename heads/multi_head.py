@@ -123,17 +123,13 @@ class MultiHead:
     def update_metrics_segmented(self, eval_metrics_list, features, logits, labels, segment_ids,
                                  regularization_losses=None, rows=None, deferred=None):
         """Adds one batch to one metric dict per segment (see `Head`)."""
-        num_segments = len(eval_metrics_list)
         statistics = self.segmented_statistics(features, logits, labels, segment_ids,
-                                               num_segments, rows)
+                                               len(eval_metrics_list), rows)
         self.absorb_statistics(eval_metrics_list, statistics, deferred)
         if regularization_losses is not None:
-            key = keys.summary_key(K.LOSS_REGULARIZATION, self.name)
-            value = float(tf.math.add_n(regularization_losses))
-            present = range(num_segments) if segment_ids is None else np.unique(segment_ids)
-            for s in present:
-                if key in eval_metrics_list[s]:
-                    eval_metrics_list[s][key].update_state(value)
+            base.add_regularization_loss(eval_metrics_list,
+                                         keys.summary_key(K.LOSS_REGULARIZATION, self.name),
+                                         regularization_losses, segment_ids)
         return eval_metrics_list
 
     def segmented_statistics(self, features, logits, labels, segment_ids, num_segments,
