@@ -9,6 +9,7 @@ and hand the per-batch sums to `_add`; `update_state` is the numpy path for
 using a metric on its own.
 """
 import collections
+import threading
 
 import numpy as np
 
@@ -250,7 +251,7 @@ class AUC(Metric):
     DEFAULT_MAX_BUCKETS = buckets.DEFAULT_MAX_BUCKETS
     _MIN_FLUSH = 1 << 14
     _RECENT = 24
-    _recent = collections.OrderedDict()  # see `_same_as_last`
+    _recent_by_thread = threading.local()  # .results: see `_same_as_last`
     _CONFIG = ("curve", "exact_limit", "max_buckets", "min_exponent")
     _BUCKET_PREFIX = "bucket_"
 
@@ -318,7 +319,8 @@ class AUC(Metric):
         aside), state and inputs. States are immutable and the ROC and PR AUC
         of the same scores hold the same ones, so the twin that folds in the
         same data after the other takes its result instead of doing the work
-        again. The last `_RECENT` results are kept (each under 1 MB)."""
+        again. The last `_RECENT` results are kept (each under 1 MB), per
+        thread: metrics absorbed on different threads share none."""
         def token(obj):
             if isinstance(obj, (states.ScoresState, states.HistogramState)) and \
                     not len(obj.pos):  # empty states of one configuration are alike
@@ -326,7 +328,9 @@ class AUC(Metric):
             return id(obj)
         key = (kind, self._config()[1:], token(self._state), token(self._rest)) + \
             tuple(id(x) for x in inputs)
-        recent = AUC._recent
+        recent = getattr(AUC._recent_by_thread, "results", None)
+        if recent is None:
+            recent = AUC._recent_by_thread.results = collections.OrderedDict()
         if key in recent:
             recent.move_to_end(key)
             return recent[key][1]

@@ -14,12 +14,17 @@ bundle go downstream. Its outputs:
 Under `bad_examples: fail` the first bad example raises `BadRecordError`
 naming its file, its position in it, the field and what was expected.
 
-The heads' TensorFlow work for a batch runs on a thread of the bundle's own
-while the DoFn's thread adds the batch before to the metrics (AUC scores
-folded in numpy) and takes the next batch from the reader: TensorFlow
-releases the GIL while it computes. Batches are absorbed in the order they
-came, so the metrics are those of doing one batch after the other.
+The heads' work on a batch runs on two threads of the bundle's own, one
+after the other: one computes the batch's statistics in TensorFlow
+(`Evaluator.batch_statistics`), the next adds them to the metrics
+(`absorb_batch`: AUC scores folded in numpy), while the DoFn's thread reads,
+parses and checks the batches after it. TensorFlow and numpy release the GIL
+while they compute, so the three overlap on several cores. The absorbing
+thread takes batches in the order they came, so the metrics are those of
+doing one batch after the other; at most `_IN_FLIGHT` batches are between
+the DoFn's thread and the metrics, which bounds the memory they hold.
 """
+import collections
 import concurrent.futures
 import logging
 
@@ -40,6 +45,7 @@ log = logging.getLogger(__name__)
 COUNTS_TAG = "counts"
 REJECTED_TAG = "rejected"
 METRICS_TAG = "metrics"
+_IN_FLIGHT = 3  # batches planned but not yet absorbed, at most
 
 
 def parse_reason_kind(error):
@@ -102,8 +108,8 @@ class EvaluateBatches(beam.DoFn):
         self._evaluated = beam.metrics.Metrics.counter("headeval", "examples_evaluated")
         self._rejected = beam.metrics.Metrics.counter("headeval", "examples_rejected")
         self._progress = progress.tracker()  # None unless stderr is a terminal: see progress.py
-        self._pool = None       # the bundle's thread for the heads' TensorFlow work
-        self._in_flight = None  # (plan, future) of the batch it works on
+        self._pools = None      # the bundle's (statistics, absorbing) threads
+        self._in_flight = collections.deque()  # absorbing futures, oldest first
 
     def teardown(self):
         self._stop_pool()
@@ -181,31 +187,38 @@ class EvaluateBatches(beam.DoFn):
         self._evaluated.inc(evaluated)
 
     def _evaluate(self, features, logits, inputs):
-        """Starts the heads' work on this batch, then absorbs the batch before."""
+        """Hands the batch to the heads' threads; waits for the oldest batch
+        in flight to be absorbed first when `_IN_FLIGHT` are."""
         plan = self._evaluator.plan_batch(features, self._accumulators, logits, inputs)
-        if self._pool is None:
-            self._pool = concurrent.futures.ThreadPoolExecutor(
-                1, thread_name_prefix="headeval-heads")
-        future = self._pool.submit(self._statistics, plan)
-        self._absorb_in_flight()
-        self._in_flight = (plan, future)
+        if self._pools is None:
+            self._pools = tuple(concurrent.futures.ThreadPoolExecutor(
+                1, thread_name_prefix="headeval-" + role) for role in ("stats", "absorb"))
+        stats_pool, absorb_pool = self._pools
+        statistics = stats_pool.submit(self._statistics, plan)
+        while len(self._in_flight) >= _IN_FLIGHT:
+            self._in_flight.popleft().result()  # re-raises the heads' error, if any
+        self._in_flight.append(absorb_pool.submit(self._absorb, plan, statistics))
         return plan.batch_size
 
     def _statistics(self, plan):
         with tf.device(self._device):  # device scopes belong to their thread
             return self._evaluator.batch_statistics(plan)
 
+    def _absorb(self, plan, statistics):
+        self._evaluator.absorb_batch(plan, statistics.result())
+
     def _absorb_in_flight(self):
-        if self._in_flight is not None:
-            plan, future = self._in_flight
-            self._in_flight = None
-            self._evaluator.absorb_batch(plan, future.result())
+        """Waits until every batch handed out is absorbed (in order: the
+        first error is the one raised)."""
+        while self._in_flight:
+            self._in_flight.popleft().result()
 
     def _stop_pool(self):
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-        self._in_flight = None
+        if self._pools is not None:
+            for pool in self._pools:
+                pool.shutdown(wait=True, cancel_futures=True)
+            self._pools = None
+        self._in_flight.clear()
 
     def finish_bundle(self):
         try:
