@@ -61,18 +61,33 @@ def check_max_buckets(max_buckets, min_exponent=DEFAULT_MIN_EXPONENT, argument="
 def _q(probabilities, min_exponent):
     p = np.asarray(probabilities, dtype=np.float32)
     low = p < np.float32(0.5)
-    q = np.where(low, p, np.float32(1.0) - p)
-    return low, np.maximum(q, np.float32(2.0 ** -min_exponent))
+    # min(p, 1 - p) is q on both sides: below 0.5, 1 - p (rounded) is still
+    # above p; from 0.5 up, 1 - p is exact and at most p.
+    q = np.minimum(p, np.float32(1.0) - p)
+    return low, np.maximum(q, np.float32(2.0 ** -min_exponent), out=q)
+
+
+def _index_of(low, bits, mantissa_bits, min_exponent):
+    """int32 bucket index from `_q`'s side and q's float32 bits."""
+    key = bits >> (_FLOAT32_MANTISSA - mantissa_bits)
+    key -= _key_base(mantissa_bits, min_exponent)
+    top = num_buckets(mantissa_bits, min_exponent) - 1
+    return np.where(low, key, top - key)
+
+
+def _position_of(low, bits, mantissa_bits):
+    shift = _FLOAT32_MANTISSA - mantissa_bits
+    t = (bits & ((1 << shift) - 1)).astype(np.float64)
+    t += 0.5
+    t /= float(1 << shift)
+    return np.where(low, t, 1.0 - t)
 
 
 def bucket_index(probabilities, mantissa_bits=DEFAULT_MANTISSA_BITS,
                  min_exponent=DEFAULT_MIN_EXPONENT):
     """Bucket of each float32 probability; buckets ascend with the score."""
     low, q = _q(probabilities, min_exponent)
-    shift = _FLOAT32_MANTISSA - mantissa_bits
-    key = (q.view(np.int32) >> shift) - _key_base(mantissa_bits, min_exponent)
-    top = num_buckets(mantissa_bits, min_exponent) - 1
-    return np.where(low, key, top - key).astype(np.int64)
+    return _index_of(low, q.view(np.int32), mantissa_bits, min_exponent).astype(np.int64)
 
 
 def position(probabilities, mantissa_bits=DEFAULT_MANTISSA_BITS,
@@ -81,10 +96,17 @@ def position(probabilities, mantissa_bits=DEFAULT_MANTISSA_BITS,
     score: the mantissa bits below the bucket's, as a fraction (+ half a step).
     Linear in the score within a bucket; equal scores get equal positions."""
     low, q = _q(probabilities, min_exponent)
-    shift = _FLOAT32_MANTISSA - mantissa_bits
-    rest = (q.view(np.int32) & ((1 << shift) - 1)).astype(np.float64)
-    t = (rest + 0.5) / float(1 << shift)
-    return np.where(low, t, 1.0 - t)
+    return _position_of(low, q.view(np.int32), mantissa_bits)
+
+
+def index_and_position(probabilities, mantissa_bits=DEFAULT_MANTISSA_BITS,
+                       min_exponent=DEFAULT_MIN_EXPONENT):
+    """(`bucket_index` as int32, `position`) from one pass over the scores:
+    a histogram update needs both."""
+    low, q = _q(probabilities, min_exponent)
+    bits = q.view(np.int32)
+    return (_index_of(low, bits, mantissa_bits, min_exponent),
+            _position_of(low, bits, mantissa_bits))
 
 
 def coarsen(index, mantissa_bits, min_exponent=DEFAULT_MIN_EXPONENT, levels=1):

@@ -182,10 +182,15 @@ class HistogramState(State):
         from heads import buckets
         bits = self.mantissa_bits if mantissa_bits is None else int(mantissa_bits)
         scores = np.asarray(scores, np.float32).ravel()
-        pos = np.asarray(pos, np.float64).ravel()
-        neg = np.asarray(neg, np.float64).ravel()
-        index, inverse = np.unique(buckets.bucket_index(scores, bits, self.min_exponent),
-                                   return_inverse=True)
+        index, t = buckets.index_and_position(scores, bits, self.min_exponent)
+        return self._grouped(scores, index, t, np.asarray(pos, np.float64).ravel(),
+                             np.asarray(neg, np.float64).ravel(), bits)
+
+    def _grouped(self, scores, index, t, pos, neg, bits):
+        """`from_scores` for scores whose bucket `index` and position `t` at
+        level `bits` are known."""
+        from heads import buckets
+        index, inverse = np.unique(index, return_inverse=True)
         coarse_bits = buckets.fitting_level(index, bits, self.max_buckets, self.min_exponent)
         if coarse_bits < bits:
             # Coarsening keeps the order of buckets: groups are runs.
@@ -194,7 +199,8 @@ class HistogramState(State):
             inverse = (np.cumsum(first) - 1)[inverse]
             index = index[first]
             bits = coarse_bits
-        t = buckets.position(scores, bits, self.min_exponent)
+            t = buckets.position(scores, bits, self.min_exponent)
+        inverse = inverse.ravel()
         n = len(index)
         return dataclasses.replace(
             self, mantissa_bits=bits, index=index.astype(np.int32),
@@ -209,8 +215,9 @@ class HistogramState(State):
         if not len(self.index):
             return self.from_scores(scores, pos, neg)
         scores = np.asarray(scores, np.float32).ravel()
-        index = buckets.bucket_index(scores, self.mantissa_bits, self.min_exponent).astype(np.int32)
-        size = buckets.num_buckets(self.mantissa_bits, self.min_exponent)
+        bits = self.mantissa_bits
+        index, t = buckets.index_and_position(scores, bits, self.min_exponent)
+        size = buckets.num_buckets(bits, self.min_exponent)
         if size <= _LOOKUP_LIMIT:
             # A slot per bucket of the layout: one gather instead of a binary
             # search per score (unsorted scores make searchsorted slow).
@@ -227,9 +234,10 @@ class HistogramState(State):
         if not found.all():
             # Scores in buckets not occupied yet are grouped on their own and
             # merged in (which may coarsen); the others are added in place.
-            missing = self.from_scores(scores[~found], pos[~found], neg[~found])
-            scores, pos, neg, at = scores[found], pos[found], neg[found], at[found]
-        t = buckets.position(scores, self.mantissa_bits, self.min_exponent)
+            new = np.flatnonzero(~found)
+            missing = self._grouped(scores[new], index[new], t[new], pos[new], neg[new], bits)
+            kept = np.flatnonzero(found)
+            pos, neg, at, t = pos[kept], neg[kept], at[kept], t[kept]
         n = len(self.index)
         state = dataclasses.replace(
             self, pos=self.pos + np.bincount(at, pos, n), neg=self.neg + np.bincount(at, neg, n),
