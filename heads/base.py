@@ -146,33 +146,63 @@ def probability_f32(p64):
     return tf.cast(p64, tf.float32)
 
 
-class Binned(collections.namedtuple("Binned", ["index", "values", "shape"])):
+class Binned(collections.namedtuple("Binned", ["index", "values", "shape", "finish"])):
     """Per-row contributions to a small fixed-shape array: `values[...]` adds
     to cell `index[...]` (flat, in `shape`) of the row's segment. One
-    `unsorted_segment_sum` then fills `[num_segments, *shape]`, as a bincount
-    does, without materialising one-hot rows."""
+    weighted bincount then fills `[num_segments, *shape]` without
+    materialising one-hot rows. `values` may be a tuple of arrays shaped like
+    `index`, each summed on its own: their sums stack along the first axis of
+    `shape` (one index for several sums instead of an index per sum).
+    `finish`, if given, maps the summed `[num_segments, *shape]` array to
+    the statistic (in the traced function)."""
+
+Binned.__new__.__defaults__ = (None,)
 
 
 def confusion_binned(label_pos, scores, w, thresholds, per_class=False):
     """Weighted (label, score > t) counts: shape `(T, 2, 2)` pooled over the
-    C columns of `[n, C]` inputs, or `(C, T, 2, 2)` with `per_class`."""
-    t = tf.constant(thresholds, tf.float64)
+    C columns of `[n, C]` inputs, or `(C, T, 2, 2)` with `per_class`.
+
+    Each (row, column) is binned once, by its label and by how many of the
+    thresholds its score exceeds (k): the count predicted positive at the
+    j-th smallest threshold is then the sum over k > j, negative over
+    k <= j (cumulative sums of a `(2, T + 1)` histogram), instead of T
+    comparisons binned apiece."""
+    thresholds = tuple(float(t) for t in thresholds)
     n_t = len(thresholds)
-    pred = tf.cast(scores[:, :, None] > t[None, None, :], tf.int64)
-    cell = 2 * tf.cast(label_pos != 0, tf.int64)[:, :, None] + pred + 4 * tf.range(n_t, dtype=tf.int64)
-    values = w[:, :, None] * tf.ones_like(pred, tf.float64)
+    order = sorted(range(n_t), key=thresholds.__getitem__)
+    k = None
+    for j in order:
+        above = tf.cast(scores > tf.constant(thresholds[j], scores.dtype), tf.int32)
+        k = above if k is None else k + above
+    cell = (n_t + 1) * tf.cast(label_pos != 0, tf.int32) + k
+    n_c = int(scores.shape[1])
     if per_class:
-        n_c = tf.shape(pred, out_type=tf.int64)[1]
-        cell = cell + 4 * n_t * tf.range(n_c, dtype=tf.int64)[None, :, None]
-        return Binned(cell, values, (int(scores.shape[1]), n_t, 2, 2))
-    return Binned(cell, values, (n_t, 2, 2))
+        cell = cell + 2 * (n_t + 1) * tf.range(n_c, dtype=tf.int32)[None, :]
+    values = tf.broadcast_to(tf.cast(w, tf.float64), tf.shape(cell))
+    # Position of each threshold (in the given order) among the sorted ones.
+    rank = [order.index(i) for i in range(n_t)]
+
+    def finish(histogram):  # [S, (C,) 2, T + 1] -> [S, (C,) T, 2, 2]
+        negative = tf.cumsum(histogram, axis=-1)[..., :n_t]                 # k <= j
+        positive = tf.cumsum(histogram, axis=-1, reverse=True, exclusive=True)[..., :n_t]
+        cm = tf.stack([negative, positive], axis=-1)                        # [..., 2, T, 2]
+        rank_axis = cm.shape.rank - 2
+        perm = list(range(rank_axis - 1)) + [rank_axis, rank_axis - 1, rank_axis + 1]
+        cm = tf.transpose(cm, perm)                                         # [..., T, 2, 2]
+        if rank != list(range(n_t)):
+            cm = tf.gather(cm, rank, axis=cm.shape.rank - 3)
+        return cm
+
+    shape = (n_c, 2, n_t + 1) if per_class else (2, n_t + 1)
+    return Binned(cell, values, shape, finish)
 
 
 def _bin_sum(index, values, size):
-    """Sums `values` into `size` bins by flat `index` (a weighted bincount:
-    several times faster than unsorted_segment_sum on CPU)."""
-    return tf.math.bincount(tf.cast(tf.reshape(index, [-1]), tf.int32),
-                            weights=tf.cast(tf.reshape(values, [-1]), tf.float64),
+    """Sums `values` into `size` bins by flat int32 `index` (a weighted
+    bincount: several times faster than unsorted_segment_sum on CPU)."""
+    return tf.math.bincount(tf.reshape(index, [-1]),
+                            weights=tf.reshape(tf.cast(values, tf.float64), [-1]),
                             minlength=size, maxlength=size)
 
 
@@ -336,21 +366,38 @@ class Head:
             tf.cast(tf.broadcast_to(weights, tf.concat([tf.shape(logits)[:1],
                                                         tf.shape(weights)[1:]], 0)),
                     tf.float64), axis=-1)
-        seg64 = tf.cast(segment_ids, tf.int64)
+        # Bin indices are int32 (bincount's type): a statistic's dense
+        # [num_segments, *shape] array must stay under 2**31 cells anyway.
+        seg = tf.cast(segment_ids, tf.int32)
+        cell_index = {}  # inner shape -> index of every cell of [n, *shape] rows
+
+        def row_cells(shape):
+            if shape not in cell_index:
+                size = int(np.prod(shape))
+                seg_b = tf.reshape(seg, [-1] + [1] * len(shape))
+                cell_index[shape] = seg_b * size + tf.reshape(tf.range(size, dtype=tf.int32),
+                                                              shape)
+            return cell_index[shape]
+
         out = {}
         for k, v in dense.items():
             if isinstance(v, Binned):
-                size = int(np.prod(v.shape))
-                seg_b = tf.reshape(seg64, [-1] + [1] * (v.index.shape.rank - 1))
-                summed = _bin_sum(seg_b * size + v.index, v.values, num_segments * size)
-                out[k] = tf.reshape(summed, [num_segments] + list(v.shape))
+                shape = tuple(v.shape)
+                values = v.values if isinstance(v.values, tuple) else (v.values,)
+                size = int(np.prod(shape[1:] if len(values) > 1 else shape))
+                seg_b = tf.reshape(seg, [-1] + [1] * (v.index.shape.rank - 1))
+                index = seg_b * size + v.index
+                sums = [_bin_sum(index, x, num_segments * size) for x in values]
+                if len(values) > 1:
+                    summed = tf.stack([tf.reshape(x, [num_segments] + list(shape[1:]))
+                                       for x in sums], axis=1)
+                else:
+                    summed = tf.reshape(sums[0], [num_segments] + list(shape))
+                out[k] = summed if v.finish is None else v.finish(summed)
             else:
-                v = tf.cast(v, tf.float64)
-                size = int(np.prod(v.shape[1:]))
-                seg_b = tf.reshape(seg64, [-1] + [1] * (v.shape.rank - 1))
-                index = seg_b * size + tf.reshape(tf.range(size, dtype=tf.int64), v.shape[1:])
-                summed = _bin_sum(index, v, num_segments * size)
-                out[k] = tf.reshape(summed, [num_segments] + v.shape[1:].as_list())
+                shape = tuple(v.shape[1:].as_list())
+                summed = _bin_sum(row_cells(shape), v, num_segments * int(np.prod(shape)))
+                out[k] = tf.reshape(summed, [num_segments] + list(shape))
         out = self._derived_stats(out)
         for name, (score, pos, neg) in scores.items():
             # Per-row scores and weights leave as they are: ScoreGroups

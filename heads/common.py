@@ -9,10 +9,8 @@ def calibration_binned(p64, label, w, n_buckets=CALIBRATION_BUCKETS):
     """Weight, weighted prediction and weighted label per equal-width
     probability bucket, pooled over the columns of `[n, C]` inputs: (3, B)."""
     from heads.base import Binned
-    b = tf.clip_by_value(tf.cast(tf.floor(p64 * n_buckets), tf.int64), 0, n_buckets - 1)
-    index = b[:, :, None] + n_buckets * tf.range(3, dtype=tf.int64)
-    values = tf.stack([w, w * p64, w * label], axis=-1)
-    return Binned(index, values, (3, n_buckets))
+    index = tf.clip_by_value(tf.cast(tf.floor(p64 * n_buckets), tf.int32), 0, n_buckets - 1)
+    return Binned(index, (w, w * p64, w * label), (3, n_buckets))
 
 
 def static_n_classes(n_classes):
