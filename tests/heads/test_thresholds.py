@@ -39,6 +39,14 @@ def _counts(y, p, w, t):
                                                 ~pred & ~pos))
 
 
+def _assert_pooled(metrics, counts, suffix):
+    tp, fp, fn, tn = counts
+    assert metrics["precision/" + suffix].result() == pytest.approx(tp / (tp + fp), rel=1e-9)
+    assert metrics["recall/" + suffix].result() == pytest.approx(tp / (tp + fn), rel=1e-9)
+    assert metrics["accuracy/" + suffix].result() == pytest.approx(
+        (tp + tn) / (tp + fp + fn + tn), rel=1e-9)
+
+
 @pytest.mark.parametrize("thresholds", [(0.7, 0.2, 0.5), (0.5, 0.9, 0.1, 0.3), (0.5,)])
 def test_multi_label_thresholds_in_any_order(thresholds):
     rng = np.random.default_rng(11)
@@ -51,12 +59,8 @@ def test_multi_label_thresholds_in_any_order(thresholds):
     p = sigmoid32(logits).astype(np.float64)
     wc = np.broadcast_to(w.astype(np.float64), y.shape)
     for t in thresholds:
-        tp, fp, fn, tn = _counts(y, p, wc, t)
         suffix = "positive_threshold_%g" % t
-        assert metrics["precision/" + suffix].result() == pytest.approx(tp / (tp + fp), rel=1e-9)
-        assert metrics["recall/" + suffix].result() == pytest.approx(tp / (tp + fn), rel=1e-9)
-        assert metrics["accuracy/" + suffix].result() == pytest.approx(
-            (tp + tn) / (tp + fp + fn + tn), rel=1e-9)
+        _assert_pooled(metrics, _counts(y, p, wc, t), suffix)
         for c in range(n_classes):
             tp, fp, fn, _ = _counts(y[:, c], p[:, c], wc[:, c], t)
             key = "%%s/%s/class%d" % (suffix, c)
@@ -76,12 +80,8 @@ def test_binary_thresholds_in_any_order():
     p = sigmoid32(logits).astype(np.float64)
     wf = w.astype(np.float64)
     for t in thresholds:
-        tp, fp, fn, tn = _counts(y, p, wf, t)
         suffix = "positive_threshold_%g" % t
-        assert metrics["precision/" + suffix].result() == pytest.approx(tp / (tp + fp), rel=1e-9)
-        assert metrics["recall/" + suffix].result() == pytest.approx(tp / (tp + fn), rel=1e-9)
-        assert metrics["accuracy/" + suffix].result() == pytest.approx(
-            (tp + tn) / (tp + fp + fn + tn), rel=1e-9)
+        _assert_pooled(metrics, _counts(y, p, wf, t), suffix)
     # The class-id precision (logit > 0): exactly-0.5 rows are predicted negative.
     tp, fp, _, _ = _counts(y, p, wf, 0.5)
     assert metrics["precision"].result() == pytest.approx(tp / (tp + fp), rel=1e-9)
