@@ -386,7 +386,7 @@ class Head:
                 values = v.values if isinstance(v.values, tuple) else (v.values,)
                 size = int(np.prod(shape[1:] if len(values) > 1 else shape))
                 seg_b = tf.reshape(seg, [-1] + [1] * (v.index.shape.rank - 1))
-                index = seg_b * size + v.index
+                index = seg_b * size + tf.cast(v.index, tf.int32)  # any integer index
                 sums = [_bin_sum(index, x, num_segments * size) for x in values]
                 if len(values) > 1:
                     summed = tf.stack([tf.reshape(x, [num_segments] + list(shape[1:]))

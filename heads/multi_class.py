@@ -112,7 +112,7 @@ class MultiClassHead(base.Head):
             pred_hot = tf.one_hot(pred, n, dtype=tf.float64)
             w_cols = w[:, None] * tf.ones_like(label_hot)
             dense["ovr"] = base.confusion_binned(label_hot, pred_hot, w_cols, (0.5,), per_class=True)
-            dense["confusion"] = base.Binned(tf.cast(label * n + pred, tf.int32), w, (n, n))
+            dense["confusion"] = base.Binned(label * n + pred, w, (n, n))
             true_logit = tf.reduce_sum(z * label_hot, axis=-1, keepdims=True)
             rank = tf.reduce_sum(tf.cast(z > true_logit, tf.float64), axis=-1)
             dense["top_k"] = tf.stack([w * tf.cast(rank < k, tf.float64) for k in self._top_k], -1) \
