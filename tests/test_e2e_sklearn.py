@@ -54,13 +54,19 @@ AUC_METRICS = ("auc", "auc_precision_recall")
 # -- oracle: probabilities and losses ----------------------------------------------
 
 def sigmoid32(z):
-    """float32 sigmoid as TensorFlow computes it, returned as float64."""
-    return tf.math.sigmoid(tf.constant(np.asarray(z, np.float32))).numpy().astype(np.float64)
+    """The pipeline's float32 probability of float32 logits: the float64
+    sigmoid rounded to float32, returned as float64. (Not TensorFlow's
+    float32 sigmoid: its vectorised kernel rounds the same logit differently
+    at different batch positions, which breaks and makes ties.)"""
+    z = np.asarray(z, np.float32).astype(np.float64)
+    return (1. / (1. + np.exp(-z))).astype(np.float32).astype(np.float64)
 
 
 def softmax32(z):
-    return tf.nn.softmax(tf.constant(np.asarray(z, np.float32)), axis=-1).numpy() \
-        .astype(np.float64)
+    """The float64 softmax rounded to float32 (as `sigmoid32`), as float64."""
+    z = np.asarray(z, np.float32).astype(np.float64)
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32).astype(np.float64)
 
 
 def sigmoid_cross_entropy(y, z):
