@@ -397,8 +397,8 @@ class Evaluator:
     def plan_batch(self, features, accumulators, logits=None, inputs=None):
         """The heads' inputs and the slices of one batch, with a metrics dict
         in `accumulators` for every slice it touches (created here: the
-        absorbing thread only reaches them through the plan). `inputs`: `self.inputs(features, logits)`, when
-        the caller has it."""
+        absorbing thread only reaches them through the plan). `inputs`:
+        `self.inputs(features, logits)`, when the caller has it."""
         logits_in, labels = inputs or self.inputs(features, logits)
         first = next(iter(logits_in.values())) if isinstance(logits_in, dict) else logits_in
         batch_size = int(np.shape(first)[0])
