@@ -63,18 +63,17 @@ class RecordBatch(_RecordBatchFields, ReadItem):
     """Serialized records of one file: `records[i]` is record number
     `start + i` (0-based) of `path`, or `indices[i]` when the batch has
     gaps (corrupt records left out under `skip_corrupt`). A batch of the
-    fast path (`pipeline.tfread`) holds its records as a string tensor and
-    its parsed `features`."""
+    fast path (`pipeline.tfread`) holds its parsed `features`, and its
+    records as `tfread.FileRecords`, read from the file when asked for."""
     __slots__ = ()
 
     def record(self, i):
         """Record i as bytes."""
-        record = self.records[int(i)]
-        return record if isinstance(record, bytes) else record.numpy()
+        return self.records[int(i)]
 
     def record_list(self):
         """The records as a list of bytes."""
-        return self.records if isinstance(self.records, list) else self.records.numpy().tolist()
+        return self.records if isinstance(self.records, list) else list(self.records)
 
     def index(self, i):
         """The position in its file of `records[i]`."""
@@ -86,12 +85,13 @@ class RecordBatch(_RecordBatchFields, ReadItem):
         size = len(self.path)
         if isinstance(self.records, list):
             size += sum(map(len, self.records))
-        else:  # a string tensor (the fast path): its lengths, in TensorFlow
-            import tensorflow as tf
-            size += int(tf.reduce_sum(tf.strings.length(self.records)))
+        else:  # the fast path's FileRecords travel as their place in the file
+            size += len(self.records.path) + 24
         for value in (self.features or {}).values():
             if isinstance(value, np.ndarray):
                 size += value.nbytes
+                if value.dtype == object:  # parsed strings: bytes objects
+                    size += sum(map(len, value.ravel().tolist()))
             else:  # tf.RaggedTensor or tf.SparseTensor
                 flat = getattr(value, "flat_values", getattr(value, "values", None))
                 size += int(np.prod(flat.shape)) * flat.dtype.size if flat is not None else 0
@@ -147,7 +147,7 @@ def masked_crc(data):
     return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
 
 
-def _masked_crcs(records):
+def masked_crcs(records):
     """masked_crc of every record, as one uint64 array (the mask in numpy)."""
     crc = np.fromiter(map(google_crc32c.value, records), dtype=np.uint64, count=len(records))
     return (((crc >> np.uint64(15)) | (crc << np.uint64(17))) + np.uint64(_MASK_DELTA)) \
@@ -190,7 +190,7 @@ def _open(path):
     return raw, None
 
 
-def _split(buf, pos):
+def split_records(buf, pos):
     """Complete records of `buf` from `pos` on: (records, stored data crcs,
     position after the last complete record)."""
     records, crcs = [], []
@@ -264,9 +264,9 @@ def iter_record_batches(path, batch_size, chunk_bytes=CHUNK_BYTES, skip_corrupt=
                 buf = buf[pos:] + chunk if pos < len(buf) else chunk
                 pos = 0
             start_pos = pos
-            records, crcs, pos = _split(buf, pos)
+            records, crcs, pos = split_records(buf, pos)
             if records:
-                bad = np.flatnonzero(_masked_crcs(records) != np.asarray(crcs, np.uint64))
+                bad = np.flatnonzero(masked_crcs(records) != np.asarray(crcs, np.uint64))
                 kept = None
                 for k in map(int, bad):
                     at = _offset_of(buf, start_pos, k)

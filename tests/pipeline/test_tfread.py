@@ -47,6 +47,24 @@ def test_fast_batches_hold_the_records_and_the_parser_features(plain):
         assert b.record(0) == records[b.start]
 
 
+def test_fast_batches_read_their_records_back_from_the_file_only_when_asked(plain, tmp_path):
+    path, records = plain
+    copy = tmp_path / "copy.tfrecord"
+    copy.write_bytes(open(path, "rb").read())
+    batches = list(iter_parsed_batches(str(copy), 300, FEATURES))
+    # Each batch knows its place: together they tile the file exactly.
+    places = [(b.records.offset, b.records.size) for b in batches]
+    assert places[0][0] == 0 and sum(size for _, size in places) == copy.stat().st_size
+    assert all(o + s == nxt for (o, s), (nxt, _) in zip(places, places[1:]))
+    assert [len(b.records) for b in batches] == [300, 300, 300, 100]
+    assert batches[3].record(99) == records[999]  # read now, from byte offset places[3][0]
+    # A file rewritten under a batch not yet read back is an error, not wrong bytes.
+    copy.write_bytes(open(path, "rb").read()[:places[1][0] + 100])
+    with pytest.raises(CorruptRecordError, match="changed while it was read"):
+        batches[1].record(0)
+    assert batches[3].record(0) == records[900]  # already read: kept
+
+
 def test_gzip_and_remote_paths_take_the_python_reader(tmp_path):
     gz = write_tfrecords(tmp_path / "part.tfrecord.gz", _records(10), gzip=True)
     assert not fast_path_applies(gz)
