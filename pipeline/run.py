@@ -20,6 +20,7 @@ import pyarrow as pa
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from pipeline import write
+from pipeline.beam_tuning import shorten_bundle_sampler_sleep
 from pipeline.combine import MergeMetrics, SumCounts
 from pipeline.config import VocabularyRef
 from pipeline.errors import ConfigError, HeadevalError
@@ -202,6 +203,7 @@ def run_pipeline(config, output, overwrite=False, beam_argv=None):
         build_pipeline(pipeline, resolved, output)  # a template runs later, with no driver
         return dataflow.job_built(pipeline.run(), config, output, options, beam_argv)
     # --
+    shorten_bundle_sampler_sleep()  # for the bundles run in this process
     out = write.ReportOutput(output, overwrite=overwrite)
     try:
         resolved = resolve_vocabularies(config, out.path, beam_argv)
