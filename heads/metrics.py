@@ -366,9 +366,12 @@ class AUC(Metric):
             # higher ones and goes straight to the histogram, unsorted.
             below = scores < top.scores[0] if limit else np.ones(len(scores), bool)
             if below.any():
-                lower.append((scores[below], pos[below], neg[below]))
-                keep = ~below
-                scores, pos, neg = scores[keep], pos[keep], neg[keep]
+                # Row numbers, then gathers: a boolean mask that mixes True
+                # and False selects 2-8x slower (16k scores: 90-440 us for
+                # the six selections, 45-52 us this way).
+                rows, kept = np.flatnonzero(below), np.flatnonzero(~below)
+                lower.append((scores.take(rows), pos.take(rows), neg.take(rows)))
+                scores, pos, neg = scores.take(kept), pos.take(kept), neg.take(kept)
         if len(scores):
             top = top.merge(states.ScoresState.from_values(scores, pos, neg))
             if limit is not None and len(top.scores) > limit:

@@ -77,16 +77,17 @@ def merge_sorted(keys_a, values_a, keys_b, values_b):
     if not len(keys_b):
         return keys_a, list(values_a)
     at = np.searchsorted(keys_a, keys_b)  # b[j] goes before a[at[j]]
-    equal = np.zeros(len(at), bool)
-    inside = at < len(keys_a)
-    equal[inside] = keys_a[at[inside]] == keys_b[inside]
-    new = ~equal
+    # Row numbers rather than boolean masks throughout: selecting or
+    # scattering through a mask that mixes True and False is 2-8x slower.
+    equal = keys_a[np.minimum(at, len(keys_a) - 1)] == keys_b  # at == len: above every a key
+    same, new = np.flatnonzero(equal), np.flatnonzero(~equal)
     # Where b's new keys land in the output: after the a keys below them and
     # the new b keys before them (both runs ascending).
-    landing = at[new] + np.arange(int(new.sum()))
+    landing = at[new] + np.arange(len(new))
     from_b = np.zeros(len(keys_a) + len(landing), bool)
     from_b[landing] = True
-    from_a = ~from_b
+    from_a = np.flatnonzero(~from_b)
+    into = at[same]  # distinct keys: each position at most once
 
     def interleave(a, b):
         out = np.empty(len(from_b), np.result_type(a, b))
@@ -97,7 +98,7 @@ def merge_sorted(keys_a, values_a, keys_b, values_b):
     out = []
     for va, vb in zip(values_a, values_b):
         va = va.copy()
-        va[at[equal]] += vb[equal]  # distinct keys: each position at most once
+        va[into] += vb[same]
         out.append(interleave(va, vb[new]))
     return interleave(keys_a, keys_b[new]), out
 
