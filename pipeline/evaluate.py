@@ -248,8 +248,10 @@ class Evaluator:
             labels = self._labels(self.head_cfgs[0], features)
         return logits, labels
 
-    def segments(self, features, spec, batch_size):
-        """Segment id per example and the slice string of each segment."""
+    def segments(self, features, spec, batch_size, factorized=None):
+        """Segment id per example and the slice string of each segment.
+        `factorized`: {feature: (sorted distinct values, index per example)}
+        for features whose factorization is known (`RecordBatch.factorized`)."""
         if not spec:
             return np.zeros(batch_size, np.int32), [""]
         codes, names = [], []
@@ -262,7 +264,8 @@ class Evaluator:
             if column.ndim != 1:
                 raise ConfigError("slices: feature %r has shape %s; slice on a feature with one "
                                  "value per example" % (feature, column.shape))
-            uniq, inverse = _distinct(column)
+            uniq, inverse = (factorized[feature] if factorized and feature in factorized
+                             else _distinct(column))
             codes.append(inverse)
             names.append(slice_value_strings(uniq))
         dims = [len(n) for n in names]
@@ -394,11 +397,12 @@ class Evaluator:
         self.absorb_batch(plan, self.batch_statistics(plan))
         return plan.batch_size
 
-    def plan_batch(self, features, accumulators, logits=None, inputs=None):
+    def plan_batch(self, features, accumulators, logits=None, inputs=None, factorized=None):
         """The heads' inputs and the slices of one batch, with a metrics dict
         in `accumulators` for every slice it touches (created here: the
         absorbing thread only reaches them through the plan). `inputs`:
-        `self.inputs(features, logits)`, when the caller has it."""
+        `self.inputs(features, logits)`, when the caller has it;
+        `factorized`: as `segments` takes it."""
         logits_in, labels = inputs or self.inputs(features, logits)
         first = next(iter(logits_in.values())) if isinstance(logits_in, dict) else logits_in
         batch_size = int(np.shape(first)[0])
@@ -407,7 +411,7 @@ class Evaluator:
         # per batch.
         metric_dicts, all_segments = [], []
         for spec in self._computed:
-            segment_ids, keys = self.segments(features, spec, batch_size)
+            segment_ids, keys = self.segments(features, spec, batch_size, factorized)
             all_segments.append(segment_ids + len(metric_dicts))
             for key in keys:
                 if key not in accumulators:

@@ -57,14 +57,18 @@ class _RecordBatchFields(NamedTuple):
     records: list
     indices: tuple = None
     features: dict = None
+    factorized: dict = None
 
 
 class RecordBatch(_RecordBatchFields, ReadItem):
     """Serialized records of one file: `records[i]` is record number
     `start + i` (0-based) of `path`, or `indices[i]` when the batch has
     gaps (corrupt records left out under `skip_corrupt`). A batch of the
-    fast path (`pipeline.tfread`) holds its parsed `features`, and its
-    records as `tfread.FileRecords`, read from the file when asked for."""
+    fast path (`pipeline.tfread`) holds its parsed `features`, its
+    records as `tfread.FileRecords`, read from the file when asked for, and
+    `factorized`: {feature: (sorted distinct values, index per record)} for
+    its one-string-per-example features (TensorFlow factorizes them while it
+    parses, so slicing on them needs no Python pass over the values)."""
     __slots__ = ()
 
     def record(self, i):

@@ -140,8 +140,10 @@ class EvaluateBatches(beam.DoFn):
         self._read.inc(n)
         if self._progress is not None:
             self._progress.add(n)
+        factorized = None
         if batch.features is not None:  # parsed while read: every record parsed
             features, rows = batch.features, np.arange(n)
+            factorized = batch.factorized
         elif self._skip:
             features, rows, bad_records = self._parser.parse_valid(batch)
             # The rejected records' positions: those not kept, in order (as bad_records).
@@ -156,7 +158,7 @@ class EvaluateBatches(beam.DoFn):
         if len(rows) == 0:
             return
         if self._transform is not None:
-            features = self._transform(features)
+            features, factorized = self._transform(features), None
         logits = self._model(features, len(rows)) if self._model is not None else None
         inputs = self._evaluator.inputs(features, logits)  # (logits, labels) for the heads
         bad = self._evaluator.find_bad_rows(features, logits, inputs=inputs)
@@ -178,18 +180,22 @@ class EvaluateBatches(beam.DoFn):
             if len(keep) == 0:
                 return
             features = take_rows(features, keep)
+            if factorized:
+                factorized = {k: (values, index[keep]) for k, (values, index) in
+                              factorized.items()}
             if logits is not None:
                 logits = ({k: v[keep] for k, v in logits.items()} if isinstance(logits, dict)
                           else logits[keep])
             inputs = None
-        evaluated = self._evaluate(features, logits, inputs)
+        evaluated = self._evaluate(features, logits, inputs, factorized)
         self._counts["evaluated"] += evaluated
         self._evaluated.inc(evaluated)
 
-    def _evaluate(self, features, logits, inputs):
+    def _evaluate(self, features, logits, inputs, factorized=None):
         """Hands the batch to the heads' threads; waits for the oldest batch
         in flight to be absorbed first when `_IN_FLIGHT` are."""
-        plan = self._evaluator.plan_batch(features, self._accumulators, logits, inputs)
+        plan = self._evaluator.plan_batch(features, self._accumulators, logits, inputs,
+                                          factorized)
         if self._pools is None:
             self._pools = tuple(concurrent.futures.ThreadPoolExecutor(
                 1, thread_name_prefix="headeval-" + role) for role in ("stats", "absorb"))

@@ -92,19 +92,42 @@ class FileRecords:
         return self._records
 
 
+def _factorized_names(features):
+    """The features parsed as one string per example: their values leave
+    TensorFlow factorized (distinct values, index per example)."""
+    return tuple(name for name, f in features.items()
+                 if f.dtype == "string" and not f.varlen and tuple(f.shape) == ())
+
+
 @functools.lru_cache(maxsize=16)
 def _parse_fn(feature_items):
-    """records -> ([their total length, their number], parsed features):
-    traced once per feature spec, not once per file."""
-    spec = parse.tf_feature_spec(dict(feature_items))
+    """records -> ([their total length, their number], parsed features,
+    {name: (distinct values, index of each example's)} for the
+    `_factorized_names`, which the parsed features then lack): traced once
+    per feature spec, not once per file."""
+    features = dict(feature_items)
+    spec = parse.tf_feature_spec(features)
+    factorized = _factorized_names(features)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string)], autograph=False)
     def parse_batch(records):
+        parsed = tf.io.parse_example(records, spec)
+        distinct = {name: tuple(tf.unique(parsed.pop(name), out_idx=tf.int32))
+                    for name in factorized}
         # The total length places the next batch in the file and checks that
         # the file was read to its end.
         return tf.stack([tf.reduce_sum(tf.cast(tf.strings.length(records), tf.int64)),
-                         tf.size(records, tf.int64)]), tf.io.parse_example(records, spec)
+                         tf.size(records, tf.int64)]), parsed, distinct
     return parse_batch
+
+
+def _sorted_factorization(values, index):
+    """(distinct values, index) with the values sorted, as
+    `pipeline.evaluate` numbers slice values."""
+    order = np.argsort(values, kind="stable")
+    rank = np.empty(len(order), np.int32)
+    rank[order] = np.arange(len(order), dtype=np.int32)
+    return values[order], rank[index]
 
 
 def _dataset(path, batch_size, features):
@@ -124,8 +147,8 @@ def _dataset(path, batch_size, features):
 def iter_parsed_batches(path, batch_size, features, skip_corrupt=False):
     """Like `pipeline.read.iter_record_batches`, but each `RecordBatch` of
     the fast path also carries its parsed `features` ({name: numpy array or
-    tf.RaggedTensor}, as `Parser` returns them) and its `records` are
-    `FileRecords`. From the first problem on, batches come from
+    tf.RaggedTensor}, as `Parser` returns them), the `factorized` string
+    features, and its `records` are `FileRecords`. From the first problem on, batches come from
     `iter_record_batches` (records as bytes, no features), so errors and
     skipped records are exactly its own."""
     handed_out = 0       # records yielded so far
@@ -134,7 +157,7 @@ def iter_parsed_batches(path, batch_size, features, skip_corrupt=False):
     iterator = iter(_dataset(path, batch_size, features))
     while True:
         try:
-            sizes, parsed = next(iterator)
+            sizes, parsed, distinct = next(iterator)
         except StopIteration:
             break
         except (tf.errors.OpError, UnicodeDecodeError):
@@ -144,8 +167,16 @@ def iter_parsed_batches(path, batch_size, features, skip_corrupt=False):
             break
         length, n = (int(v) for v in sizes.numpy())
         size = length + _HEADER_AND_FOOTER * n
+        features = parse.Parser._to_numpy(parsed)
+        factorized = {}
+        for name, (values, index) in distinct.items():
+            values, index = _sorted_factorization(values.numpy(), index.numpy())
+            factorized[name] = values, index
+            # Gathered from the distinct values: Python makes len(values)
+            # string objects, not one per example.
+            features[name] = values[index]
         yield RecordBatch(path, handed_out, FileRecords(path, consumed, size, n),
-                          features=parse.Parser._to_numpy(parsed))
+                          features=features, factorized=factorized)
         handed_out += n
         consumed += size
     if not failed and consumed == os.path.getsize(path):

@@ -65,6 +65,23 @@ def test_fast_batches_read_their_records_back_from_the_file_only_when_asked(plai
     assert batches[3].record(0) == records[900]  # already read: kept
 
 
+def test_one_string_per_example_features_come_factorized_as_slicing_numbers_them(tmp_path):
+    colors = ["red", "green", "blue", "green", "é"]
+    records = [example(id=[i], color=[colors[i % 5] * (1 + i % 3)]) for i in range(700)]
+    path = write_tfrecords(tmp_path / "part.tfrecord", records)
+    spec = {"id": Feature("id", "int64"), "color": Feature("color", "string"),
+            "tags": Feature("tags", "string", varlen=True)}
+    parser = Parser(spec)
+    batches = list(iter_parsed_batches(path, 300, spec))
+    assert [sorted(b.factorized) for b in batches] == [["color"]] * 3  # not id, not varlen tags
+    for b in batches:
+        want = parser.parse(records[b.start:b.start + len(b.records)])["color"]
+        values, index = b.factorized["color"]
+        assert list(values) == sorted(set(want.tolist()))  # sorted, distinct, as bytes
+        assert index.dtype == np.int32
+        assert values[index].tolist() == want.tolist() == b.features["color"].tolist()
+
+
 def test_gzip_and_remote_paths_take_the_python_reader(tmp_path):
     gz = write_tfrecords(tmp_path / "part.tfrecord.gz", _records(10), gzip=True)
     assert not fast_path_applies(gz)
