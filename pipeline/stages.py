@@ -27,6 +27,7 @@ the DoFn's thread and the metrics, which bounds the memory they hold.
 import collections
 import concurrent.futures
 import logging
+import threading
 
 import apache_beam as beam
 import numpy as np
@@ -110,8 +111,24 @@ class EvaluateBatches(beam.DoFn):
         self._progress = progress.tracker()  # None unless stderr is a terminal: see progress.py
         self._pools = None      # the bundle's (statistics, absorbing) threads
         self._in_flight = collections.deque()  # absorbing futures, oldest first
+        self._warm_up = None
+        if config.model.saved_model is None and config.transform is None:
+            # Traces the heads' functions while Beam starts the bundle and the
+            # reader its first file (only for logits from the features: a
+            # model or transform changes what the heads are given).
+            self._warm_up = threading.Thread(target=self._trace_heads, daemon=True,
+                                             name="headeval-warm-up")
+            self._warm_up.start()
+
+    def _trace_heads(self):
+        try:
+            with tf.device(self._device):
+                self._evaluator.warm_up(self._parser)
+        except Exception as e:  # the first real batch meets (and reports) the same
+            log.debug("headeval: tracing the heads before the first batch failed: %s", e)
 
     def teardown(self):
+        self._wait_for_warm_up()
         self._stop_pool()
 
     def start_bundle(self):
@@ -206,7 +223,13 @@ class EvaluateBatches(beam.DoFn):
         self._in_flight.append(absorb_pool.submit(self._absorb, plan, statistics))
         return plan.batch_size
 
+    def _wait_for_warm_up(self):
+        if self._warm_up is not None:
+            self._warm_up.join()
+            self._warm_up = None
+
     def _statistics(self, plan):
+        self._wait_for_warm_up()  # one thread traces at a time
         with tf.device(self._device):  # device scopes belong to their thread
             return self._evaluator.batch_statistics(plan)
 

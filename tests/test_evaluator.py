@@ -222,3 +222,44 @@ def test_segments_from_a_known_factorization_match_those_computed():
         given = Evaluator(config).segments(subset, ("country", "device"), len(rows), known)
         assert computed[1] == given[1] and np.array_equal(computed[0], given[0])
         assert len(given[1]) == (8 if len(rows) == 500 else 6)
+
+
+def test_warm_up_traces_what_real_batches_use_for_every_head_type(data, result):
+    # Evaluator.warm_up (run by the Beam stage before the first batch) must
+    # trace the functions real batches call, or it saves nothing: after it,
+    # a real batch adds no trace. The made-up examples must also pass every
+    # head's label checks (string labels through a vocabulary, var-length
+    # ids, 0/1, numbers).
+    from pipeline.config import Feature
+    from pipeline.evaluate import made_up_record
+    from pipeline.parse import Parser
+    features, _ = data
+    spec = {"y_bin": Feature("y_bin", "int64"), "z_bin": Feature("z_bin", "float32", (1,)),
+            "y_mc": Feature("y_mc", "string"), "z_mc": Feature("z_mc", "float32", (4,)),
+            "y_ml": Feature("y_ml", "int64", varlen=True), "z_ml": Feature("z_ml", "float32", (3,)),
+            "y_reg": Feature("y_reg", "float32"), "z_reg": Feature("z_reg", "float32", (1,)),
+            "w": Feature("w", "float32", default=1.0), "country": Feature("country", "string")}
+    config = NS(
+        heads=[NS(name="bin", type="binary", label="y_bin", weight_column="w", thresholds=[0.5]),
+               NS(name="mc", type="multi_class", n_classes=4, label="y_mc", weight_column="w",
+                  label_vocabulary=["a", "b", "c", "d"]),
+               NS(name="ml", type="multi_label", n_classes=3, label="y_ml", weight_column="w",
+                  thresholds=[0.5], classes_for_class_based_metrics=[0, 2]),
+               NS(name="reg", type="regression", label="y_reg", weight_column="w")],
+        model=NS(logits={"bin": "z_bin", "mc": "z_mc", "ml": "z_ml", "reg": "z_reg"}),
+        slices=[[], ["country"]], head_weights=None, metrics=None)
+    parser = Parser(spec)
+    made_up = parser.parse([made_up_record(spec, config.heads)])
+    assert made_up["y_mc"].tolist() == [b"a"] and made_up["w"].tolist() == [1.0]
+    assert made_up["y_ml"].to_list() == [[]]
+
+    def traced(evaluator):
+        return {name: sorted(map(repr, h._stats_fns)) for name, h in
+                zip(evaluator.head_names(), evaluator.heads)}
+    warmed = Evaluator(config)
+    warmed.warm_up(parser)
+    after_warm_up = traced(warmed)
+    assert all(after_warm_up.values())
+    batch = {k: v[:50] for k, v in features.items()}
+    warmed.add_batch(batch, {})
+    assert traced(warmed) == after_warm_up  # the real batch traced nothing new
