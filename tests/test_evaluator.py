@@ -41,10 +41,10 @@ def data():
     return features, truth
 
 
-@pytest.fixture(scope="module")
-def result(data):
-    features, _ = data
-    config = NS(
+def _four_heads():
+    """A binary, a multi-class (string labels), a multi-label and a
+    regression head over `data`'s features, sliced by country."""
+    return NS(
         heads=[NS(name="bin", type="binary", label="y_bin", weight_column="w", thresholds=[0.3, 0.5]),
                NS(name="mc", type="multi_class", n_classes=4, label="y_mc", weight_column="w",
                   label_vocabulary=["a", "b", "c", "d"]),
@@ -53,7 +53,12 @@ def result(data):
                NS(name="reg", type="regression", label="y_reg", weight_column="w")],
         model=NS(logits={"bin": "z_bin", "mc": "z_mc", "ml": "z_ml", "reg": "z_reg"}),
         slices=[[], ["country"]], head_weights=None, metrics=None)
-    evaluator = Evaluator(config)
+
+
+@pytest.fixture(scope="module")
+def result(data):
+    features, _ = data
+    evaluator = Evaluator(_four_heads())
     accumulators = {}
     # Uneven batches: the result must not depend on batching.
     for start, stop in ((0, 700), (700, 701), (701, N)):
@@ -224,7 +229,7 @@ def test_segments_from_a_known_factorization_match_those_computed():
         assert len(given[1]) == (8 if len(rows) == 500 else 6)
 
 
-def test_warm_up_traces_what_real_batches_use_for_every_head_type(data, result):
+def test_warm_up_traces_what_real_batches_use_for_every_head_type(data):
     # Evaluator.warm_up (run by the Beam stage before the first batch) must
     # trace the functions real batches call, or it saves nothing: after it,
     # a real batch adds no trace. The made-up examples must also pass every
@@ -239,15 +244,7 @@ def test_warm_up_traces_what_real_batches_use_for_every_head_type(data, result):
             "y_ml": Feature("y_ml", "int64", varlen=True), "z_ml": Feature("z_ml", "float32", (3,)),
             "y_reg": Feature("y_reg", "float32"), "z_reg": Feature("z_reg", "float32", (1,)),
             "w": Feature("w", "float32", default=1.0), "country": Feature("country", "string")}
-    config = NS(
-        heads=[NS(name="bin", type="binary", label="y_bin", weight_column="w", thresholds=[0.5]),
-               NS(name="mc", type="multi_class", n_classes=4, label="y_mc", weight_column="w",
-                  label_vocabulary=["a", "b", "c", "d"]),
-               NS(name="ml", type="multi_label", n_classes=3, label="y_ml", weight_column="w",
-                  thresholds=[0.5], classes_for_class_based_metrics=[0, 2]),
-               NS(name="reg", type="regression", label="y_reg", weight_column="w")],
-        model=NS(logits={"bin": "z_bin", "mc": "z_mc", "ml": "z_ml", "reg": "z_reg"}),
-        slices=[[], ["country"]], head_weights=None, metrics=None)
+    config = _four_heads()
     parser = Parser(spec)
     made_up = parser.parse([made_up_record(spec, config.heads)])
     assert made_up["y_mc"].tolist() == [b"a"] and made_up["w"].tolist() == [1.0]
