@@ -62,11 +62,6 @@ class FileRecords:
         self.path, self.offset, self.size, self.count = state
         self._records = None
 
-    @property
-    def nbytes(self):
-        """The records' bytes, without their framing."""
-        return self.size - _HEADER_AND_FOOTER * self.count
-
     def __len__(self):
         return self.count
 
@@ -147,10 +142,10 @@ def _dataset(path, batch_size, features):
 def iter_parsed_batches(path, batch_size, features, skip_corrupt=False):
     """Like `pipeline.read.iter_record_batches`, but each `RecordBatch` of
     the fast path also carries its parsed `features` ({name: numpy array or
-    tf.RaggedTensor}, as `Parser` returns them), the `factorized` string
-    features, and its `records` are `FileRecords`. From the first problem on, batches come from
-    `iter_record_batches` (records as bytes, no features), so errors and
-    skipped records are exactly its own."""
+    tf.RaggedTensor}, as `Parser` returns them) and its `factorized` string
+    features, and its `records` are `FileRecords`. From the first problem
+    on, batches come from `iter_record_batches` (records as bytes, no
+    features), so errors and skipped records are exactly its own."""
     handed_out = 0       # records yielded so far
     consumed = 0         # bytes of the file they take up
     failed = False
