@@ -10,7 +10,7 @@ Data: N tf.train.Examples with `labels` (var-length int64 class ids of 10
 classes, prevalences 5%..50%), `logits` (float[10], label + Gaussian noise),
 `region` (a slice feature with 5 values of unequal frequency) and `weight`
 (uniform 0.5-2). Written once per (N, files, seed, compression) with
-`pipeline.tfrecords.write_examples` into a cache folder (default
+`pipeline.io.writer.write_examples` into a cache folder (default
 $TMPDIR/headeval-bench) and reused.
 
 Config: one multi_label head, thresholds 0.3 / 0.5 / 0.7, per-class metrics
@@ -87,7 +87,7 @@ def dataset(n, files, seed, gzip, cache_dir, log=print):
     spent writing or None when cached)."""
     import yaml
 
-    from pipeline.tfrecords import write_examples
+    from pipeline.io.writer import write_examples
 
     suffix = ".tfrecord.gz" if gzip else ".tfrecord"
     folder = os.path.join(cache_dir, "v%d-n%d-f%d-s%d-%s" % (DATA_VERSION, n, files, seed,

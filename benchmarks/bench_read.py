@@ -24,8 +24,8 @@ import tensorflow as tf
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.config import Feature
-from pipeline.parse import Parser
-from pipeline.read import ReadBatches
+from pipeline.io.parse import Parser
+from pipeline.io.reader import ReadBatches
 
 FEATURES = {"logits": Feature("logits", "float32"), "label": Feature("label", "int64"),
             "weight": Feature("weight", "float32", default=1.0),

@@ -51,7 +51,7 @@ def make_model(folder, rng):
 
 
 def make_data(folder, n, rng):
-    from pipeline.tfrecords import write_examples
+    from pipeline.io.writer import write_examples
     path = os.path.join(folder, "data-n%d.tfrecord" % n)
     if not os.path.exists(path):
         x = rng.normal(size=(n, N_FEATURES)).astype(np.float32)

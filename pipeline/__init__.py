@@ -3,9 +3,9 @@
 Submodules are imported where needed (`from pipeline.config import
 load_config`): `import pipeline` itself loads neither TensorFlow nor Beam.
 It does make a later `import tensorflow` skip its eager import of Keras
-(`pipeline.keras_deferral`): half of TensorFlow's start-up, in the CLI and
+(`pipeline.runtime.keras_deferral`): half of TensorFlow's start-up, in the CLI and
 in every Beam worker that unpickles our stages.
 """
-from pipeline import keras_deferral as _keras_deferral
+from pipeline.runtime import keras_deferral as _keras_deferral
 
 _keras_deferral.install()

@@ -14,9 +14,12 @@ import shutil
 import sys
 import tempfile
 
+from pipeline.report.load import read_metrics_rows, read_run
+from pipeline.report.text import format_report
+from pipeline.runtime.runner_args import with_default_runner
+
 DATA_FILES = ("demo.yaml", "demo.tfrecord.gz")
 DEFAULT_OUTPUT = "headeval-demo"
-DEFAULT_RUNNER = "--runner=FnApiRunner"  # DirectRunner would try to download Prism first
 
 
 class _DemoFiles:
@@ -69,9 +72,7 @@ def run_demo(output_dir=None, beam_argv=None, show=True):
     from pipeline.run import run_pipeline
 
     output_dir = os.path.abspath(output_dir or DEFAULT_OUTPUT)
-    beam_argv = list(beam_argv or [])
-    if not any(a == "--runner" or a.startswith("--runner=") for a in beam_argv):
-        beam_argv.insert(0, DEFAULT_RUNNER)
+    beam_argv = with_default_runner(beam_argv)
     with _DemoFiles() as folder:
         config = load_config(os.path.join(folder, "demo.yaml"))
         result = run_pipeline(config, output_dir, overwrite=True, beam_argv=beam_argv)
@@ -84,12 +85,5 @@ def run_demo(output_dir=None, beam_argv=None, show=True):
 
 
 def show_report(output_dir, out=None):
-    """Prints the report as `headeval show` does: heads in config order,
-    classes in vocabulary order, slices by size."""
-    from pipeline import cli
-
-    out = out or sys.stdout
-    rows = cli.read_metrics_rows(output_dir)
-    run = cli.read_run(output_dir)
-    out.write(cli.format_rows(rows, counts=cli.slice_counts(rows),
-                              vocabularies=cli.class_orders(run), heads=cli.head_order(run)))
+    """Prints the report as `headeval show` does."""
+    (out or sys.stdout).write(format_report(read_metrics_rows(output_dir), read_run(output_dir)))

@@ -1,4 +1,5 @@
-"""The failures headeval expects and explains: bad configs, inputs and outputs.
+"""The failures headeval expects and explains: bad configs, inputs, models and
+outputs; and the kinds of rejected example that run.json counts.
 
 The CLI prints these as one line, without a traceback; anything else is a bug
 and keeps its traceback.
@@ -8,6 +9,22 @@ message: Beam re-raises a worker's exception as
 `type(e)(e.args[0] + " [while running 'step']", *e.args[1:])`, so keeping it
 there is what lets `e.path` and `e.index` survive the trip to the caller.
 """
+
+# Why an example was rejected: the `kind` of a rejected/ row and the keys of
+# run.json's counts.rejected_by_kind. Set where the problem is found.
+CORRUPT_RECORD = "corrupt_record"              # its data fails its checksum
+NOT_AN_EXAMPLE = "not_an_example"              # not a tf.train.Example that parses
+MISSING_FEATURE = "missing_feature"            # a required feature is absent
+WRONG_TYPE_OR_LENGTH = "wrong_type_or_length"  # a feature of the wrong type or size
+LABEL_OUT_OF_RANGE = "label_out_of_range"
+LABEL_NOT_IN_VOCABULARY = "label_not_in_vocabulary"
+LABEL_NOT_FINITE = "label_not_finite"
+LOGITS_NOT_FINITE = "logits_not_finite"
+WEIGHT_NOT_FINITE = "weight_not_finite"
+WEIGHT_NEGATIVE = "weight_negative"
+REJECTION_KINDS = (CORRUPT_RECORD, NOT_AN_EXAMPLE, MISSING_FEATURE, WRONG_TYPE_OR_LENGTH,
+                   LABEL_OUT_OF_RANGE, LABEL_NOT_IN_VOCABULARY, LABEL_NOT_FINITE,
+                   LOGITS_NOT_FINITE, WEIGHT_NOT_FINITE, WEIGHT_NEGATIVE)
 
 
 class HeadevalError(Exception):
@@ -56,17 +73,20 @@ class BadRecordError(HeadevalError, ValueError):
     """A record that does not parse with the feature spec.
 
     Attributes: `path` and `index` (the record's position in its file),
-    `feature` (None when the record is not a tf.train.Example at all) and
-    `reason` (the message without the location).
+    `feature` (None when the record is not a tf.train.Example at all),
+    `reason` (the message without the location) and `kind` (one of
+    REJECTION_KINDS, set by whoever found the problem).
     """
 
-    def __init__(self, message, path=None, index=None, feature=None, reason=None):
-        super().__init__(message, path, index, feature, reason)
+    def __init__(self, message, path=None, index=None, feature=None, reason=None,
+                 kind=NOT_AN_EXAMPLE):
+        super().__init__(message, path, index, feature, reason, kind)
 
     path = property(lambda self: self.args[1])
     index = property(lambda self: self.args[2])
     feature = property(lambda self: self.args[3])
     reason = property(lambda self: self.args[4])
+    kind = property(lambda self: self.args[5])
 
 
 class OutputExistsError(HeadevalError):
@@ -76,3 +96,29 @@ class OutputExistsError(HeadevalError):
         super().__init__(message, path)
 
     path = property(lambda self: self.args[1])
+
+
+class CountMismatchError(HeadevalError):
+    """Records read != evaluated + rejected: an example went missing."""
+
+
+class EmptyInputError(HeadevalError):
+    """The input files hold no records."""
+
+
+class ModelError(HeadevalError, ValueError):
+    """The model could not be loaded, or was given inputs it cannot take, or
+    gave outputs of the wrong form. The CLI prints it as one line."""
+
+
+class TransformError(HeadevalError, ValueError):
+    """The tf.Transform output could not be loaded or applied."""
+
+
+class JobNotFinishedError(HeadevalError):
+    """The job ended in a state other than DONE: there is no report."""
+
+    def __init__(self, message, state=None):
+        super().__init__(message, state)
+
+    state = property(lambda self: self.args[1])

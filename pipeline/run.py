@@ -16,46 +16,33 @@ import time
 from datetime import datetime, timezone
 
 import apache_beam as beam
-import pyarrow as pa
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from pipeline import write
-from pipeline.beam_tuning import shorten_bundle_sampler_sleep
-from pipeline.combine import MergeMetrics, SumCounts
 from pipeline.config import VocabularyRef
-from pipeline.errors import ConfigError, HeadevalError
-from pipeline.read import ReadBatches
-from pipeline.stages import (COUNTS_TAG, METRICS_TAG, REJECTED_TAG, EvaluateBatches,
-                             SliceRows, WriteReport)
+from pipeline.errors import ConfigError, CountMismatchError, EmptyInputError
+from pipeline.evaluate.build import build_report_head
+from pipeline.evaluate.combine import MergeMetrics, SumCounts
+from pipeline.evaluate.stage import COUNTS_TAG, METRICS_TAG, REJECTED_TAG, EvaluateBatches
+from pipeline.io.files import join, read_json, write_json
+from pipeline.io.reader import ReadBatches
+from pipeline.report.output import ReportOutput
+from pipeline.report.schema import (COUNTS_FILE, REJECTED_DIR, REJECTED_SCHEMA, REPORT_FORMAT,
+                                    RUN_FILE)
+from pipeline.report.stages import SliceRows, WriteReport, slice_tables
+from pipeline.runtime import dataflow
+from pipeline.runtime.beam_tuning import shorten_bundle_sampler_sleep
 
 log = logging.getLogger(__name__)
 
-COUNTS_FILE = "_counts.json"  # written by the pipeline, folded into run.json
-REJECTED_SCHEMA = pa.schema([
-    pa.field("file", pa.string()),
-    pa.field("index", pa.int64()),
-    pa.field("kind", pa.string()),
-    pa.field("feature", pa.string()),
-    pa.field("reason", pa.string()),
-    pa.field("record", pa.binary()),
-])
-
-
-class CountMismatchError(HeadevalError):
-    """Records read != evaluated + rejected: an example went missing."""
-
-
-class EmptyInputError(HeadevalError):
-    """The input files hold no records."""
-
-
 def _write_counts(counts, path):
-    write.write_json(counts, path)
+    write_json(counts, path)
     return path
 
 
 def build_pipeline(pipeline, config, folder):
     """Adds the evaluation of `config` to `pipeline`, writing into `folder`."""
+    head_names, empty_metrics = build_report_head(config)
     results = (pipeline
                | "Read" >> ReadBatches(config.input.pattern, config.batch_size,
                                       skip_corrupt=config.bad_examples == "skip",
@@ -64,16 +51,17 @@ def build_pipeline(pipeline, config, folder):
                    COUNTS_TAG, REJECTED_TAG, main=METRICS_TAG))
     _ = (results[METRICS_TAG]
          | "MergePerSlice" >> beam.CombinePerKey(MergeMetrics())
-         | "SliceRows" >> beam.ParDo(SliceRows(config))
+         | "SliceRows" >> beam.ParDo(SliceRows(head_names))
          | "GatherSlices" >> beam.combiners.ToList()
-         | "WriteReport" >> beam.ParDo(WriteReport(config, folder)))
+         | "WriteReport" >> beam.ParDo(WriteReport(
+             folder, config.slices, slice_tables("", empty_metrics, head_names))))
     _ = (results[COUNTS_TAG]
          | "SumCounts" >> beam.CombineGlobally(SumCounts())
-         | "WriteCounts" >> beam.Map(_write_counts, write.join(folder, COUNTS_FILE)))
+         | "WriteCounts" >> beam.Map(_write_counts, join(folder, COUNTS_FILE)))
     if config.bad_examples == "skip":
         _ = (results[REJECTED_TAG]
              | "WriteRejected" >> beam.io.WriteToParquet(
-                 write.join(folder, write.REJECTED_DIR, "rejected"), REJECTED_SCHEMA,
+                 join(folder, REJECTED_DIR, "rejected"), REJECTED_SCHEMA,
                  file_name_suffix=".parquet"))
     return pipeline
 
@@ -83,7 +71,7 @@ def resolve_vocabularies(config, folder, beam_argv):
 
     `{tft: NAME}` is read from the tf.Transform output; `{compute: true}` is
     computed by a tf.Transform analyzer pass over the input
-    (`pipeline.vocab`, one Beam pipeline for all such heads, run with
+    (`pipeline.model.vocab`, one Beam pipeline for all such heads, run with
     `beam_argv`) and written to `<folder>/vocabularies/<head name>.txt`.
     `folder` is the report's temporary folder. A vocabulary whose size is not
     the head's class count (2 for binary, else n_classes) is a ConfigError
@@ -118,8 +106,7 @@ def resolve_vocabularies(config, folder, beam_argv):
         resolved[i] = (tuple(w.decode("utf-8") if isinstance(w, bytes) else str(w)
                              for w in words), key + ".tft", "vocabulary %r" % vocab.tft)
     if to_compute:
-        from pipeline import dataflow
-        from pipeline.vocab import compute_vocabularies
+        from pipeline.model.vocab import compute_vocabularies
         options = PipelineOptions(list(beam_argv or []))
         if dataflow.builds_job_only(options):
             i = to_compute[0][0]
@@ -193,9 +180,8 @@ def run_pipeline(config, output, overwrite=False, beam_argv=None):
     started = time.time()
     options = PipelineOptions(list(beam_argv or []))
     runner = options.view_as(StandardOptions).runner or "DirectRunner"
-    # -- Dataflow (pipeline/dataflow.py): workers cannot see local paths; a
+    # -- Dataflow (pipeline/runtime/dataflow.py): workers cannot see local paths; a
     # template or --dry_run only builds the job: no counts, no report.
-    from pipeline import dataflow
     dataflow.check_dataflow_run(config, output, options)
     if dataflow.builds_job_only(options):
         resolved = resolve_vocabularies(config, output, beam_argv)
@@ -204,7 +190,7 @@ def run_pipeline(config, output, overwrite=False, beam_argv=None):
         return dataflow.job_built(pipeline.run(), config, output, options, beam_argv)
     # --
     shorten_bundle_sampler_sleep()  # for the bundles run in this process
-    out = write.ReportOutput(output, overwrite=overwrite)
+    out = ReportOutput(output, overwrite=overwrite)
     try:
         resolved = resolve_vocabularies(config, out.path, beam_argv)
         pipeline = beam.Pipeline(options=options)
@@ -212,17 +198,17 @@ def run_pipeline(config, output, overwrite=False, beam_argv=None):
         result = pipeline.run()
         result.wait_until_finish()
         dataflow.check_finished(result)  # e.g. a cancelled Dataflow job: no counts to read
-        counts = write.read_json(out.file(COUNTS_FILE))
+        counts = read_json(out.file(COUNTS_FILE))
         for key in ("read", "evaluated", "rejected"):
             counts.setdefault(key, 0)
-        write.FileSystems.delete([out.file(COUNTS_FILE)])
+        FileSystems.delete([out.file(COUNTS_FILE)])
         _check_counts(counts)
         if counts["read"] == 0:
             raise EmptyInputError("input.pattern %r matches files, but they hold no records"
                                   % config.input.pattern)
         finished = time.time()
         run = {
-            "headeval_report": 1,
+            "headeval_report": REPORT_FORMAT,
             "config": resolved.to_dict(),
             "config_file": config.source,
             "output": out.output,
@@ -243,7 +229,7 @@ def run_pipeline(config, output, overwrite=False, beam_argv=None):
             "finished": datetime.fromtimestamp(finished, timezone.utc).isoformat(),
             "wall_seconds": finished - started,
         }
-        write.write_json(run, out.file(write.RUN_FILE))
+        write_json(run, out.file(RUN_FILE))
         out.commit()
     except BaseException:
         out.abort()

@@ -46,7 +46,7 @@ from sklearn.model_selection import train_test_split
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from pipeline.tfrecords import write_examples  # noqa: E402
+from pipeline.io.writer import write_examples  # noqa: E402
 
 DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 PROPERTIES = ("even", "prime", "large", "loop")

@@ -104,7 +104,7 @@ def make_e2e_arrays(n=E2E_N, seed=20240611):
 
 
 def e2e_columns(a):
-    """The arrays as TFRecord columns (pipeline.tfrecords.write_examples)."""
+    """The arrays as TFRecord columns (pipeline.io.writer.write_examples)."""
     return {
         "id": np.arange(a.n, dtype=np.int64),
         "country": a.country,
@@ -173,7 +173,7 @@ def e2e_dataset(tmp_path_factory):
     `folder`, `files`, `n_records`, `countries`, `slices` (the report's
     slice strings: "" and "country=US", ...).
     """
-    from pipeline.tfrecords import take, write_examples
+    from pipeline.io.writer import take, write_examples
 
     folder = tmp_path_factory.mktemp("e2e")
     arrays = make_e2e_arrays()

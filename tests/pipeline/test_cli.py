@@ -1,5 +1,5 @@
 """pipeline.cli: argument handling, Beam option passthrough, `show` formats and
-pivots, `report` and `run --report`, progress lines (pipeline.progress)."""
+pivots, `report` and `run --report`, progress lines (pipeline.runtime.progress)."""
 import csv
 import io
 import json
@@ -9,10 +9,14 @@ import types
 
 import pytest
 
-from pipeline import cli, progress
+from pipeline import cli
+from pipeline.runtime import progress
+from pipeline.runtime.runner_args import with_default_runner
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pipeline.write import METRICS_FILE, RUN_FILE, write_json, write_metrics
+from tests.support import REPO  # noqa: E402
+from pipeline.report.schema import METRICS_FILE, RUN_FILE
+from pipeline.io.files import write_json
+from tests.support.report_files import write_metrics
 
 CONFIG = """
 input:
@@ -102,12 +106,12 @@ def fake_run(monkeypatch):
 
 
 def test_beam_args_default_runner():
-    assert cli.beam_args([]) == ["--runner=FnApiRunner"]
-    assert cli.beam_args(["--direct_num_workers=2"]) == ["--runner=FnApiRunner",
+    assert with_default_runner([]) == ["--runner=FnApiRunner"]
+    assert with_default_runner(["--direct_num_workers=2"]) == ["--runner=FnApiRunner",
                                                          "--direct_num_workers=2"]
-    assert cli.beam_args(["--runner=DataflowRunner", "--project=p"]) == [
+    assert with_default_runner(["--runner=DataflowRunner", "--project=p"]) == [
         "--runner=DataflowRunner", "--project=p"]
-    assert cli.beam_args(["--runner", "DirectRunner"]) == ["--runner", "DirectRunner"]
+    assert with_default_runner(["--runner", "DirectRunner"]) == ["--runner", "DirectRunner"]
 
 
 def test_run_passes_config_output_and_beam_options(tmp_path, fake_run, capsys):
@@ -177,7 +181,7 @@ def test_report_out_and_not_a_report(report, tmp_path, capsys):
 
 def test_report_and_show_on_an_object_store(tmp_path, capsys):
     """Through Beam's FileSystems: a gs://-like store (fakegs://) works too."""
-    from fake_object_store import PREFIX, use_root
+    from tests.support.fake_object_store import PREFIX, use_root
     use_root(tmp_path)
     folder = PREFIX + "bucket/runs/r1"
     write_metrics(M_ROWS, folder + "/" + METRICS_FILE)
@@ -193,9 +197,9 @@ def test_report_and_show_on_an_object_store(tmp_path, capsys):
 
 
 def test_run_report_writes_html_after_the_run(tmp_path, fake_run, monkeypatch, capsys):
-    import pipeline.html_report
+    import pipeline.report.html.page
     written = []
-    monkeypatch.setattr(pipeline.html_report, "write_report",
+    monkeypatch.setattr(pipeline.report.html.page, "write_report",
                         lambda folder: written.append(folder) or folder + "/report.html")
     config = tmp_path / "eval.yaml"
     config.write_text(CONFIG + "output: out\n")
@@ -213,7 +217,7 @@ def test_demo_calls_run_demo(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "pipeline.demo", module)
     assert cli.main(["demo", "--output", str(tmp_path / "d")]) == 0
     assert cli.main(["demo", "--direct_num_workers=2"]) == 0
-    assert calls == [(str(tmp_path / "d"), None),
+    assert calls == [(str(tmp_path / "d"), ["--runner=FnApiRunner"]),
                      ("headeval-demo", ["--runner=FnApiRunner", "--direct_num_workers=2"])]
 
 
@@ -350,7 +354,7 @@ def test_console_main_waits_for_a_running_thread(report, tmp_path):
     assert proc.stdout.endswith("thread finished\n")
 
 
-# -- progress (pipeline.progress) ----------------------------------------------------
+# -- progress (pipeline.runtime.progress) ----------------------------------------------------
 
 class _Terminal(io.StringIO):
     def isatty(self):
@@ -434,13 +438,13 @@ def test_the_cli_process_imports_the_pipeline_uncollected_then_frozen():
     # quarter of the import), turns it back on and freezes what was imported.
     import subprocess
     code = ("import gc, sys\n"
-            "from pipeline import cli\n"
+            "from pipeline.runtime.gc_tuning import import_uncollected\n"
             "assert 'pipeline.run' not in sys.modules\n"
-            "cli._import_pipeline_uncollected()\n"
+            "import_uncollected('pipeline.run')\n"
             "assert 'pipeline.run' in sys.modules and 'tensorflow' in sys.modules\n"
             "assert gc.isenabled() and gc.get_freeze_count() > 100000\n"
             "gc.disable()\n"
-            "cli._import_pipeline_uncollected()\n"
+            "import_uncollected('pipeline.run')\n"
             "assert not gc.isenabled()  # a collector the caller turned off stays off\n"
             "print('ok')\n")
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")

@@ -4,7 +4,7 @@ import os
 
 import pytest
 import yaml
-from fake_object_store import use_root
+from tests.support.fake_object_store import use_root
 
 from pipeline.config import (Config, ConfigError, Feature, VocabularyRef, load_config,
                              parse_config)

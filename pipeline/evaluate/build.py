@@ -1,0 +1,80 @@
+"""Heads from a config: the `heads.*Head` objects a run evaluates with.
+
+The config's `heads` become one `heads.MultiHead` (several heads) or the
+head itself (one head), with the extended metrics on; the report names a
+head's rows by its config name ("" for one head).
+"""
+import importlib
+
+import heads
+from pipeline.config import HEAD_TYPES, Config, HeadConfig
+
+HEAD_CLASSES = {
+    "binary": heads.BinaryClassHead,
+    "multi_class": heads.MultiClassHead,
+    "multi_label": heads.MultiLabelHead,
+    "regression": heads.RegressionHead,
+}
+if tuple(HEAD_CLASSES) != HEAD_TYPES:  # the config's list of types is the one definition
+    raise ImportError("pipeline.evaluate.build names head types %s; the config knows %s"
+                      % (tuple(HEAD_CLASSES), HEAD_TYPES))
+
+
+def import_loss_fn(spec):
+    """'package.module:function' -> the function (runs user code: documented)."""
+    if spec is None or callable(spec):
+        return spec
+    module, _, attr = str(spec).partition(":")
+    if not module or not attr:
+        raise ValueError("loss_fn must be 'module:function'; got %r" % (spec,))
+    return getattr(importlib.import_module(module), attr)
+
+
+def build_head(head_cfg: HeadConfig, auc_method: str = "histogram", auc_buckets=None,
+               named: bool = True):
+    """One head from its config entry (label vocabularies resolved), with the
+    extended metrics on."""
+    kind = head_cfg.type
+    cls = HEAD_CLASSES[kind]
+    kwargs = dict(weight_column=head_cfg.weight_column,
+                  loss_reduction=head_cfg.loss_reduction,
+                  loss_fn=import_loss_fn(head_cfg.loss_fn),
+                  name=head_cfg.name if named else None, extended_metrics=True)
+    if kind != "regression":
+        kwargs.update(auc_method=auc_method, auc_buckets=auc_buckets)
+    vocabulary = head_cfg.label_vocabulary
+    if vocabulary is not None and not isinstance(vocabulary, (list, tuple)):
+        raise ValueError("heads[%s].label_vocabulary was not resolved to a list: %r"
+                         % (head_cfg.name, vocabulary))
+    if kind == "binary":
+        return cls(thresholds=head_cfg.thresholds, label_vocabulary=vocabulary, **kwargs)
+    if kind == "multi_class":
+        return cls(head_cfg.n_classes, label_vocabulary=vocabulary, **kwargs)
+    if kind == "multi_label":
+        return cls(head_cfg.n_classes, thresholds=head_cfg.thresholds,
+                   label_vocabulary=vocabulary,
+                   classes_for_class_based_metrics=head_cfg.classes_for_class_based_metrics,
+                   **kwargs)
+    return cls(label_dimension=head_cfg.label_dimension or 1, **kwargs)
+
+
+def build_heads(config: Config) -> tuple:
+    """(the head to evaluate with, [one head per config entry])."""
+    auc = config.metrics.auc
+    multi = len(config.heads) > 1
+    built = [build_head(h, auc.method, auc.buckets, named=multi) for h in config.heads]
+    if not multi:
+        return built[0], built
+    return heads.MultiHead(built, head_weights=config.head_weights), built
+
+
+def head_names(config: Config) -> list:
+    """Report names, in the order of the config ("" for one unnamed head)."""
+    return [h.name for h in config.heads] if len(config.heads) > 1 else [""]
+
+
+def build_report_head(config: Config) -> tuple:
+    """(head names, the empty metric dict): what the report stages need to
+    name rows and report an overall slice that nothing reached."""
+    head, _ = build_heads(config)
+    return head_names(config), head.metrics()

@@ -1,0 +1,189 @@
+"""Paths and files on any filesystem Beam knows: the one definition of what a
+URI is, what gzip is, and how a report's files are read and written.
+
+A path is *local* when it has no scheme or the `file://` scheme; everything
+else (`gs://`, `s3://`, ...) goes through Beam's `FileSystems`. Beam has no
+filesystem for `file://`, so `local_path` strips it: callers hand Beam and
+`os` plain paths.
+"""
+import gzip
+import json
+import math
+import os
+import posixpath
+import shutil
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+
+from pipeline.errors import NoMatchError
+
+GZIP_SUFFIXES = (".gz", ".gzip")
+LOCAL_SCHEMES = ("", "file")
+_FILE_PREFIX = "file://"
+
+
+def scheme(path: str) -> str:
+    """'gs' for 'gs://b/x', '' for a path without a scheme (lower case)."""
+    return path.split("://", 1)[0].lower() if "://" in path else ""
+
+
+def is_uri(path: str) -> bool:
+    """True when `path` names a scheme (`gs://...`, `file://...`)."""
+    return "://" in path
+
+
+def is_local(path: str) -> bool:
+    """True for a path on this machine's disk: no scheme, or file://."""
+    return scheme(path) in LOCAL_SCHEMES
+
+
+def local_path(path: str) -> str:
+    """`path` with a `file://` scheme removed ('file:///tmp/x' -> '/tmp/x');
+    other paths as given."""
+    if scheme(path) == "file":
+        return path[len(_FILE_PREFIX):] or "/"
+    return path
+
+
+def is_gzip(path: str) -> bool:
+    """True when the file name says gzip (.gz or .gzip, any case)."""
+    return path.lower().endswith(GZIP_SUFFIXES)
+
+
+def join(folder: str, *names: str) -> str:
+    """os.path.join for local folders, '/'-joined for URIs."""
+    return (os.path.join(folder, *names) if not is_uri(folder)
+            else posixpath.join(folder, *names))
+
+
+def split(path: str) -> tuple:
+    """(folder, name) of `path`, for local paths and URIs."""
+    return os.path.split(path) if not is_uri(path) else posixpath.split(path)
+
+
+# -- Matching and opening input files ---------------------------------------------
+
+def match_files(pattern: str) -> list:
+    """Paths matching a file pattern (local or gs://...), sorted.
+
+    Raises NoMatchError naming the pattern when nothing matches.
+    """
+    try:
+        results = FileSystems.match([pattern])
+    except Exception as e:  # Beam raises BeamIOError for a folder that does not exist
+        raise NoMatchError("input.pattern %r matches no files (%s)" % (pattern, e),
+                           pattern) from e
+    paths = sorted(m.path for m in results[0].metadata_list)
+    if not paths:
+        raise NoMatchError("input.pattern %r matches no files" % pattern, pattern)
+    folders = [p for p in paths if not is_uri(p) and os.path.isdir(p)]
+    if folders:
+        raise NoMatchError("input.pattern %r matches the folder %s; match its files instead, "
+                           "e.g. %r" % (pattern, folders[0], os.path.join(folders[0], "*")),
+                           pattern)
+    return paths
+
+
+def open_records(path: str):
+    """(stream, raw): a binary stream of the file's TFRecord bytes (gunzipped
+    when `is_gzip`), and the raw file under a gzip stream (None otherwise),
+    for the caller to close. Python's gzip, not Beam's CompressedFile: it is
+    faster and raises EOFError on a truncated stream, which Beam's does not."""
+    raw = FileSystems.open(path, mime_type="application/octet-stream",
+                           compression_type=CompressionTypes.UNCOMPRESSED)
+    if is_gzip(path):
+        return gzip.GzipFile(fileobj=raw, mode="rb"), raw
+    return raw, None
+
+
+def read_text(path: str) -> str:
+    """A UTF-8 text file, local or on any filesystem Beam knows."""
+    path = local_path(path)
+    if not is_uri(path):
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    with FileSystems.open(path) as f:
+        return f.read().decode("utf-8")
+
+
+# -- Folders ---------------------------------------------------------------------
+
+def files_under(folder: str) -> list:
+    """Every file below `folder` (recursively), sorted; [] when it does not exist."""
+    if not is_uri(folder):
+        if not os.path.isdir(folder):
+            return []
+        return sorted(os.path.join(root, name) for root, _, names in os.walk(folder)
+                      for name in names)
+    prefix = folder.rstrip("/") + "/"
+    try:
+        result = FileSystems.match([prefix + "**"])[0]
+    except Exception:  # BeamIOError: nothing there
+        return []
+    return sorted(m.path for m in result.metadata_list)
+
+
+def remove_tree(folder: str) -> None:
+    """Deletes `folder` and everything below it (local or on any Beam
+    filesystem); nothing there is fine."""
+    if not is_uri(folder):
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    files = files_under(folder)
+    if files:
+        FileSystems.delete(files)
+
+
+# -- Parquet and JSON -------------------------------------------------------------
+
+def write_table(table: pa.Table, path: str) -> None:
+    """`table` as Parquet at `path` (any Beam filesystem). Encoded in memory
+    first and written in one call: through Beam's file object, pyarrow's
+    many small writes took twice as long."""
+    encoded = pa.BufferOutputStream()
+    pq.write_table(table, encoded)
+    with FileSystems.create(path, mime_type="application/octet-stream",
+                            compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        f.write(encoded.getvalue())
+
+
+def read_table(path: str) -> pa.Table:
+    """A Parquet file as a pyarrow Table. Single-threaded: with pyarrow's
+    reader threads the process aborted at exit ("terminate called without an
+    active exception") in about half the runs here; report files are small."""
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        return pq.read_table(f, use_threads=False)
+
+
+def jsonable(value):
+    """numpy scalars/arrays, tuples, non-finite floats -> plain JSON data."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [jsonable(v) for v in (value.tolist() if isinstance(value, np.ndarray)
+                                      else value)]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value
+
+
+def write_json(data, path: str) -> None:
+    """run.json and the like: indented, NaN/inf as null."""
+    text = json.dumps(jsonable(data), indent=2, allow_nan=False) + "\n"
+    with FileSystems.create(path, mime_type="application/json",
+                            compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        f.write(text.encode("utf-8"))
+
+
+def read_json(path: str):
+    """A JSON file from any Beam filesystem."""
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        return json.loads(f.read().decode("utf-8"))

@@ -1,0 +1,82 @@
+"""Merged metric objects -> tidy report rows (no Beam, no I/O).
+
+metrics rows: head, slice, metric, class, threshold, value, key
+curves rows:  head, slice, class, curve, threshold, tp, fp, tn, fn, precision, recall, fpr
+The key is the estimator's metric key without the `/<head name>` suffix a
+MultiHead adds: the head has its own column.
+"""
+import numpy as np
+import pyarrow as pa
+
+from pipeline.report.schema import CURVE_KINDS, CURVE_VALUES
+
+MAX_CURVE_POINTS = 1000
+
+
+def split_head(key, head_names):
+    """'auc/class0/tags' -> ('tags', 'auc/class0'); 'loss/tags' -> ('tags', 'loss')."""
+    for name in head_names:
+        if name and key.endswith("/" + name):
+            return name, key[: -len(name) - 1]
+    return "", key
+
+
+def _float_or_none(x):
+    return None if x is None else float(x)
+
+
+def metric_rows(slice_key, metrics, head_names):
+    """Rows for one slice's merged metric dict."""
+    rows = []
+    for key in sorted(metrics):
+        head, _ = split_head(key, head_names)
+        for row in metrics[key].rows():
+            _, short_key = split_head(row.key, head_names)
+            name = row.metric
+            rows.append({"head": head, "slice": slice_key, "metric": name,
+                         "class": row.class_name, "threshold": _float_or_none(row.threshold),
+                         "value": float(row.value), "key": short_key})
+    return rows
+
+
+def curve_columns(slice_key, metrics, head_names, max_points=MAX_CURVE_POINTS):
+    """ROC and PR points of every ROC-AUC metric (the PR AUC shares its
+    scores), as {column: pyarrow or numpy array}: each point is a roc row then
+    a pr row, metrics in key order. Columnar: a slice has up to
+    2 x 1000 points per class and curve."""
+    parts = []
+    for key in sorted(metrics):
+        metric = metrics[key]
+        if getattr(metric, "curve", None) != "ROC" or not hasattr(metric, "curve_points"):
+            continue
+        head, _ = split_head(key, head_names)
+        points = metric.curve_points(max_points)
+        parts.append((head, metric.info.class_name, points, len(points["threshold"])))
+    rows = [2 * n for _, _, _, n in parts]  # per metric: a roc and a pr row per point
+    total = sum(rows)
+    out = {"head": _repeated([head for head, _, _, _ in parts], rows),
+           "slice": _repeated([slice_key], [total]),
+           "class": _repeated([class_name for _, class_name, _, _ in parts], rows),
+           "curve": _strings(np.tile(np.arange(len(CURVE_KINDS), dtype=np.int32), total // 2),
+                             CURVE_KINDS)}
+    for c in ("threshold",) + CURVE_VALUES:
+        values = [np.asarray(points[c], np.float64) for _, _, points, _ in parts]
+        out[c] = np.repeat(np.concatenate(values), 2) if values else np.zeros(0)
+    return out
+
+
+def _repeated(values, counts):
+    """values[i] repeated counts[i] times, as a pyarrow string array (None
+    is null)."""
+    distinct = list(dict.fromkeys(values))
+    where = {v: i for i, v in enumerate(distinct)}
+    codes = np.repeat(np.array([where[v] for v in values], np.int32),
+                      np.asarray(counts, np.int64))
+    return _strings(codes, distinct)
+
+
+def _strings(codes, distinct):
+    """distinct[codes] as a pyarrow string array, decoded by Arrow: ~10x
+    faster than converting a Python list of 10^5 strings."""
+    return pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()),
+                                          pa.array(list(distinct), pa.string())).cast(pa.string())

@@ -1,0 +1,100 @@
+"""The report's files and the one definition of their columns.
+
+A report folder holds `metrics.parquet` (one row per metric value),
+`curves.parquet` (ROC and PR points), `run.json` (the config, versions and
+counts; written last, it marks the report complete) and, under
+`bad_examples: skip`, `rejected/*.parquet` (one row per rejected example).
+README.md ("The report") documents every column.
+"""
+import pyarrow as pa
+
+METRICS_FILE = "metrics.parquet"
+CURVES_FILE = "curves.parquet"
+RUN_FILE = "run.json"
+REJECTED_DIR = "rejected"
+COUNTS_FILE = "_counts.json"  # written by the pipeline, folded into run.json
+REPORT_FILES = (METRICS_FILE, CURVES_FILE, RUN_FILE)
+REPORT_FORMAT = 1  # run.json's "headeval_report": the version of this layout
+
+METRICS_SCHEMA = pa.schema([
+    pa.field("head", pa.string(), nullable=False),
+    pa.field("slice", pa.string(), nullable=False),
+    pa.field("metric", pa.string(), nullable=False),
+    pa.field("class", pa.string(), nullable=True),
+    pa.field("threshold", pa.float64(), nullable=True),
+    pa.field("value", pa.float64(), nullable=False),
+    pa.field("key", pa.string(), nullable=False),
+])
+
+CURVE_KINDS = ("roc", "pr")
+CURVE_VALUES = ("tp", "fp", "tn", "fn", "precision", "recall", "fpr")
+CURVES_SCHEMA = pa.schema(
+    [pa.field("head", pa.string(), nullable=False),
+     pa.field("slice", pa.string(), nullable=False),
+     pa.field("class", pa.string(), nullable=True),
+     pa.field("curve", pa.string(), nullable=False),
+     pa.field("threshold", pa.float64(), nullable=False)]
+    + [pa.field(name, pa.float64(), nullable=False) for name in CURVE_VALUES])
+
+REJECTED_SCHEMA = pa.schema([
+    pa.field("file", pa.string()),
+    pa.field("index", pa.int64()),
+    pa.field("kind", pa.string()),
+    pa.field("feature", pa.string()),
+    pa.field("reason", pa.string()),
+    pa.field("record", pa.binary()),
+])
+
+
+def rows_to_table(rows, schema):
+    """Row dicts -> a pyarrow Table of exactly `schema`.
+
+    Every row must have exactly the schema's columns; non-nullable columns
+    must hold no None. Raises ValueError naming the row and column.
+    """
+    names = set(schema.names)
+    for i, row in enumerate(rows):
+        if set(row) != names:
+            missing, extra = sorted(names - set(row)), sorted(set(row) - names)
+            raise ValueError("row %d must have exactly the columns %s; missing %s, unexpected "
+                             "%s" % (i, schema.names, missing, extra))
+    try:
+        table = pa.Table.from_pylist(list(rows), schema=schema)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
+        raise ValueError("rows do not fit the schema %s: %s" % (schema, e)) from e
+    for field in schema:
+        column = table.column(field.name)
+        if not field.nullable and column.null_count:
+            first = next(i for i, v in enumerate(column.to_pylist()) if v is None)
+            raise ValueError("row %d: column %r must not be null; got None"
+                             % (first, field.name))
+    return table
+
+
+def columns_to_table(columns, schema):
+    """{column: list, numpy or pyarrow array} -> a pyarrow Table of exactly `schema`;
+    raises ValueError naming a missing, unexpected or null column."""
+    if set(columns) != set(schema.names):
+        raise ValueError("columns must be exactly %s; missing %s, unexpected %s"
+                         % (schema.names, sorted(set(schema.names) - set(columns)),
+                            sorted(set(columns) - set(schema.names))))
+    try:
+        table = pa.table({f.name: columns[f.name].cast(f.type)
+                          if isinstance(columns[f.name], pa.Array)
+                          else pa.array(columns[f.name], f.type) for f in schema},
+                         schema=schema)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
+        raise ValueError("columns do not fit the schema %s: %s" % (schema, e)) from e
+    for field in schema:
+        if not field.nullable and table.column(field.name).null_count:
+            raise ValueError("column %r must not be null" % field.name)
+    return table
+
+
+def check_curves(table: pa.Table) -> pa.Table:
+    """`table` (of CURVES_SCHEMA), after checking every `curve` is one of
+    CURVE_KINDS; ValueError naming the first that is not."""
+    for kind in table.column("curve").unique().to_pylist():
+        if kind not in CURVE_KINDS:
+            raise ValueError("curve must be one of %s; got %r" % (CURVE_KINDS, kind))
+    return table

@@ -1,0 +1,140 @@
+"""pipeline.io.fast_path: the tf.data fast path gives what the Python reader and
+Parser give, and hands over to them, from the right record, at any problem."""
+import numpy as np
+import pytest
+import tensorflow as tf
+from tests.support.example_records import example, write_tfrecords
+
+from pipeline.config import Feature
+from pipeline.errors import CorruptRecordError
+from pipeline.io.parse import Parser
+from pipeline.io.batches import CorruptRecord
+from pipeline.io.framing import iter_record_batches
+from pipeline.io.fast_path import fast_path_applies, iter_parsed_batches
+
+FEATURES = {"id": Feature("id", "int64"), "x": Feature("x", "float32", (2,)),
+            "tags": Feature("tags", "string", varlen=True)}
+N = 1000
+
+
+def _records(n=N):
+    return [example(id=[i], x=[float(i), -float(i)], tags=["t%d" % j for j in range(i % 4)])
+            for i in range(n)]
+
+
+@pytest.fixture()
+def plain(tmp_path):
+    records = _records()
+    return write_tfrecords(tmp_path / "part.tfrecord", records), records
+
+
+def _record_list(batches):
+    return [r for b in batches if not isinstance(b, CorruptRecord) for r in b.record_list()]
+
+
+def test_fast_batches_hold_the_records_and_the_parser_features(plain):
+    path, records = plain
+    assert fast_path_applies(path)
+    batches = list(iter_parsed_batches(path, 300, FEATURES))
+    assert [b.start for b in batches] == [0, 300, 600, 900]
+    assert all(b.features is not None for b in batches)
+    assert _record_list(batches) == records
+    parser = Parser(FEATURES)
+    for b in batches:
+        want = parser.parse(records[b.start:b.start + len(b.records)])
+        np.testing.assert_array_equal(b.features["id"], want["id"])
+        np.testing.assert_array_equal(b.features["x"], want["x"])
+        assert b.features["tags"].to_list() == want["tags"].to_list()
+        assert b.record(0) == records[b.start]
+
+
+def test_fast_batches_read_their_records_back_from_the_file_only_when_asked(plain, tmp_path):
+    path, records = plain
+    copy = tmp_path / "copy.tfrecord"
+    copy.write_bytes(open(path, "rb").read())
+    batches = list(iter_parsed_batches(str(copy), 300, FEATURES))
+    # Each batch knows its place: together they tile the file exactly.
+    places = [(b.records.offset, b.records.size) for b in batches]
+    assert places[0][0] == 0 and sum(size for _, size in places) == copy.stat().st_size
+    assert all(o + s == nxt for (o, s), (nxt, _) in zip(places, places[1:]))
+    assert [len(b.records) for b in batches] == [300, 300, 300, 100]
+    assert batches[3].record(99) == records[999]  # read now, from byte offset places[3][0]
+    # A file rewritten under a batch not yet read back is an error, not wrong bytes.
+    copy.write_bytes(open(path, "rb").read()[:places[1][0] + 100])
+    with pytest.raises(CorruptRecordError, match="changed while it was read"):
+        batches[1].record(0)
+    assert batches[3].record(0) == records[900]  # already read: kept
+
+
+def test_one_string_per_example_features_come_factorized_as_slicing_numbers_them(tmp_path):
+    colors = ["red", "green", "blue", "green", "é"]
+    records = [example(id=[i], color=[colors[i % 5] * (1 + i % 3)]) for i in range(700)]
+    path = write_tfrecords(tmp_path / "part.tfrecord", records)
+    spec = {"id": Feature("id", "int64"), "color": Feature("color", "string"),
+            "tags": Feature("tags", "string", varlen=True)}
+    parser = Parser(spec)
+    batches = list(iter_parsed_batches(path, 300, spec))
+    assert [sorted(b.factorized) for b in batches] == [["color"]] * 3  # not id, not varlen tags
+    for b in batches:
+        want = parser.parse(records[b.start:b.start + len(b.records)])["color"]
+        values, index = b.factorized["color"]
+        assert list(values) == sorted(set(want.tolist()))  # sorted, distinct, as bytes
+        assert index.dtype == np.int32
+        assert values[index].tolist() == want.tolist() == b.features["color"].tolist()
+
+
+def test_gzip_and_remote_paths_take_the_python_reader(tmp_path):
+    gz = write_tfrecords(tmp_path / "part.tfrecord.gz", _records(10), gzip=True)
+    assert not fast_path_applies(gz)
+    assert not fast_path_applies("gs://bucket/part.tfrecord")
+
+
+def test_a_corrupt_record_hands_over_at_its_batch_and_is_skipped_as_without_fast_path(
+        plain, tmp_path):
+    path, records = plain
+    data = bytearray(open(path, "rb").read())
+    # Flip one data byte of record 450 (its length stays intact).
+    offset = sum(16 + len(r) for r in records[:450]) + 12
+    data[offset] ^= 0xFF
+    bad = tmp_path / "bad.tfrecord"
+    bad.write_bytes(bytes(data))
+    fast = list(iter_parsed_batches(str(bad), 200, FEATURES, skip_corrupt=True))
+    slow = list(iter_record_batches(str(bad), 200, skip_corrupt=True))
+    # Batches before the one holding the bad record came parsed; the rest as the slow path.
+    assert [b.features is not None for b in fast if not isinstance(b, CorruptRecord)][:2] == \
+        [True, True]
+    assert [b.index for b in fast if isinstance(b, CorruptRecord)] == [450]
+    assert _record_list(fast) == _record_list(slow) == records[:450] + records[451:]
+    indices = [b.index(i) for b in fast if not isinstance(b, CorruptRecord)
+               for i in range(len(b.records))]
+    assert indices == [i for i in range(N) if i != 450]
+    with pytest.raises(CorruptRecordError, match="record 450 .* data checksum"):
+        list(iter_parsed_batches(str(bad), 200, FEATURES))
+
+
+def test_trailing_bytes_that_tensorflow_ignores_still_fail(plain, tmp_path):
+    path, _ = plain
+    bad = tmp_path / "tail.tfrecord"
+    bad.write_bytes(open(path, "rb").read() + b"\x01\x02")
+    # TensorFlow's reader alone reads all N records and says nothing.
+    assert sum(int(b.shape[0]) for b in tf.data.TFRecordDataset(str(bad)).batch(512)) == N
+    with pytest.raises(CorruptRecordError, match="truncated .* record %d" % N):
+        list(iter_parsed_batches(str(bad), 300, FEATURES))
+
+
+def test_a_batch_that_does_not_parse_goes_to_the_parser_from_its_first_record(tmp_path):
+    records = _records()
+    records[650] = example(id=["not an int"], x=[1.0, 2.0])
+    path = write_tfrecords(tmp_path / "part.tfrecord", records)
+    batches = list(iter_parsed_batches(path, 300, FEATURES))
+    assert [(b.start, b.features is not None) for b in batches] == \
+        [(0, True), (300, True), (600, False), (900, False)]
+    assert _record_list(batches) == records
+
+
+@pytest.mark.parametrize("start", [0, 1, 299, 300, 999, 1000, 5000])
+def test_python_reader_starts_at_a_record(plain, start):
+    path, records = plain
+    batches = list(iter_record_batches(path, 300, chunk_bytes=4096, start_record=start))
+    assert _record_list(batches) == records[start:]
+    assert [b.start for b in batches] == list(range(start, N, 300))

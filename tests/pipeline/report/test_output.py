@@ -1,0 +1,186 @@
+"""pipeline.report.output: exact Parquet schemas, run.json, and output-folder safety."""
+import json
+import math
+import os
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from tests.support.fake_object_store import use_root
+
+from pipeline.errors import OutputExistsError
+from pipeline.report.schema import CURVES_FILE, CURVES_SCHEMA, METRICS_FILE, METRICS_SCHEMA, RUN_FILE
+from pipeline.report.output import ReportOutput
+from tests.support.report_files import write_curves, write_metrics
+from pipeline.io.files import read_json, write_json
+
+METRIC_ROWS = [
+    {"head": "", "slice": "", "metric": "auc", "class": None, "threshold": None, "value": 0.75,
+     "key": "auc"},
+    {"head": "", "slice": "country=FR", "metric": "precision", "class": None, "threshold": 0.5,
+     "value": float("nan"), "key": "precision/positive_threshold_0.5"},
+    {"head": "", "slice": "", "metric": "auc", "class": "a", "threshold": None, "value": 1,
+     "key": "auc/a"},
+]
+CURVE_ROW = {"head": "h", "slice": "", "class": None, "curve": "roc", "threshold": 0.5,
+             "tp": 3.0, "fp": 1.0, "tn": 5.0, "fn": 2.0, "precision": 0.75, "recall": 0.6,
+             "fpr": 1 / 6}
+
+
+def test_metrics_round_trip_exact_schema(tmp_path):
+    path = str(tmp_path / METRICS_FILE)
+    write_metrics(METRIC_ROWS, path)
+    table = pq.read_table(path, use_threads=False)
+    assert table.schema.equals(METRICS_SCHEMA)
+    assert table.schema.names == ["head", "slice", "metric", "class", "threshold", "value", "key"]
+    assert [f.type for f in table.schema] == [pa.string()] * 4 + [pa.float64()] * 2 + [pa.string()]
+    assert [f.nullable for f in table.schema] == [False, False, False, True, True, False, False]
+    rows = table.to_pylist()
+    assert math.isnan(rows[1]["value"])
+    assert rows[0] == METRIC_ROWS[0] and rows[2] == dict(METRIC_ROWS[2], value=1.0)
+    assert dict(rows[1], value=0) == dict(METRIC_ROWS[1], value=0)
+
+
+def test_curves_round_trip_exact_schema(tmp_path):
+    path = str(tmp_path / CURVES_FILE)
+    write_curves([CURVE_ROW, dict(CURVE_ROW, curve="pr", **{"class": "b"})], path)
+    table = pq.read_table(path, use_threads=False)
+    assert table.schema.equals(CURVES_SCHEMA)
+    assert table.schema.names == ["head", "slice", "class", "curve", "threshold", "tp", "fp",
+                                  "tn", "fn", "precision", "recall", "fpr"]
+    assert table.to_pylist()[0] == CURVE_ROW
+
+
+def test_empty_tables_keep_the_schema(tmp_path):
+    write_metrics([], str(tmp_path / "m.parquet"))
+    table = pq.read_table(str(tmp_path / "m.parquet"), use_threads=False)
+    assert table.schema.equals(METRICS_SCHEMA)
+
+
+@pytest.mark.parametrize("row,match", [
+    ({k: v for k, v in METRIC_ROWS[0].items() if k != "key"}, "missing \\['key'\\]"),
+    (dict(METRIC_ROWS[0], extra=1), "unexpected \\['extra'\\]"),
+    (dict(METRIC_ROWS[0], value=None), "column 'value' must not be null"),
+    (dict(METRIC_ROWS[0], value="high"), "do not fit the schema"),
+])
+def test_bad_metric_rows(tmp_path, row, match):
+    with pytest.raises(ValueError, match=match):
+        write_metrics([METRIC_ROWS[0], row], str(tmp_path / "m.parquet"))
+
+
+def test_bad_curve_kind(tmp_path):
+    with pytest.raises(ValueError, match="curve must be one of"):
+        write_curves([dict(CURVE_ROW, curve="det")], str(tmp_path / "c.parquet"))
+
+
+def test_run_json(tmp_path):
+    path = str(tmp_path / RUN_FILE)
+    write_json({"counts": {"read": np.int64(3)}, "auc": np.float32(0.5), "bad": float("inf"),
+                "shape": (1, 2), "array": np.arange(2)}, path)
+    assert read_json(path) == {"counts": {"read": 3}, "auc": 0.5, "bad": None, "shape": [1, 2],
+                               "array": [0, 1]}
+    json.loads(open(path).read())  # strict JSON: no NaN/Infinity tokens
+
+
+def _write_report(out, marker="new"):
+    write_metrics(METRIC_ROWS[:1], out.file(METRICS_FILE))
+    write_json({"run": marker}, out.file(RUN_FILE))
+
+
+def test_new_report_appears_only_on_commit(tmp_path):
+    dest = str(tmp_path / "reports" / "r1")
+    with ReportOutput(dest) as out:
+        _write_report(out)
+        assert not os.path.exists(dest)
+        assert os.path.dirname(out.path) == os.path.dirname(dest)
+    assert sorted(os.listdir(dest)) == [METRICS_FILE, RUN_FILE]
+    assert os.listdir(tmp_path / "reports") == ["r1"]  # no temporary folder left
+
+
+def test_existing_report_is_refused_without_overwrite(tmp_path):
+    dest = str(tmp_path / "r")
+    with ReportOutput(dest) as out:
+        _write_report(out, "old")
+    with pytest.raises(OutputExistsError, match="already holds a report.*--overwrite"):
+        ReportOutput(dest)
+    assert read_json(os.path.join(dest, RUN_FILE)) == {"run": "old"}
+
+
+def test_overwrite_replaces_the_whole_report(tmp_path):
+    dest = str(tmp_path / "r")
+    with ReportOutput(dest) as out:
+        _write_report(out, "old")
+        write_json({}, out.file("rejected", "part-0.json"))
+    with ReportOutput(dest, overwrite=True) as out:
+        _write_report(out, "new")
+    assert read_json(os.path.join(dest, RUN_FILE)) == {"run": "new"}
+    assert not os.path.exists(os.path.join(dest, "rejected"))
+    assert os.listdir(tmp_path) == ["r"]
+
+
+def test_failed_run_leaves_nothing(tmp_path):
+    dest = str(tmp_path / "r")
+    with pytest.raises(RuntimeError):
+        with ReportOutput(dest) as out:
+            write_metrics(METRIC_ROWS, out.file(METRICS_FILE))
+            raise RuntimeError("pipeline failed")
+    assert os.listdir(tmp_path) == []
+
+
+def test_failed_overwrite_keeps_the_old_report(tmp_path):
+    dest = str(tmp_path / "r")
+    with ReportOutput(dest) as out:
+        _write_report(out, "old")
+    with pytest.raises(RuntimeError):
+        with ReportOutput(dest, overwrite=True) as out:
+            write_metrics(METRIC_ROWS, out.file(METRICS_FILE))
+            raise RuntimeError("pipeline failed")
+    assert read_json(os.path.join(dest, RUN_FILE)) == {"run": "old"}
+    assert os.listdir(tmp_path) == ["r"]
+
+
+def test_a_folder_that_is_not_a_report_is_never_replaced(tmp_path):
+    dest = tmp_path / "important"
+    dest.mkdir()
+    (dest / "thesis.tex").write_text("...")
+    for overwrite in (False, True):
+        with pytest.raises(OutputExistsError, match="not a headeval report"):
+            ReportOutput(str(dest), overwrite=overwrite)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(OutputExistsError, match="is a file"):
+        ReportOutput(str(tmp_path / "file"))
+
+
+def test_an_empty_folder_is_fine(tmp_path):
+    dest = tmp_path / "empty"
+    dest.mkdir()
+    with ReportOutput(str(dest)) as out:
+        _write_report(out)
+    assert sorted(os.listdir(dest)) == [METRICS_FILE, RUN_FILE]
+
+
+def test_report_on_an_object_store(tmp_path):
+    """The gs:// path: no folders, the report moved object by object."""
+    use_root(tmp_path)
+    dest = "fakegs://bucket/reports/r"
+    with ReportOutput(dest) as out:
+        assert out.path.startswith("fakegs://bucket/reports/.r.tmp-")
+        _write_report(out, "old")
+        write_json({}, out.file("rejected", "part-0.json"))
+    files = sorted(os.listdir(tmp_path / "bucket" / "reports" / "r"))
+    assert files == sorted([METRICS_FILE, RUN_FILE, "rejected"])
+    assert read_json(dest + "/" + RUN_FILE) == {"run": "old"}
+    with pytest.raises(OutputExistsError, match="already holds a report"):
+        ReportOutput(dest)
+    with pytest.raises(RuntimeError):
+        with ReportOutput(dest, overwrite=True) as out:
+            _write_report(out, "failed")
+            raise RuntimeError("pipeline failed")
+    assert read_json(dest + "/" + RUN_FILE) == {"run": "old"}
+    with ReportOutput(dest, overwrite=True) as out:
+        _write_report(out, "new")
+    assert read_json(dest + "/" + RUN_FILE) == {"run": "new"}
+    left = sorted(os.path.relpath(os.path.join(d, n), tmp_path)
+                  for d, _, names in os.walk(tmp_path) for n in names)
+    assert left == ["bucket/reports/r/" + METRICS_FILE, "bucket/reports/r/" + RUN_FILE]
