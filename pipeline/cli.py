@@ -9,7 +9,7 @@
 (`--runner=DataflowRunner --project=... --region=...`,
 `--direct_num_workers=2`, ...); write them as `--name=value`. With no
 `--runner` it uses the FnApiRunner: DirectRunner in Beam 2.77 first tries to
-download the Prism binary (NOTES.md), which fails or hangs without network.
+download the Prism binary, which fails or hangs without network.
 
 `show` prints, per head, the overall slice and then the others by example
 count, each as a metric table plus pivots (per threshold, per class, per

@@ -14,8 +14,6 @@ import shutil
 import sys
 import tempfile
 
-from pipeline.report.load import read_metrics_rows, read_run
-from pipeline.report.text import format_report
 from pipeline.runtime.runner_args import with_default_runner
 
 DATA_FILES = ("demo.yaml", "demo.tfrecord.gz")
@@ -86,4 +84,8 @@ def run_demo(output_dir=None, beam_argv=None, show=True):
 
 def show_report(output_dir, out=None):
     """Prints the report as `headeval show` does."""
+    # Reading Parquet imports pyarrow and Beam: not at import time, since the
+    # CLI imports this module for its defaults (`headeval --help` stays quick).
+    from pipeline.report.load import read_metrics_rows, read_run
+    from pipeline.report.text import format_report
     (out or sys.stdout).write(format_report(read_metrics_rows(output_dir), read_run(output_dir)))

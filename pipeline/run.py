@@ -24,7 +24,8 @@ from pipeline.errors import ConfigError, CountMismatchError, EmptyInputError
 from pipeline.evaluate.build import build_report_head
 from pipeline.evaluate.combine import MergeMetrics, SumCounts
 from pipeline.evaluate.stage import COUNTS_TAG, METRICS_TAG, REJECTED_TAG, EvaluateBatches
-from pipeline.io.files import join, read_json, write_json
+from pipeline.io.files import read_json, write_json
+from pipeline.io.paths import join
 from pipeline.io.reader import ReadBatches
 from pipeline.report.output import ReportOutput
 from pipeline.report.schema import (COUNTS_FILE, REJECTED_DIR, REJECTED_SCHEMA, REPORT_FORMAT,

@@ -3,7 +3,8 @@
 from dataclasses import dataclass
 
 from pipeline.errors import HeadevalError
-from pipeline.io.files import join, read_json, read_table
+from pipeline.io.files import read_json, read_table
+from pipeline.io.paths import join
 from pipeline.report.schema import CURVES_FILE, METRICS_FILE, RUN_FILE
 
 

@@ -15,7 +15,8 @@ import uuid
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.errors import OutputExistsError
-from pipeline.io.files import files_under, is_uri, join, local_path, remove_tree, split
+from pipeline.io.files import files_under, remove_tree
+from pipeline.io.paths import is_uri, join, local_path, split
 from pipeline.report.schema import REPORT_FILES, RUN_FILE
 
 

@@ -11,7 +11,8 @@ import apache_beam as beam
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.io.files import join, write_table
+from pipeline.io.files import write_table
+from pipeline.io.paths import join
 from pipeline.report.rows import curve_columns, metric_rows
 from pipeline.report.schema import (CURVES_FILE, CURVES_SCHEMA, METRICS_FILE, METRICS_SCHEMA,
                                     check_curves, columns_to_table, rows_to_table)

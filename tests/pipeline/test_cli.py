@@ -314,6 +314,19 @@ def test_python_m_pipeline_help():
     assert result.returncode == 0 and "run" in result.stdout and "show" in result.stdout
 
 
+def test_the_cli_module_imports_no_heavy_library():
+    """`headeval --help` answers at once: importing the CLI (and what it
+    imports for its defaults) loads neither TensorFlow, Beam nor pyarrow."""
+    import subprocess
+    code = ("import sys, pipeline.cli\n"
+            "print(sorted(m for m in ('tensorflow', 'apache_beam', 'pyarrow') "
+            "if m in sys.modules))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60, cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 def _console(tmp_path, code):
     """Runs `code` (which calls console_main) in a fresh interpreter."""
     import subprocess
