@@ -1,4 +1,4 @@
-"""pipeline.report.html.page: the HTML report of the demo, read back and opened in
+"""pipeline.report.html: the HTML report of the demo, read back and opened in
 headless Chromium; the slice test on made-up data; progress during a run.
 
 The demo runs once for the module (in-process FnApiRunner, a few seconds).
@@ -19,7 +19,7 @@ import tempfile
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.report.html import page as html_report
+from pipeline.report.html import charts, page as html_page, stats
 from pipeline.runtime import progress
 from pipeline.report.schema import METRICS_FILE, RUN_FILE
 from pipeline.io.files import write_json
@@ -59,7 +59,7 @@ class _Page(html.parser.HTMLParser):
         elif tag == "polyline":
             self.polylines.append(dict(a, head=self._section and self._section["data-head"],
                                        svg=self._section and self._section["svgs"][-1]))
-        elif tag == "script" and a.get("id") == html_report.DATA_ELEMENT_ID:
+        elif tag == "script" and a.get("id") == html_page.DATA_ELEMENT_ID:
             self._in_data, self.data_text = True, ""
         elif tag == "table":
             self.tables.append({"class": a.get("class"), "rows": [],
@@ -105,7 +105,7 @@ def demo(tmp_path_factory):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    path = html_report.write_report(out)
+    path = html_page.write_report(out)
     with open(path, encoding="utf-8") as f:
         text = f.read()
     page = _Page()
@@ -251,13 +251,13 @@ def test_worse_than_rest_is_the_two_proportion_z_test():
     # slice: 80 of 100 right; rest: 180 of 200; overall 260 / 300 (no weights).
     # pooled p = 13/15; se = sqrt(13/15 * 2/15 * (1/100 + 1/200)) = 0.0416333;
     # z = (0.8 - 0.9) / se = -2.40192; one-sided p = Phi(z) = 0.0081549.
-    result = html_report.worse_than_rest(0.8, 100, 100, 260 / 300, 300, 300)
+    result = stats.worse_than_rest(0.8, 100, 100, 260 / 300, 300, 300)
     assert result["rest"] == pytest.approx(0.9)
     assert result["z"] == pytest.approx(-2.40192, abs=1e-5)
     assert result["p"] == pytest.approx(0.0081549, abs=1e-6)
     # too few failures expected in the slice (5 examples): no test
-    assert html_report.worse_than_rest(0.8, 5, 5, 0.86, 300, 300) is None
-    assert html_report.worse_than_rest(0.9, 300, 300, 0.9, 300, 300) is None  # no rest
+    assert stats.worse_than_rest(0.8, 5, 5, 0.86, 300, 300) is None
+    assert stats.worse_than_rest(0.9, 300, 300, 0.9, 300, 300) is None  # no rest
 
 
 def _made_up_report(folder):
@@ -280,7 +280,7 @@ def _made_up_report(folder):
 def test_slice_table_flags_the_worse_slice(tmp_path):
     folder = str(tmp_path / "made_up")
     _made_up_report(folder)
-    text = html_report.render_report(folder)
+    text = html_page.render_report(folder)
     page = _Page()
     page.feed(text)
     table = next(t for t in page.tables if t["class"] == "slices")
@@ -339,15 +339,15 @@ def test_report_renders_in_chromium(demo, tmp_path):
     expected_charts = 2 * len({r["head"] for r in demo.curves}) + len(
         {r["head"] for r in demo.metrics if r["metric"].startswith("calibration/")})
     assert dom.count('<svg class="chart"') == expected_charts
-    assert re.search(r'<html[^>]* %s="%d"' % (html_report.CHARTS_ATTRIBUTE, expected_charts),
+    assert re.search(r'<html[^>]* %s="%d"' % (html_page.CHARTS_ATTRIBUTE, expected_charts),
                      dom), dom[:500]  # the inline script ran to its end
     html_tag = re.search(r"<html[^>]*>", dom).group(0)
-    assert html_report.ERROR_ATTRIBUTE not in html_tag, html_tag  # window.onerror saw nothing
+    assert html_page.ERROR_ATTRIBUTE not in html_tag, html_tag  # window.onerror saw nothing
     image = Image.open(shot).convert("RGB")
     assert image.size == (1280, 2000)
     # The first head's class curves are drawn in the palette's colours: count
     # the pixels of the second one (orange, used by nothing else on the page).
-    orange = tuple(int(html_report.PALETTE[1][i:i + 2], 16) for i in (1, 3, 5))
+    orange = tuple(int(charts.PALETTE[1][i:i + 2], 16) for i in (1, 3, 5))
     raw = image.tobytes()
     near = sum(1 for i in range(0, len(raw), 3)
                if abs(raw[i] - orange[0]) + abs(raw[i + 1] - orange[1])
