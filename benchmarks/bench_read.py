@@ -7,7 +7,7 @@ files, then times, median of `--repeats` runs each:
   read         ReadBatches -> count records
   read+parse   ReadBatches -> Parser -> count rows
   baseline     beam.io.ReadFromTFRecord (one element per record) -> count
-               (only with --baseline; NOTES.md measured ~185k records/s)
+               (only with --baseline; docs/performance.md has past figures)
 
     python benchmarks/bench_read.py --n 1000000 [--gzip] [--baseline]
         [--beam_option=--direct_num_workers=2 ...]
@@ -17,22 +17,24 @@ import os
 import statistics
 import tempfile
 import time
+from typing import List
 
 import apache_beam as beam
 import numpy as np
 import tensorflow as tf
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline.config import Feature
+from pipeline.config import DEFAULT_BATCH_SIZE, Feature
 from pipeline.io.parse import Parser
 from pipeline.io.reader import ReadBatches
+from pipeline.runtime.runner_args import with_default_runner
 
 FEATURES = {"logits": Feature("logits", "float32"), "label": Feature("label", "int64"),
             "weight": Feature("weight", "float32", default=1.0),
             "country": Feature("country", "string")}
 
 
-def make_records(k=10000, seed=0):
+def make_records(k: int = 10000, seed: int = 0) -> List[bytes]:
     rng = np.random.default_rng(seed)
     out = []
     for i in range(k):
@@ -47,7 +49,7 @@ def make_records(k=10000, seed=0):
     return out
 
 
-def write_files(folder, n, n_files, gzip):
+def write_files(folder: str, n: int, n_files: int, gzip: bool) -> str:
     base = make_records()
     options = tf.io.TFRecordOptions(compression_type="GZIP") if gzip else None
     suffix = ".tfrecord.gz" if gzip else ".tfrecord"
@@ -70,7 +72,7 @@ def _check(total, kind, n):
         raise AssertionError("%s counted %d records, expected %d" % (kind, total, n))
 
 
-def run_once(kind, pattern, batch_size, options, n):
+def run_once(kind: str, pattern: str, batch_size: int, options: List[str], n: int) -> float:
     start = time.perf_counter()
     with beam.Pipeline(options=PipelineOptions(options)) as p:
         if kind == "baseline":
@@ -87,21 +89,19 @@ def run_once(kind, pattern, batch_size, options, n):
     return time.perf_counter() - start
 
 
-def main():
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--files", type=int, default=4)
-    parser.add_argument("--batch_size", type=int, default=8192)
+    parser.add_argument("--batch_size", type=int, default=DEFAULT_BATCH_SIZE)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--gzip", action="store_true")
     parser.add_argument("--baseline", action="store_true")
     parser.add_argument("--beam_option", action="append", default=[],
                         help="a Beam option, e.g. --beam_option=--direct_num_workers=2")
     args = parser.parse_args()
-    options = args.beam_option
-    if not any(o.startswith("--runner") for o in options):
-        options = ["--runner=FnApiRunner"] + options
+    options = with_default_runner(args.beam_option)
     with tempfile.TemporaryDirectory(prefix="bench_read-") as folder:
         t = time.perf_counter()
         pattern = write_files(folder, args.n, args.files, args.gzip)

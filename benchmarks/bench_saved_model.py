@@ -20,6 +20,7 @@ import os
 import statistics
 import sys
 import tempfile
+from typing import List, Optional
 
 import numpy as np
 import yaml
@@ -30,10 +31,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from bench_pipeline import pipeline_seconds, run_once  # noqa: E402
 
+from pipeline.runtime.devices import CPU, GPU  # noqa: E402
+
 N_FEATURES = 16
 
 
-def make_model(folder, rng):
+def make_model(folder: str, rng: np.random.Generator) -> str:
     import keras
     path = os.path.join(folder, "saved_model")
     if os.path.exists(path):
@@ -50,7 +53,7 @@ def make_model(folder, rng):
     return path
 
 
-def make_data(folder, n, rng):
+def make_data(folder: str, n: int, rng: np.random.Generator) -> str:
     from pipeline.io.writer import write_examples
     path = os.path.join(folder, "data-n%d.tfrecord" % n)
     if not os.path.exists(path):
@@ -61,7 +64,7 @@ def make_data(folder, n, rng):
     return path
 
 
-def write_config(folder, data, model, device):
+def write_config(folder: str, data: str, model: str, device: str) -> str:
     path = os.path.join(folder, "config-%s.yaml" % device)
     with open(path, "w") as f:
         yaml.safe_dump({
@@ -75,10 +78,10 @@ def write_config(folder, data, model, device):
     return path
 
 
-def main(argv=None):
+def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=200_000)
-    parser.add_argument("--devices", nargs="+", default=["cpu", "gpu"], choices=["cpu", "gpu"])
+    parser.add_argument("--devices", nargs="+", default=[CPU, GPU], choices=[CPU, GPU])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cache-dir", default=os.path.join(tempfile.gettempdir(),
                                                              "headeval-bench-model"))
@@ -93,7 +96,7 @@ def main(argv=None):
     print("%d examples; TensorFlow sees %d GPU(s)" % (args.n, len(gpus)))
     rows = []
     for device in args.devices:
-        if device == "gpu" and not gpus:
+        if device == GPU and not gpus:
             print("device gpu: skipped, TensorFlow sees no GPU on this machine")
             continue
         config = write_config(args.cache_dir, data, model, device)

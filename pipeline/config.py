@@ -6,8 +6,13 @@ heads, slices, weights or labels naming a feature the parse spec lacks. An
 error names the file, the key path (`heads[1].thresholds`), what was expected
 and what was found.
 
-No Beam import at module level: only reading a vocabulary file (or a config
-on gs://) goes through Beam's `FileSystems`, imported when needed.
+Loading a config imports neither TensorFlow nor Beam: what a path is comes
+from `pipeline.io.paths` (standard library only), the devices from
+`pipeline.runtime.devices`, and only a config or vocabulary file on an object
+store (gs://) is read through `pipeline.io.files`, imported for it. Lists
+that `heads` also defines (AUC methods, loss reductions, the smallest AUC
+histogram) are repeated here for that reason; tests/pipeline/test_config.py
+keeps them equal.
 
 The schema (README "Config reference" documents it for users):
 
@@ -25,17 +30,45 @@ import math
 import os
 import posixpath
 from dataclasses import dataclass, field
+from typing import List, Optional, Tuple, Union
 
 import yaml
 
 from pipeline.errors import ConfigError
+from pipeline.io.paths import is_local, is_uri, local_path
+from pipeline.runtime.devices import DEFAULT_DEVICE, DEVICES
 
 DTYPES = ("float32", "int64", "string")
-HEAD_TYPES = ("binary", "multi_class", "multi_label", "regression")
+
+BINARY = "binary"
+MULTI_CLASS = "multi_class"
+MULTI_LABEL = "multi_label"
+REGRESSION = "regression"
+# The keys every head takes, and those each type of head takes besides them.
+# Its keys are the head types (pipeline.evaluate.build maps each to a class).
+COMMON_HEAD_KEYS = ("name", "type", "label", "weight_column", "loss_reduction", "loss_fn")
+HEAD_KEYS_BY_TYPE = {
+    BINARY: ("n_classes", "label_vocabulary", "thresholds"),
+    MULTI_CLASS: ("n_classes", "label_vocabulary"),
+    MULTI_LABEL: ("n_classes", "label_vocabulary", "thresholds",
+                  "classes_for_class_based_metrics"),
+    REGRESSION: ("label_dimension",),
+}
+HEAD_TYPES = tuple(HEAD_KEYS_BY_TYPE)
+
+# heads.losses.REDUCTIONS and heads.auc.AUC_METHODS, repeated so that loading
+# a config needs no TensorFlow (a test keeps them equal).
 LOSS_REDUCTIONS = ("sum_over_batch_size", "sum")
-DEVICES = ("auto", "cpu", "gpu")
-AUC_METHODS = ("histogram", "exact")
-BAD_EXAMPLES = ("fail", "skip")
+DEFAULT_LOSS_REDUCTION = LOSS_REDUCTIONS[0]
+HISTOGRAM = "histogram"
+EXACT = "exact"
+AUC_METHODS = (HISTOGRAM, EXACT)
+DEFAULT_AUC_METHOD = HISTOGRAM
+
+FAIL = "fail"  # bad_examples: the first bad example fails the run
+SKIP = "skip"  # bad_examples: bad examples are left out and listed
+BAD_EXAMPLES = (FAIL, SKIP)
+DEFAULT_BAD_EXAMPLES = FAIL
 DEFAULT_BATCH_SIZE = 8192
 DEFAULT_SIGNATURE = "serving_default"
 # The coarsest AUC histogram layout has this many buckets
@@ -65,15 +98,15 @@ class Feature:
     default: object = None
 
     @property
-    def size(self):
+    def size(self) -> int:
         """Values per example of a fixed-length feature."""
         return math.prod(self.shape)
 
     @property
-    def numeric(self):
+    def numeric(self) -> bool:
         return self.dtype != "string"
 
-    def describe(self):
+    def describe(self) -> str:
         """'float32 [3]', 'string scalar', 'int64 var-length' (for messages)."""
         if self.varlen:
             return "%s var-length" % self.dtype
@@ -94,7 +127,7 @@ class ModelConfig:
     saved_model: str = None
     output: object = None
     signature: str = DEFAULT_SIGNATURE
-    device: str = "auto"
+    device: str = DEFAULT_DEVICE
     batch_size: int = None
 
 
@@ -111,7 +144,7 @@ class VocabularyRef:
     compute: bool = False
     tft: str = None
 
-    def to_dict(self):
+    def to_dict(self) -> dict:
         return {"compute": True} if self.compute else {"tft": self.tft}
 
 
@@ -128,21 +161,21 @@ class HeadConfig:
     thresholds: tuple = None
     classes_for_class_based_metrics: tuple = None
     label_dimension: int = None
-    loss_reduction: str = "sum_over_batch_size"
+    loss_reduction: str = DEFAULT_LOSS_REDUCTION
     loss_fn: str = None
 
     @property
-    def logits_dimension(self):
-        if self.type == "binary":
+    def logits_dimension(self) -> int:
+        if self.type == BINARY:
             return 1
-        if self.type == "regression":
+        if self.type == REGRESSION:
             return self.label_dimension
         return self.n_classes
 
 
 @dataclass(frozen=True)
 class AucConfig:
-    method: str = "histogram"
+    method: str = DEFAULT_AUC_METHOD
     buckets: int = None
 
 
@@ -162,12 +195,12 @@ class Config:
     head_weights: tuple = None
     slices: tuple = ((),)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
-    bad_examples: str = "fail"
+    bad_examples: str = DEFAULT_BAD_EXAMPLES
     batch_size: int = DEFAULT_BATCH_SIZE
     output: str = None
     source: str = None
 
-    def to_dict(self):
+    def to_dict(self) -> dict:
         """Plain data in the YAML schema (paths resolved, vocabulary files
         read), for run.json: `parse_config(config.to_dict())` gives an equal
         Config back."""
@@ -214,7 +247,7 @@ class Config:
             out["output"] = self.output
         return out
 
-    def feature_references(self):
+    def feature_references(self) -> List[Tuple[str, str]]:
         """[(key path, feature name)] for every feature the config names
         (logits, labels, weights, slices): what must exist after parsing
         (and after the transform, when there is one)."""
@@ -267,25 +300,25 @@ def _construct_mapping(loader, node, deep=False):
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def _is_uri(path):
-    return "://" in path
-
-
 def _read_text(path):
-    """A text file, local or on any filesystem Beam knows (gs://, ...)."""
-    if not _is_uri(path):
-        with open(path, encoding="utf-8") as f:
+    """A UTF-8 text file (the config, a vocabulary file): local ones here,
+    others through `pipeline.io.files.read_text` (Beam's FileSystems)."""
+    if is_local(path):
+        with open(local_path(path), encoding="utf-8") as f:
             return f.read()
-    from apache_beam.io.filesystems import FileSystems
-    with FileSystems.open(path) as f:
-        return f.read().decode("utf-8")
+    # Imported here, not with the module: it imports Beam and pyarrow (seconds),
+    # which loading a local config does not need.
+    from pipeline.io.files import read_text
+    return read_text(path)
 
 
-def resolve_path(path, base_dir):
-    """`path` against the config's folder; URIs and absolute paths as given."""
-    if base_dir is None or _is_uri(path) or os.path.isabs(path):
+def resolve_path(path: str, base_dir: Optional[str]) -> str:
+    """`path` against the config's folder; URIs and absolute paths as given.
+    A `file://` path is a local one: it comes back without the scheme."""
+    path = local_path(path)
+    if base_dir is None or is_uri(path) or os.path.isabs(path):
         return path
-    if _is_uri(base_dir):
+    if not is_local(base_dir):
         # Object stores do not resolve `..` or `.`: normalise here, within
         # the bucket (gs://b/cfg + ../data/x -> gs://b/data/x).
         scheme, rest = base_dir.split("://", 1)
@@ -294,11 +327,12 @@ def resolve_path(path, base_dir):
         if inside == ".." or inside.startswith("../"):
             raise ValueError("%r climbs above the bucket of %s://%s" % (path, scheme, bucket))
         return "%s://%s/%s" % (scheme, bucket, "" if inside == "." else inside)
-    return os.path.normpath(os.path.join(base_dir, path))
+    return os.path.normpath(os.path.join(local_path(base_dir), path))
 
 
-def load_config(path):
-    """Reads and validates a YAML config file. Raises ConfigError."""
+def load_config(path: Union[str, os.PathLike]) -> "Config":
+    """Reads and validates a YAML config file (a path, local or on any
+    filesystem Beam knows). Raises ConfigError."""
     path = str(path)
     try:
         text = _read_text(path)
@@ -310,15 +344,15 @@ def load_config(path):
         data = yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as e:
         raise ConfigError("%s: not valid YAML: %s" % (path, e), path) from e
-    if _is_uri(path):
-        base_dir = posixpath.dirname(path)
-    else:
-        path = os.path.abspath(path)
+    if is_local(path):
+        path = os.path.abspath(local_path(path))
         base_dir = os.path.dirname(path)
+    else:
+        base_dir = posixpath.dirname(path)
     return parse_config(data, file=path, base_dir=base_dir)
 
 
-def parse_config(data, file="<config>", base_dir=None):
+def parse_config(data: dict, file: str = "<config>", base_dir: Optional[str] = None) -> "Config":
     """Validates already-loaded YAML data (a dict). Relative paths resolve
     against `base_dir` (left as given when it is None). Raises ConfigError."""
     return _Parser(file, base_dir).config(data)
@@ -432,7 +466,7 @@ class _Parser:
             head_weights = self.head_weights(data["head_weights"], len(heads))
         slices = self.slices(data.get("slices"), features, transform)
         metrics = self.metrics(data.get("metrics"))
-        bad = data.get("bad_examples", "fail")
+        bad = data.get("bad_examples", DEFAULT_BAD_EXAMPLES)
         bad = self.string(bad, "bad_examples", BAD_EXAMPLES)
         batch_size = data.get("batch_size", DEFAULT_BATCH_SIZE)
         batch_size = self.integer(batch_size, "batch_size")
@@ -521,25 +555,16 @@ class _Parser:
                 self.fail("heads[%d].name" % i, "unique among heads", name)
         return tuple(heads)
 
-    _COMMON = ("name", "type", "label", "weight_column", "loss_reduction", "loss_fn")
-    _BY_TYPE = {
-        "binary": ("n_classes", "label_vocabulary", "thresholds"),
-        "multi_class": ("n_classes", "label_vocabulary"),
-        "multi_label": ("n_classes", "label_vocabulary", "thresholds",
-                        "classes_for_class_based_metrics"),
-        "regression": ("label_dimension",),
-    }
-
     def head(self, data, key, features, transform, several):
-        allowed = self._COMMON + tuple(k for t in HEAD_TYPES for k in self._BY_TYPE[t]
-                                       if k not in self._COMMON)
+        allowed = COMMON_HEAD_KEYS + tuple(k for t in HEAD_TYPES for k in HEAD_KEYS_BY_TYPE[t]
+                                           if k not in COMMON_HEAD_KEYS)
         allowed = tuple(dict.fromkeys(allowed))
         self.mapping(data, key, allowed, ("type", "label"), what="a mapping describing a head")
         kind = self.string(data["type"], key + ".type", HEAD_TYPES)
         for k in data:
-            if k not in self._COMMON and k not in self._BY_TYPE[kind]:
+            if k not in COMMON_HEAD_KEYS and k not in HEAD_KEYS_BY_TYPE[kind]:
                 self.fail("%s.%s" % (key, k), "absent for a %s head (it applies to %s)"
-                          % (kind, ", ".join(t for t in HEAD_TYPES if k in self._BY_TYPE[t])),
+                          % (kind, ", ".join(t for t in HEAD_TYPES if k in HEAD_KEYS_BY_TYPE[t])),
                           data[k])
         name = data.get("name")
         if name is None:
@@ -552,37 +577,37 @@ class _Parser:
                           name)
 
         n_classes = data.get("n_classes")
-        if kind == "binary":
+        if kind == BINARY:
             if n_classes is not None and n_classes != 2:
                 self.fail(key + ".n_classes", "2 or absent for a binary head", n_classes)
             n_classes = None
-        elif kind in ("multi_class", "multi_label"):
-            minimum = 3 if kind == "multi_class" else 2
+        elif kind in (MULTI_CLASS, MULTI_LABEL):
+            minimum = 3 if kind == MULTI_CLASS else 2
             if n_classes is None:
                 self.fail(key + ".n_classes", "an integer >= %d" % minimum)
             if not _is_int(n_classes) or n_classes < minimum:
                 self.fail(key + ".n_classes", "an integer >= %d%s" % (
-                    minimum, " (use type: binary for 2 classes)" if kind == "multi_class" else ""),
+                    minimum, " (use type: binary for 2 classes)" if kind == MULTI_CLASS else ""),
                     n_classes)
         label_dimension = None
-        if kind == "regression":
+        if kind == REGRESSION:
             label_dimension = self.integer(data.get("label_dimension", 1), key + ".label_dimension")
 
         vocabulary = None
         if data.get("label_vocabulary") is not None:
             vocabulary = self.vocabulary(data["label_vocabulary"], key + ".label_vocabulary",
-                                         2 if kind == "binary" else n_classes, transform)
+                                         2 if kind == BINARY else n_classes, transform)
 
         def check_label(f):
             if not f.numeric and vocabulary is None:
                 return ("a numeric feature, or a string one with label_vocabulary"
-                        if kind != "regression" else "a numeric feature")
-            if kind in ("binary", "multi_class") and (f.varlen or f.size != 1):
+                        if kind != REGRESSION else "a numeric feature")
+            if kind in (BINARY, MULTI_CLASS) and (f.varlen or f.size != 1):
                 return "a feature with one value per example for a %s head" % kind
-            if kind == "multi_label" and not f.varlen and f.size != n_classes:
+            if kind == MULTI_LABEL and not f.varlen and f.size != n_classes:
                 return ("a varlen feature of class ids or strings, or a multi-hot feature "
                         "of shape [%d]" % n_classes)
-            if kind == "regression" and (f.varlen or f.size != label_dimension):
+            if kind == REGRESSION and (f.varlen or f.size != label_dimension):
                 return "a fixed-length feature of %d value(s) (label_dimension)" % label_dimension
             return None
 
@@ -620,7 +645,7 @@ class _Parser:
                     self.fail(ckey, "a list of class ids or label_vocabulary strings", raw)
             classes = tuple(raw)
 
-        loss_reduction = self.string(data.get("loss_reduction", "sum_over_batch_size"),
+        loss_reduction = self.string(data.get("loss_reduction", DEFAULT_LOSS_REDUCTION),
                                      key + ".loss_reduction", LOSS_REDUCTIONS)
         loss_fn = data.get("loss_fn")
         if loss_fn is not None:
@@ -720,7 +745,7 @@ class _Parser:
         elif output is not None:
             self.string(output, "model.output", what="a model output name or {head name: output}")
         signature = self.string(data.get("signature", DEFAULT_SIGNATURE), "model.signature")
-        device = self.string(data.get("device", "auto"), "model.device", DEVICES)
+        device = self.string(data.get("device", DEFAULT_DEVICE), "model.device", DEVICES)
         batch_size = None
         if data.get("batch_size") is not None:
             batch_size = self.integer(data["batch_size"], "model.batch_size")
@@ -776,10 +801,11 @@ class _Parser:
         if auc is None:
             return MetricsConfig()
         self.mapping(auc, "metrics.auc", ("method", "buckets"))
-        method = self.string(auc.get("method", "histogram"), "metrics.auc.method", AUC_METHODS)
+        method = self.string(auc.get("method", DEFAULT_AUC_METHOD), "metrics.auc.method",
+                             AUC_METHODS)
         buckets = auc.get("buckets")
         if buckets is not None:
-            if method != "histogram":
+            if method != HISTOGRAM:
                 self.fail("metrics.auc.buckets", "absent with method: exact (it applies to "
                           "method: histogram)", buckets)
             buckets = self.integer(buckets, "metrics.auc.buckets", minimum=MIN_AUC_BUCKETS)

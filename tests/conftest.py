@@ -16,9 +16,9 @@ import yaml
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# Beam 2.77's DirectRunner tries to download the Prism runner first (NOTES.md):
-# name the in-process FnApiRunner so the tests run the same with or without
-# network.
+# Beam 2.77's DirectRunner tries to download the Prism runner first
+# (pipeline/runtime/runner_args.py): name the in-process FnApiRunner so the
+# tests run the same with or without network.
 RUNNER_FLAG = "--runner=FnApiRunner"
 MULTI_PROCESS_FLAGS = ("--direct_running_mode=multi_processing", "--direct_num_workers=2")
 

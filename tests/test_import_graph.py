@@ -21,6 +21,10 @@ PACKAGES = ("heads", "pipeline")
 LAYERS = [
     ("heads",),
     ("pipeline.errors",),
+    # What a path is (standard library only) and files on any Beam
+    # filesystem: no stage of the pipeline, used by everything above,
+    # the config (a config or vocabulary file on gs://) included.
+    ("pipeline.io.paths", "pipeline.io.files"),
     ("pipeline.runtime", "pipeline.config"),
     ("pipeline.io",),
     ("pipeline.model", "pipeline.evaluate"),

@@ -5,8 +5,10 @@ head itself (one head), with the extended metrics on; the report names a
 head's rows by its config name ("" for one head).
 """
 import importlib
+from typing import Callable, Optional, Union
 
 import heads
+import heads.base
 from pipeline.config import HEAD_TYPES, Config, HeadConfig
 
 HEAD_CLASSES = {
@@ -20,7 +22,7 @@ if tuple(HEAD_CLASSES) != HEAD_TYPES:  # the config's list of types is the one d
                       % (tuple(HEAD_CLASSES), HEAD_TYPES))
 
 
-def import_loss_fn(spec):
+def import_loss_fn(spec: Union[str, Callable, None]) -> Optional[Callable]:
     """'package.module:function' -> the function (runs user code: documented)."""
     if spec is None or callable(spec):
         return spec
@@ -30,8 +32,8 @@ def import_loss_fn(spec):
     return getattr(importlib.import_module(module), attr)
 
 
-def build_head(head_cfg: HeadConfig, auc_method: str = "histogram", auc_buckets=None,
-               named: bool = True):
+def build_head(head_cfg: HeadConfig, auc_method: str = "histogram",
+               auc_buckets: Optional[int] = None, named: bool = True) -> heads.base.Head:
     """One head from its config entry (label vocabularies resolved), with the
     extended metrics on."""
     kind = head_cfg.type

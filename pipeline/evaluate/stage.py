@@ -35,11 +35,16 @@ import tensorflow as tf
 from apache_beam.transforms import window
 from apache_beam.utils import windowed_value
 
-from pipeline.runtime import progress
 from pipeline.errors import CORRUPT_RECORD, BadRecordError
-from pipeline.evaluate.evaluator import Evaluator, take_rows
-from pipeline.io.parse import Parser
+from pipeline.evaluate.evaluator import Evaluator
+from pipeline.evaluate.features import take_rows
 from pipeline.io.batches import CorruptRecord
+from pipeline.io.parse import Parser
+from pipeline.model.runner import ModelRunner
+from pipeline.model.transform import Transform
+from pipeline.runtime import progress
+from pipeline.runtime.devices import AUTO, choose_device
+from pipeline.runtime.tf_threads import use_one_thread_per_op
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +75,6 @@ class EvaluateBatches(beam.DoFn):
     def setup(self):
         config = self._config
         if config.model.saved_model is None:
-            from pipeline.model.runner import use_one_thread_per_op
             if use_one_thread_per_op():  # before anything starts TensorFlow here
                 log.info("headeval: one TensorFlow thread per op (the heads are all it runs)")
         self._parser = Parser(config.input.features)
@@ -79,10 +83,8 @@ class EvaluateBatches(beam.DoFn):
         self._transform = None
         self._model = None
         if config.transform is not None:
-            from pipeline.model.runner import Transform
             self._transform = Transform(config.transform.tft_output)
         if config.model.saved_model is not None:
-            from pipeline.model.runner import ModelRunner
             m = config.model
             dims = ({h.name: h.logits_dimension for h in config.heads}
                     if isinstance(m.output, dict)
@@ -92,8 +94,7 @@ class EvaluateBatches(beam.DoFn):
                                       logits_dimensions=dims)
             self._device = self._model.device
         else:
-            from pipeline.model.runner import choose_device
-            self._device = choose_device("auto")  # the heads' per-batch TF work
+            self._device = choose_device(AUTO)  # the heads' per-batch TF work
             log.info("headeval: heads run on %s", self._device)
         self._read = beam.metrics.Metrics.counter("headeval", "records_read")
         self._evaluated = beam.metrics.Metrics.counter("headeval", "examples_evaluated")

@@ -31,25 +31,26 @@ class RecordBatch(_RecordBatchFields, ReadItem):
     `start + i` (0-based) of `path`, or `indices[i]` when the batch has
     gaps (corrupt records left out under `skip_corrupt`). A batch of the
     fast path (`pipeline.io.fast_path`) holds its parsed `features`, its
-    records as `tfread.FileRecords`, read from the file when asked for, and
-    `factorized`: {feature: (sorted distinct values, index per record)} for
-    its one-string-per-example features (TensorFlow factorizes them while it
-    parses, so slicing on them needs no Python pass over the values)."""
+    records as `pipeline.io.fast_path.FileRecords`, read from the file when
+    asked for, and `factorized`: {feature: (sorted distinct values, index per
+    record)} for its one-string-per-example features (TensorFlow factorizes
+    them while it parses, so slicing on them needs no Python pass over the
+    values)."""
     __slots__ = ()
 
-    def record(self, i):
+    def record(self, i: int) -> bytes:
         """Record i as bytes."""
         return self.records[int(i)]
 
-    def record_list(self):
+    def record_list(self) -> list:
         """The records as a list of bytes."""
         return self.records if isinstance(self.records, list) else list(self.records)
 
-    def index(self, i):
+    def index(self, i: int) -> int:
         """The position in its file of `records[i]`."""
         return self.start + int(i) if self.indices is None else int(self.indices[i])
 
-    def estimated_bytes(self):
+    def estimated_bytes(self) -> int:
         """About the size of the batch's records and features, without
         serializing them."""
         size = len(self.path)
@@ -80,7 +81,8 @@ class CorruptRecord(_CorruptRecordFields, ReadItem):
     the framing is sound, so the file's other records can still be read."""
     __slots__ = ()
 
-    def estimated_bytes(self):
+    def estimated_bytes(self) -> int:
+        """About the size of the record and its reason."""
         return len(self.path) + len(self.reason) + len(self.data)
 
 
@@ -88,23 +90,22 @@ class ReadItemCoder(beam.coders.Coder):
     """Pickles `ReadItem`s as Beam's default coder does, but estimates their
     size without pickling them. Beam samples the size of the elements that
     pass between transforms by encoding them (the first 10, then about 7
-    per doubling: 37 of the 125 batches of a 1M-example run), and pickling a
-    parsed batch took 2-7 ms: ~0.2 s of the evaluating thread per 1M
-    examples, for a size estimate."""
+    per doubling), and pickling a parsed batch is slow: time on the
+    evaluating thread spent on a size estimate (docs/performance.md)."""
 
-    def encode(self, value):
+    def encode(self, value: ReadItem) -> bytes:
         return pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
 
-    def decode(self, encoded):
+    def decode(self, encoded: bytes) -> ReadItem:
         return pickle.loads(encoded)
 
-    def is_deterministic(self):
+    def is_deterministic(self) -> bool:
         return False
 
-    def estimate_size(self, value):
+    def estimate_size(self, value: ReadItem) -> int:
         return value.estimated_bytes()
 
-    def to_type_hint(self):
+    def to_type_hint(self) -> type:
         return ReadItem
 
 

@@ -7,9 +7,9 @@ ahead, while Python evaluates the batch before: on two cores, reading and
 parsing then cost the evaluating thread almost nothing.
 
 A batch of the fast path does not carry its records: handing TensorFlow's
-string tensor of them to Python cost 5 ms of CPU per 8,192 records, about
-a third of reading and parsing them. It carries `FileRecords` instead, the
-batch's place in the file, which reads the records back (with Python's
+string tensor of them to Python costs a good part of what reading and
+parsing them does (docs/performance.md). It carries `FileRecords` instead,
+the batch's place in the file, which reads the records back (with Python's
 framing) only when one is asked for: when an example is rejected.
 
 It is only a fast path. TensorFlow's reader and ours agree on every
@@ -17,31 +17,34 @@ checksum, but its messages do not name the record, and it ignores a few
 trailing bytes that do not make a record header. So as soon as anything
 fails — a checksum, a batch that does not parse, bytes left over at the
 end — the file is read on from the first batch not yet handed out by
-`pipeline.io.reader.iter_record_batches` and parsed by `pipeline.io.parse.Parser`,
-which name the file, the record and the field (and skip what
-`bad_examples: skip` skips) exactly as when there is no fast path.
+`pipeline.io.framing.iter_record_batches` and parsed by
+`pipeline.io.parse.Parser`, which name the file, the record and the field
+(and skip what `bad_examples: skip` skips) exactly as when there is no fast
+path.
 """
 import functools
 import os
+from typing import Iterator, Mapping
 
 import numpy as np
 import tensorflow as tf
 
-from pipeline.io import parse
+from pipeline.config import Feature
 from pipeline.errors import CorruptRecordError
-from pipeline.io.batches import RecordBatch
-from pipeline.io.files import is_gzip
-from pipeline.io.framing import iter_record_batches, masked_crcs, split_records
+from pipeline.io import parse
+from pipeline.io.batches import ReadItem, RecordBatch
+from pipeline.io.framing import (FOOTER_BYTES, HEADER_BYTES, iter_record_batches, masked_crcs,
+                                 split_records)
+from pipeline.io.paths import is_gzip, is_local, local_path
 
-_HEADER_AND_FOOTER = 16  # uint64 length, uint32 crc of the length, ..., uint32 crc of the data
 _PREFETCH = 2
 
 
-def fast_path_applies(path):
-    """Local (no scheme) uncompressed files only: gs:// and the like go
-    through Beam's FileSystems, gzip through Python's gzip, which checks the
-    gzip trailer that TensorFlow's reader does not."""
-    return "://" not in path and not is_gzip(path) and os.path.isfile(path)
+def fast_path_applies(path: str) -> bool:
+    """Local (no scheme, or file://) uncompressed files only: gs:// and the
+    like go through Beam's FileSystems, gzip through Python's gzip, which
+    checks the gzip trailer that TensorFlow's reader does not."""
+    return is_local(path) and not is_gzip(path) and os.path.isfile(local_path(path))
 
 
 class FileRecords:
@@ -52,7 +55,7 @@ class FileRecords:
 
     __slots__ = ("path", "offset", "size", "count", "_records")
 
-    def __init__(self, path, offset, size, count):
+    def __init__(self, path: str, offset: int, size: int, count: int):
         self.path, self.offset, self.size, self.count = path, offset, size, count
         self._records = None
 
@@ -128,9 +131,8 @@ def _sorted_factorization(values, index):
 
 def _dataset(path, batch_size, features):
     # Autotuning off: its per-element bookkeeping nearly doubled the CPU
-    # time of framing 1M records alone (2.3 s -> 1.2-1.6 s here; ~4% of the
-    # whole pipeline), and the fixed prefetch depth is all the parallelism
-    # this pipeline needs.
+    # time of framing the records (docs/performance.md), and the fixed
+    # prefetch depth is all the parallelism this pipeline needs.
     options = tf.data.Options()
     options.autotune.enabled = False
     return (tf.data.TFRecordDataset(path, buffer_size=4 << 20)
@@ -140,13 +142,16 @@ def _dataset(path, batch_size, features):
             .with_options(options))
 
 
-def iter_parsed_batches(path, batch_size, features, skip_corrupt=False):
-    """Like `pipeline.io.reader.iter_record_batches`, but each `RecordBatch` of
+def iter_parsed_batches(path: str, batch_size: int, features: Mapping[str, Feature],
+                        skip_corrupt: bool = False) -> Iterator[ReadItem]:
+    """Like `pipeline.io.framing.iter_record_batches`, but each `RecordBatch` of
     the fast path also carries its parsed `features` ({name: numpy array or
     tf.RaggedTensor}, as `Parser` returns them) and its `factorized` string
     features, and its `records` are `FileRecords`. From the first problem
     on, batches come from `iter_record_batches` (records as bytes, no
-    features), so errors and skipped records are exactly its own."""
+    features), so errors and skipped records are exactly its own. A
+    `file://` path is read, and named in the batches, as a plain path."""
+    path = local_path(path)
     handed_out = 0       # records yielded so far
     consumed = 0         # bytes of the file they take up
     failed = False
@@ -162,8 +167,8 @@ def iter_parsed_batches(path, batch_size, features, skip_corrupt=False):
             failed = True
             break
         length, n = (int(v) for v in sizes.numpy())
-        size = length + _HEADER_AND_FOOTER * n
-        features = parse.Parser._to_numpy(parsed)
+        size = length + (HEADER_BYTES + FOOTER_BYTES) * n
+        features = parse.to_numpy(parsed)
         factorized = {}
         for name, (values, index) in distinct.items():
             values, index = _sorted_factorization(values.numpy(), index.numpy())

@@ -14,6 +14,7 @@ index and its byte offset.
 import gzip
 import struct
 import zlib
+from typing import Iterator, Sequence, Tuple, Union
 
 import google_crc32c
 import numpy as np
@@ -23,39 +24,38 @@ from pipeline.io.batches import CorruptRecord, RecordBatch
 from pipeline.io.files import open_records
 
 CHUNK_BYTES = 16 << 20
-_HEADER = 12  # uint64 length + uint32 crc of the length
-_FOOTER = 4   # uint32 crc of the data
+HEADER_BYTES = 12  # uint64 length + uint32 crc of the length
+FOOTER_BYTES = 4   # uint32 crc of the data
 _MASK_DELTA = 0xA282EAD8
 
 
-def masked_crc(data):
+def masked_crc(data: bytes) -> int:
     """TFRecord's checksum: crc32c, rotated right by 15 bits, plus a constant."""
     crc = google_crc32c.value(data)
     return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
 
 
-def masked_crcs(records):
+def masked_crcs(records: Sequence[bytes]) -> np.ndarray:
     """masked_crc of every record, as one uint64 array (the mask in numpy)."""
     crc = np.fromiter(map(google_crc32c.value, records), dtype=np.uint64, count=len(records))
     return (((crc >> np.uint64(15)) | (crc << np.uint64(17))) + np.uint64(_MASK_DELTA)) \
         & np.uint64(0xFFFFFFFF)
 
 
-
-def split_records(buf, pos):
+def split_records(buf: bytes, pos: int) -> Tuple[list, list, int]:
     """Complete records of `buf` from `pos` on: (records, stored data crcs,
     position after the last complete record)."""
     records, crcs = [], []
     n = len(buf)
     unpack = struct.unpack_from
-    while pos + _HEADER <= n:
+    while pos + HEADER_BYTES <= n:
         length, = unpack("<Q", buf, pos)
-        end = pos + _HEADER + length
-        if end + _FOOTER > n:
+        end = pos + HEADER_BYTES + length
+        if end + FOOTER_BYTES > n:
             break
-        records.append(buf[pos + _HEADER:end])
+        records.append(buf[pos + HEADER_BYTES:end])
         crcs.append(unpack("<I", buf, end)[0])
-        pos = end + _FOOTER
+        pos = end + FOOTER_BYTES
     return records, crcs, pos
 
 
@@ -69,7 +69,7 @@ def _offset_of(buf, pos, k):
     """Byte position in `buf` of the k-th record after the one at `pos`."""
     for _ in range(k):
         length, = struct.unpack_from("<Q", buf, pos)
-        pos += _HEADER + length + _FOOTER
+        pos += HEADER_BYTES + length + FOOTER_BYTES
     return pos
 
 
@@ -80,8 +80,9 @@ def _batch(path, records, indices, start, cut, size):
     return RecordBatch(path, part[0], records[cut:cut + size], part)
 
 
-def iter_record_batches(path, batch_size, chunk_bytes=CHUNK_BYTES, skip_corrupt=False,
-                        start_record=0):
+def iter_record_batches(path: str, batch_size: int, chunk_bytes: int = CHUNK_BYTES,
+                        skip_corrupt: bool = False,
+                        start_record: int = 0) -> Iterator[Union[RecordBatch, CorruptRecord]]:
     """Yields the records of one TFRecord file as `RecordBatch`es of
     `batch_size` records (the last one may be shorter), from record number
     `start_record` on (the records before it are framed and checked, not
@@ -162,17 +163,17 @@ def iter_record_batches(path, batch_size, chunk_bytes=CHUNK_BYTES, skip_corrupt=
                         pending_indices = pending_indices[cut:]
                     pending_start += cut
             left = len(buf) - pos
-            if left >= _HEADER and not _length_ok(buf, pos):
+            if left >= HEADER_BYTES and not _length_ok(buf, pos):
                 raise CorruptRecordError(
                     "corrupt TFRecord file %s: record %d (byte offset %d) fails its length "
                     "checksum" % (path, index, buf_offset + pos), path, index)
             if not chunk:
                 if left:
-                    if left < _HEADER:
-                        need = "a %d-byte header" % _HEADER
+                    if left < HEADER_BYTES:
+                        need = "a %d-byte header" % HEADER_BYTES
                     else:
-                        need = "%d bytes" % (_HEADER + struct.unpack_from("<Q", buf, pos)[0]
-                                             + _FOOTER)
+                        need = "%d bytes" % (HEADER_BYTES + struct.unpack_from("<Q", buf, pos)[0]
+                                             + FOOTER_BYTES)
                     raise CorruptRecordError(
                         "truncated TFRecord file %s: record %d at byte offset %d needs %s but "
                         "only %d remain" % (path, index, buf_offset + pos, need, left),

@@ -2,8 +2,8 @@
 feature spec.
 
 One `tf.io.parse_example` call per batch, inside a `tf.function` traced once
-per spec (NOTES.md: ~1 µs/example at batch 1024, 0.5-1 µs at 8192; a Python
-loop over `Example.FromString` costs 3.2 µs). Fixed-length features come
+per spec: several times faster than a Python loop over `Example.FromString`
+(docs/performance.md has the timings). Fixed-length features come
 back as numpy arrays (`[batch]` for scalars, `[batch, *shape]` otherwise,
 strings as object arrays of bytes); var-length ones as `tf.RaggedTensor`.
 
@@ -15,24 +15,31 @@ bytes that are not a valid proto as an empty Example: with all features
 optional (defaults or varlen) such a record parses to defaults.
 """
 import functools
+from typing import TYPE_CHECKING, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import tensorflow as tf
 from google.protobuf.message import DecodeError
 
+from pipeline.config import Feature
 from pipeline.errors import (MISSING_FEATURE, NOT_AN_EXAMPLE, WRONG_TYPE_OR_LENGTH,
                              BadRecordError)
 
-_TF_DTYPES = {"float32": tf.float32, "int64": tf.int64, "string": tf.string}
-_KINDS = {"float32": "float_list", "int64": "int64_list", "string": "bytes_list"}
+if TYPE_CHECKING:  # for the annotations only: importing it at run time would import Beam
+    from pipeline.io.batches import RecordBatch
+
+# For each dtype of the config (`config.DTYPES`, a test keeps them equal): the
+# TensorFlow dtype it parses to, and the `tf.train.Feature` field of its values.
+TF_DTYPES = {"float32": tf.float32, "int64": tf.int64, "string": tf.string}
+LIST_FIELDS = {"float32": "float_list", "int64": "int64_list", "string": "bytes_list"}
 _KIND_NAMES = {"float_list": "float", "int64_list": "int64", "bytes_list": "string"}
 
 
-def tf_feature_spec(features):
+def tf_feature_spec(features: Mapping[str, Feature]) -> dict:
     """{name: config.Feature} -> the spec `tf.io.parse_example` takes."""
     spec = {}
     for name, f in features.items():
-        dtype = _TF_DTYPES[f.dtype]
+        dtype = TF_DTYPES[f.dtype]
         if f.varlen:
             spec[name] = tf.io.RaggedFeature(dtype)
             continue
@@ -46,6 +53,13 @@ def tf_feature_spec(features):
                 else array.reshape(f.shape)
         spec[name] = tf.io.FixedLenFeature(list(f.shape), dtype, default_value=default)
     return spec
+
+
+def to_numpy(parsed: Mapping[str, object]) -> dict:
+    """Parsed tensors as `Parser` returns them: dense ones as numpy arrays,
+    var-length ones left as `tf.RaggedTensor`."""
+    return {name: value if isinstance(value, tf.RaggedTensor) else value.numpy()
+            for name, value in parsed.items()}
 
 
 def _preview(values, limit=5):
@@ -64,7 +78,7 @@ class Parser:
       features: {name: config.Feature}, e.g. `config.input.features`.
     """
 
-    def __init__(self, features):
+    def __init__(self, features: Mapping[str, Feature]):
         self.features = dict(features)
         self._fn = None
 
@@ -92,12 +106,7 @@ class Parser:
             # decode them: both mean a record it could not parse.
             return None
 
-    @staticmethod
-    def _to_numpy(parsed):
-        return {name: value if isinstance(value, tf.RaggedTensor) else value.numpy()
-                for name, value in parsed.items()}
-
-    def __call__(self, batch):
+    def __call__(self, batch: "RecordBatch") -> dict:
         try:
             return self.parse(batch.records, batch.path, batch.start)
         except BadRecordError as e:
@@ -106,24 +115,24 @@ class Parser:
             i = e.index - batch.start  # parse() numbers records from start
             raise self.error(batch.records[i], batch.path, _index(batch, i)) from None
 
-    def parse(self, records, path="<records>", start=0):
+    def parse(self, records: Sequence[bytes], path: str = "<records>", start: int = 0) -> dict:
         """Parses a list of serialized records; raises BadRecordError naming
         the file, the record's index in it and the feature at fault."""
         parsed = self._try(records)
         if parsed is not None:
-            return self._to_numpy(parsed)
+            return to_numpy(parsed)
         bad, _, _ = self._parse_around_bad(records, path, start)
         raise self.error(records[bad[0]], path, start + bad[0])
 
-    def parse_valid(self, batch):
+    def parse_valid(self, batch: "RecordBatch") -> Tuple[dict, np.ndarray, List[BadRecordError]]:
         """(features of the good records, their row numbers in the batch,
         BadRecordError for each bad one): for `bad_examples: skip`."""
         parsed = self._try(batch.records)
         if parsed is not None:
-            return self._to_numpy(parsed), np.arange(len(batch.records)), []
+            return to_numpy(parsed), np.arange(len(batch.records)), []
         bad, keep, parsed = self._parse_around_bad(batch.records, batch.path, batch.start)
         rejected = [self.error(batch.records[i], batch.path, _index(batch, i)) for i in bad]
-        return self._to_numpy(parsed), keep, rejected
+        return to_numpy(parsed), keep, rejected
 
     def _parse_around_bad(self, records, path, start):
         """(positions of the bad records, positions of the others, the others
@@ -171,27 +180,30 @@ class Parser:
         for name, f in self.features.items():
             if name not in found:
                 if not f.varlen and f.default is None:
-                    return MISSING_FEATURE, name, ("feature %r is missing; it is required (%s, no default)"
-                                  % (name, f.describe()))
+                    return MISSING_FEATURE, name, (
+                        "feature %r is missing; it is required (%s, no default)"
+                        % (name, f.describe()))
                 continue
             kind = found[name].WhichOneof("kind")
             values = getattr(found[name], kind).value if kind else []
-            if kind is not None and kind != _KINDS[f.dtype]:
-                return WRONG_TYPE_OR_LENGTH, name, ("feature %r must be %s; got %d %s value(s): %s"
-                              % (name, f.describe(), len(values), _KIND_NAMES[kind],
-                                 _preview(values)))
+            if kind is not None and kind != LIST_FIELDS[f.dtype]:
+                return WRONG_TYPE_OR_LENGTH, name, (
+                    "feature %r must be %s; got %d %s value(s): %s"
+                    % (name, f.describe(), len(values), _KIND_NAMES[kind], _preview(values)))
             if not f.varlen and len(values) != f.size:
-                return WRONG_TYPE_OR_LENGTH, name, ("feature %r must have %d value(s) (%s); got %d: %s"
-                              % (name, f.size, f.describe(), len(values), _preview(values)))
+                return WRONG_TYPE_OR_LENGTH, name, (
+                    "feature %r must have %d value(s) (%s); got %d: %s"
+                    % (name, f.size, f.describe(), len(values), _preview(values)))
         return None
 
-    def explain(self, record):
+    def explain(self, record: bytes) -> Tuple[str, Optional[str], str]:
         """(rejection kind, feature or None, reason) for a record TensorFlow
         rejects."""
         return self._problem(record) or (
-            NOT_AN_EXAMPLE, None, "TensorFlow cannot parse it with the feature spec (its proto decodes)")
+            NOT_AN_EXAMPLE, None,
+            "TensorFlow cannot parse it with the feature spec (its proto decodes)")
 
-    def error(self, record, path, index):
+    def error(self, record: bytes, path: str, index: int) -> BadRecordError:
         kind, feature, reason = self.explain(record)
         return BadRecordError("bad record %d of %s: %s" % (index, path, reason),
                               path, index, feature, reason, kind)
@@ -208,7 +220,9 @@ def _cached_parser(items):
     return Parser(dict(items))
 
 
-def parse_batch(records, feature_spec, path=None, start=0):
+def parse_batch(records: Union[Sequence[bytes], "RecordBatch"],
+                feature_spec: Mapping[str, Feature],
+                path: Optional[str] = None, start: int = 0) -> dict:
     """Parses serialized records (a list, or a RecordBatch) with
     `feature_spec` ({name: config.Feature}); one parser per spec is cached.
 

@@ -1,9 +1,11 @@
 """The Beam reader: every file matching a pattern, as batches of records.
 
-Each file is read by one DoFn call, in 16 MiB chunks, and leaves as
-`RecordBatch`es of up to `batch_size` records: one Beam element per batch,
-never per record (per-element reading is ~3x slower: docs/performance.md).
-Local uncompressed files are read and parsed by `pipeline.io.fast_path`
+Each file is read by one DoFn call, in chunks of
+`pipeline.io.framing.CHUNK_BYTES`, and leaves as `RecordBatch`es of up to
+`batch_size` records: one Beam element per batch, never per record (Beam's
+cost per element would dominate; `benchmarks/bench_read.py --baseline`
+measures a reader of one element per record, and docs/performance.md has
+the figures). Local uncompressed files are read and parsed by `pipeline.io.fast_path`
 where features are given; the rest are framed by `pipeline.io.framing`.
 
 Files are matched on a worker and spread with a Reshuffle, so many files
@@ -11,8 +13,11 @@ read in parallel. One large file is read by one worker from start to end
 (TFRecord has no sync markers to split it at); that is fine for now, and
 the place to add a splittable DoFn if single huge files become common.
 """
+from typing import Mapping, Optional
+
 import apache_beam as beam
 
+from pipeline.config import DEFAULT_BATCH_SIZE, Feature
 from pipeline.io.batches import ReadItem, RecordBatch
 from pipeline.io.files import match_files
 from pipeline.io.framing import iter_record_batches
@@ -35,10 +40,11 @@ class _ReadFiles(beam.DoFn):
     def process(self, path):
         batches = None
         if self._features is not None:
-            from pipeline.io import fast_path  # TensorFlow: only where parsing is asked for
+            # The fast path imports TensorFlow (seconds): only where parsing is asked for.
+            from pipeline.io import fast_path
             if fast_path.fast_path_applies(path):
                 batches = fast_path.iter_parsed_batches(path, self._batch_size, self._features,
-                                                     skip_corrupt=self._skip_corrupt)
+                                                        skip_corrupt=self._skip_corrupt)
         if batches is None:
             batches = iter_record_batches(path, self._batch_size, skip_corrupt=self._skip_corrupt)
         for batch in batches:
@@ -60,7 +66,8 @@ class ReadBatches(beam.PTransform):
     (`pipeline.io.fast_path`).
     """
 
-    def __init__(self, pattern, batch_size=8192, skip_corrupt=False, features=None):
+    def __init__(self, pattern: str, batch_size: int = DEFAULT_BATCH_SIZE,
+                 skip_corrupt: bool = False, features: Optional[Mapping[str, Feature]] = None):
         super().__init__()
         if not isinstance(pattern, str) or not pattern:
             raise ValueError("pattern must be a non-empty string; got %r" % (pattern,))
@@ -71,7 +78,7 @@ class ReadBatches(beam.PTransform):
         self._skip_corrupt = skip_corrupt
         self._features = features
 
-    def expand(self, pbegin):
+    def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
         return (pbegin
                 | "Pattern" >> beam.Create([self._pattern])
                 | "Match" >> beam.FlatMap(match_files)

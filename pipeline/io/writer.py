@@ -2,14 +2,11 @@
 
 Used by the tests, the demo data script and the benchmarks to make input
 files, so it must be quick at a million examples. Building one
-`tf.train.Example` proto per example in Python costs about 10 µs per
-example with a handful of features; here the protos of a whole batch are
-built by TensorFlow's `tf.io.encode_proto` kernel, one nested message level
-at a time (FloatList -> Feature -> Features.FeatureEntry -> Features ->
-Example), so the only per-example Python left is the `TFRecordWriter.write`
-call (~0.8 µs). Measured on our 2-core machine: 1M examples with 5 features
-(10 floats, var-length int64 labels, a string, two scalars) in about 3 s
-uncompressed, 4 s with GZIP.
+`tf.train.Example` proto per example in Python is slow; here the protos of
+a whole batch are built by TensorFlow's `tf.io.encode_proto` kernel, one
+nested message level at a time (FloatList -> Feature -> Features.FeatureEntry
+-> Features -> Example), so the only per-example Python left is the
+`TFRecordWriter.write` call (docs/performance.md has the timings).
 
 Columns (every column has one entry per example):
 
@@ -35,17 +32,20 @@ var-length column whose entries are all empty).
 """
 import itertools
 import os
+from typing import Dict, Mapping, Optional, Union
 
 import numpy as np
 import tensorflow as tf
 
-GZIP_SUFFIXES = (".gz", ".gzip")
+from pipeline.config import DTYPES
+from pipeline.io.parse import LIST_FIELDS, TF_DTYPES
+from pipeline.io.paths import is_gzip, is_local, local_path
+
 BATCH_SIZE = 1 << 16
 
-_LIST_FIELD = {"float32": "float_list", "int64": "int64_list", "string": "bytes_list"}
+# The proto message of each dtype's value list (LIST_FIELDS names its field).
 _LIST_TYPE = {"float32": "tensorflow.FloatList", "int64": "tensorflow.Int64List",
               "string": "tensorflow.BytesList"}
-_TF_DTYPE = {"float32": tf.float32, "int64": tf.int64, "string": tf.string}
 
 
 def _kind(dtype, name):
@@ -200,10 +200,10 @@ def _serialize_batch(columns, start, stop):
     entries, present = [], []
     for col in columns:
         values, sizes, has = col.take(start, stop)
-        values = tf.constant(values, dtype=_TF_DTYPE[col.kind])
+        values = tf.constant(values, dtype=TF_DTYPES[col.kind])
         value_list = _encode(_LIST_TYPE[col.kind], [("value", values, sizes)], n)
         feature = _encode("tensorflow.Feature",
-                          [(_LIST_FIELD[col.kind], tf.reshape(value_list, [n, 1]), ones)], n)
+                          [(LIST_FIELDS[col.kind], tf.reshape(value_list, [n, 1]), ones)], n)
         entry = _encode("tensorflow.Features.FeatureEntry",
                         [("key", tf.fill([n, 1], col.name), ones),
                          ("value", tf.reshape(feature, [n, 1]), ones)], n)
@@ -227,9 +227,9 @@ def _columns(columns, dtypes):
         raise ValueError("columns must name at least one feature; got none")
     dtypes = dtypes or {}
     for name, kind in dtypes.items():
-        if kind not in _LIST_FIELD:
-            raise ValueError("dtypes[%r] must be one of float32, int64, string; got %r"
-                             % (name, kind))
+        if kind not in DTYPES:
+            raise ValueError("dtypes[%r] must be one of %s; got %r"
+                             % (name, ", ".join(DTYPES), kind))
     cols = [_Column(str(name), data, dtypes.get(name)) for name, data in columns.items()]
     counts = {c.name: c.n for c in cols}
     if len(set(counts.values())) != 1:
@@ -238,7 +238,8 @@ def _columns(columns, dtypes):
     return cols
 
 
-def serialize_examples(columns, dtypes=None, batch_size=BATCH_SIZE):
+def serialize_examples(columns: Mapping[str, object], dtypes: Optional[Dict[str, str]] = None,
+                       batch_size: int = BATCH_SIZE) -> list:
     """The serialized `tf.train.Example`s of `columns`, as a list of bytes."""
     cols = _columns(columns, dtypes)
     out = []
@@ -247,11 +248,11 @@ def serialize_examples(columns, dtypes=None, batch_size=BATCH_SIZE):
     return out
 
 
-def compression_for(path, compression=None):
+def compression_for(path: Union[str, os.PathLike], compression: Optional[str] = None) -> str:
     """'GZIP' or '' for `path`: `compression` when given ('' or 'NONE' for
     none), else from the suffix (.gz / .gzip -> GZIP), as the pipeline reads."""
     if compression is None:
-        return "GZIP" if str(path).lower().endswith(GZIP_SUFFIXES) else ""
+        return "GZIP" if is_gzip(str(path)) else ""
     compression = compression.upper()
     if compression in ("", "NONE"):
         return ""
@@ -261,11 +262,14 @@ def compression_for(path, compression=None):
     return "GZIP"
 
 
-def write_examples(path, columns, compression=None, dtypes=None, batch_size=BATCH_SIZE):
+def write_examples(path: Union[str, os.PathLike], columns: Mapping[str, object],
+                   compression: Optional[str] = None, dtypes: Optional[Dict[str, str]] = None,
+                   batch_size: int = BATCH_SIZE) -> int:
     """Writes `columns` (name -> per-example values) as one TFRecord file.
 
     Args:
-      path: the file to write (its folder is created); gs:// works too.
+      path: the file to write (its folder is created when local; file://
+        counts as local); gs:// works too.
       columns: dict name -> 1-D array (a value per example), 2-D array
         `[n, k]` (k values per example) or list of lists (var-length; `None`
         leaves the feature out of that example) or `tf.RaggedTensor` [n, None].
@@ -284,7 +288,8 @@ def write_examples(path, columns, compression=None, dtypes=None, batch_size=BATC
     """
     path = os.fspath(path)
     cols = _columns(columns, dtypes)
-    if "://" not in path:
+    if is_local(path):
+        path = local_path(path)
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     options = tf.io.TFRecordOptions(compression_type=compression_for(path, compression))
     n = cols[0].n
@@ -295,7 +300,7 @@ def write_examples(path, columns, compression=None, dtypes=None, batch_size=BATC
     return n
 
 
-def take(columns, start, stop=None):
+def take(columns: Mapping[str, object], start: int, stop: Optional[int] = None) -> dict:
     """Rows [start, stop) of every column (to split columns over several files)."""
     out = {}
     for name, data in columns.items():

@@ -1,33 +1,39 @@
-"""Run a model on parsed batches: a TF SavedModel or a Keras `.keras` file;
-apply a saved tf.Transform graph first.
+"""Run a model on parsed batches: a TF SavedModel or a Keras `.keras` file.
 
 Loaded once per worker (in the evaluation DoFn's `setup`) and called on
 whole batches inside the evaluation stage, so each example's logits stay
 with its labels, weights and slice values without a join. Beam's
-RunInference was not used: its TensorFlow handlers do not load a Keras 3
-`model.export()` SavedModel, and their default inference function splits
-the outputs row by row into PredictionResults that would have to be joined
-back to the labels (NOTES.md: ~9.5k examples/s against ~62k/s for a batch
-DoFn; see README "Models and tf.Transform").
+RunInference is not used: its TensorFlow handlers do not load a Keras 3
+`model.export()` SavedModel, and they split the outputs into one
+PredictionResult per example that would have to be joined back to the
+labels (docs/models.md, "Why not Beam RunInference", has the measurements).
 
 Inputs are fed by name: each model input (a SavedModel signature's input
 names, a Keras model's `keras.Input` names) takes the parsed (or
-transformed) feature of that name, cast to the input's dtype; a `[batch]`
-feature feeds a `[batch, 1]` input and vice versa. Outputs must be
-`[batch]` or `[batch, logits_dimension]`.
+transformed, `pipeline.model.transform`) feature of that name, cast to the
+input's dtype; a `[batch]` feature feeds a `[batch, 1]` input and vice
+versa. Outputs must be `[batch]` or `[batch, logits_dimension]`. Where the
+model runs: `pipeline.runtime.devices`.
 """
 import logging
 import os
+import tempfile
 import threading
+from typing import Dict, Optional, Union
 
 import numpy as np
 import tensorflow as tf
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
 
-from pipeline.errors import ModelError, TransformError
+from pipeline.config import DEFAULT_SIGNATURE
+from pipeline.errors import ModelError
+from pipeline.io.paths import is_local, local_path
+from pipeline.runtime.devices import CPU, DEFAULT_DEVICE, GPU_DEVICE, choose_device
 
 log = logging.getLogger(__name__)
 
-DEVICES = ("auto", "cpu", "gpu")
+KERAS_SUFFIX = ".keras"
 
 _logged = set()
 _logged_lock = threading.Lock()
@@ -43,60 +49,14 @@ def _log_once(message, *args):
     log.warning("%s", text)
 
 
-def choose_device(device):
-    """'auto' -> GPU when TensorFlow sees one, else CPU; 'gpu' without one fails.
-
-    Returns the TensorFlow device string ('/GPU:0' or '/CPU:0'). Turns on
-    memory growth for the visible GPUs (several SDK processes share one GPU
-    on a Dataflow worker)."""
-    if device not in DEVICES:
-        raise ModelError("model.device must be one of %s; got %r" % (", ".join(DEVICES), device))
-    gpus = tf.config.list_physical_devices("GPU")
-    if device == "gpu" and not gpus:
-        raise ModelError("model.device is 'gpu' but TensorFlow sees no GPU on this worker "
-                         "(tf.config.list_physical_devices('GPU') is empty); use device: auto "
-                         "or cpu, or run on GPU workers")
-    if device == "cpu":
-        return "/CPU:0"
-    for gpu in gpus:
-        try:
-            tf.config.experimental.set_memory_growth(gpu, True)
-        except RuntimeError:  # already initialised
-            pass
-    return "/GPU:0" if gpus else "/CPU:0"
-
-
-def use_one_thread_per_op():
-    """One intra-op and one inter-op TensorFlow thread for this process,
-    unless TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS say otherwise or
-    TensorFlow has already started (then nothing changes). Returns whether it
-    took effect.
-
-    For when the heads' small batch ops are all TensorFlow does (logits come
-    from a feature): the evaluation already keeps both cores of our 2-core
-    machines busy with its own threads (the heads' thread, the evaluating
-    thread, tf.data's reader), and TensorFlow's default pools of one thread
-    per core oversubscribed them. A/B alternating, 5 runs each, 1M examples:
-    pipeline median 6.19 -> 5.66 s. A SavedModel's forward pass keeps the
-    defaults: it is the kind of op that pays for parallelism."""
-    if os.environ.get("TF_NUM_INTRAOP_THREADS") or os.environ.get("TF_NUM_INTEROP_THREADS"):
-        return False
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(1)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:  # TensorFlow's context is already initialised
-        return False
-    return True
-
-
 def _local_copy(path):
-    """Keras loads .keras files from local disk: copy remote ones first."""
-    if "://" not in path:
-        return path
-    from apache_beam.io.filesystems import FileSystems
-    import tempfile
+    """Keras loads .keras files from local disk: a local path (file:// too) as
+    a plain path, a remote file copied to a temporary folder first."""
+    if is_local(path):
+        return local_path(path)
     local = os.path.join(tempfile.mkdtemp(prefix="headeval-model-"), os.path.basename(path))
-    with FileSystems.open(path) as src, open(local, "wb") as dst:
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as src, \
+            open(local, "wb") as dst:
         dst.write(src.read())
     return local
 
@@ -126,8 +86,10 @@ class ModelRunner:
         int (for one output) or {head name: int} (with `outputs` a dict).
     """
 
-    def __init__(self, path, outputs=None, signature=None, device="auto", batch_size=None,
-                 logits_dimensions=None):
+    def __init__(self, path: str, outputs: Union[str, Dict[str, str], None] = None,
+                 signature: Optional[str] = None, device: str = DEFAULT_DEVICE,
+                 batch_size: Optional[int] = None,
+                 logits_dimensions: Union[int, Dict[str, int], None] = None):
         self.path = path
         self.outputs = outputs
         self.device = choose_device(device)
@@ -135,18 +97,20 @@ class ModelRunner:
         self.logits_dimensions = logits_dimensions
         self._keras = self._fn = None
         with tf.device(self.device):
-            if str(path).endswith(".keras"):
+            if str(path).endswith(KERAS_SUFFIX):
                 self._load_keras(path)
             else:
-                self._load_saved_model(path, signature or "serving_default")
+                self._load_saved_model(path, signature or DEFAULT_SIGNATURE)
         self._check_output_names()
         _log_once("headeval: model %s runs on %s%s", path, self.device,
-                  "" if self.device.startswith("/GPU") or device == "cpu"
+                  "" if self.device == GPU_DEVICE or device == CPU
                   else " (TensorFlow sees no GPU)")
 
     # -- loading ------------------------------------------------------------------
 
     def _load_keras(self, path):
+        # Keras is imported only for a .keras model: importing TensorFlow
+        # skips it (pipeline.runtime.keras_deferral), and it costs seconds.
         import keras
         try:
             model = keras.saving.load_model(_local_copy(path), compile=False)
@@ -258,7 +222,8 @@ class ModelRunner:
             return {head: result[out] for head, out in self.outputs.items()}
         return result[self.outputs]
 
-    def __call__(self, features, batch_size):
+    def __call__(self, features: dict,
+                 batch_size: int) -> Union[np.ndarray, Dict[str, np.ndarray], None]:
         """Logits for a batch of `batch_size` examples: an array [batch, d],
         or {head name: array} when `outputs` is a dict."""
         step = self.batch_size or batch_size or 1
@@ -326,76 +291,3 @@ def _numpy(value, name):
         raise ModelError("model output %r is %s; logits must be dense"
                          % (name, type(value).__name__))
     return value.numpy() if hasattr(value, "numpy") else np.asarray(value)
-
-
-class Transform:
-    """Applies a saved tf.Transform graph (`transform.tft_output`) to raw
-    parsed features: returns the features with the transformed ones added
-    (a transformed feature replaces a raw one of the same name).
-
-    The raw feature spec comes from the output's `metadata/` folder
-    (`tft.TFTransformOutput.raw_feature_spec()`); `tft_beam.WriteTransformFn`
-    does not write it, so a preprocessing job must (see README)."""
-
-    def __init__(self, tft_output):
-        import tensorflow_transform as tft
-        self.path = tft_output
-        try:
-            self.output = tft.TFTransformOutput(tft_output)
-            self.output.transformed_feature_spec()
-            self._layer = self.output.transform_features_layer()
-        except Exception as e:
-            raise TransformError("cannot load the tf.Transform output %r (transform.tft_output): "
-                                 "%s" % (tft_output, e)) from e
-        try:
-            self.raw_spec = self.output.raw_feature_spec()
-        except Exception as e:
-            raise TransformError(
-                "the tf.Transform output %r has no raw metadata (%s): tft_beam.WriteTransformFn "
-                "does not write it; write it with tensorflow_transform.tf_metadata.metadata_io"
-                ".write_metadata(raw_metadata, os.path.join(tft_output, '%s')) (%s)"
-                % (tft_output, os.path.join(tft_output, tft.TFTransformOutput.RAW_METADATA_DIR),
-                   tft.TFTransformOutput.RAW_METADATA_DIR, e)) from e
-
-    def _raw(self, name, value):
-        spec = self.raw_spec[name]
-        if isinstance(spec, tf.io.VarLenFeature):
-            if isinstance(value, tf.RaggedTensor):
-                return value.to_sparse()
-            if isinstance(value, tf.SparseTensor):
-                return value
-            array = np.asarray(value)  # every value kept (from_dense would drop zeros)
-            return tf.RaggedTensor.from_tensor(array.reshape(len(array), -1)).to_sparse()
-        if isinstance(value, (tf.RaggedTensor, tf.SparseTensor)):
-            if isinstance(spec, tf.io.RaggedFeature):
-                return value if isinstance(value, tf.RaggedTensor) \
-                    else tf.RaggedTensor.from_sparse(value)
-            raise TransformError("the tf.Transform graph %r takes feature %r as %s; "
-                                 "input.features parses it var-length"
-                                 % (self.path, name, type(spec).__name__))
-        array = np.asarray(value)
-        shape = list(getattr(spec, "shape", []) or [])
-        if isinstance(spec, tf.io.FixedLenFeature) and list(array.shape[1:]) != shape \
-                and int(np.prod(array.shape[1:])) == int(np.prod(shape)):
-            array = array.reshape([len(array)] + shape)
-        tensor = tf.convert_to_tensor(array)
-        if tensor.dtype != spec.dtype:
-            tensor = tf.cast(tensor, spec.dtype)
-        return tensor
-
-    def __call__(self, features):
-        raw = {name: self._raw(name, features[name]) for name in self.raw_spec
-               if name in features}
-        try:
-            transformed = self._layer(raw)
-        except Exception as e:
-            missing = sorted(set(self.raw_spec) - set(raw))
-            raise TransformError(
-                "the tf.Transform graph %r failed on the parsed features%s: %s"
-                % (self.path, "; it may need raw feature(s) %s that input.features lacks"
-                   % missing if missing else "", str(e).strip().splitlines()[0]
-                   if str(e).strip() else type(e).__name__)) from e
-        out = dict(features)
-        for name, value in transformed.items():
-            out[name] = value.numpy() if hasattr(value, "numpy") else value
-        return out

@@ -22,6 +22,7 @@ pin it. The tf.Transform scratch output goes under `<folder>/_tft_vocabulary`
 and is removed afterwards.
 """
 import logging
+from typing import Dict, Iterable, Iterator, Optional, Sequence, Tuple
 
 import apache_beam as beam
 import numpy as np
@@ -31,12 +32,15 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from pipeline.config import SKIP, Config, HeadConfig
 from pipeline.runtime import dataflow
 from pipeline.errors import HeadevalError
 from pipeline.io.parse import Parser
-from pipeline.io.batches import CorruptRecord
+from pipeline.io.batches import CorruptRecord, ReadItem
 from pipeline.io.reader import ReadBatches
-from pipeline.io.files import join, remove_tree
+from pipeline.io.files import remove_tree
+from pipeline.io.paths import join
+from pipeline.model.transform import Transform
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +49,7 @@ SCRATCH_DIR = "_tft_vocabulary"
 UNNAMED_HEAD = "head"
 
 
-def vocabulary_file_name(head_cfg):
+def vocabulary_file_name(head_cfg: HeadConfig) -> str:
     """`<head name>.txt` (`head.txt` for one unnamed head)."""
     return "%s.txt" % (head_cfg.name or UNNAMED_HEAD)
 
@@ -90,21 +94,20 @@ class LabelBatches(beam.DoFn):
     """RecordBatch -> a pyarrow RecordBatch of the label columns (one per
     head whose vocabulary is computed), parsed as the evaluation parses them."""
 
-    def __init__(self, config, labels):
+    def __init__(self, config: Config, labels: Dict[str, str]):
         self._config = config
         self._labels = dict(labels)  # column -> label feature
 
-    def setup(self):
+    def setup(self) -> None:
         config = self._config
         self._parser = Parser(config.input.features)
-        self._skip = config.bad_examples == "skip"
+        self._skip = config.bad_examples == SKIP
         self._transform = None
         if config.transform is not None and any(f not in config.input.features
                                                 for f in self._labels.values()):
-            from pipeline.model.runner import Transform
             self._transform = Transform(config.transform.tft_output)
 
-    def process(self, batch):
+    def process(self, batch: ReadItem) -> Iterator[pa.RecordBatch]:
         if isinstance(batch, CorruptRecord):  # only under skip: the evaluation rejects it
             return
         if self._skip:
@@ -125,10 +128,13 @@ class LabelBatches(beam.DoFn):
         yield pa.RecordBatch.from_arrays(arrays, list(self._labels))
 
 
-def build_analysis(pipeline, config, heads, scratch):
+def build_analysis(pipeline: beam.Pipeline, config: Config,
+                   heads: Iterable[Tuple[int, HeadConfig]], scratch: str) -> beam.pvalue.PValue:
     """Adds the analyzer pass to `pipeline`: reads `config.input`, computes
     the vocabulary of each (index, head config) in `heads` and writes the
     tf.Transform output to `scratch`. Returns the WriteTransformFn result."""
+    # tf.Transform and the TFX libraries: seconds to import, and needed only
+    # by a config with `label_vocabulary: {compute: true}`.
     import tensorflow_transform as tft
     import tensorflow_transform.beam as tft_beam
     from tensorflow_metadata.proto.v0 import schema_pb2
@@ -154,7 +160,7 @@ def build_analysis(pipeline, config, heads, scratch):
     with tft_beam.Context(temp_dir=join(scratch, "tmp"), force_tf_compat_v1=False):
         batches = (pipeline
                    | "VocabRead" >> ReadBatches(config.input.pattern, config.batch_size,
-                                                skip_corrupt=config.bad_examples == "skip")
+                                                skip_corrupt=config.bad_examples == SKIP)
                    | "VocabLabels" >> beam.ParDo(LabelBatches(config, labels)))
         transform_fn = (batches, adapter_config) | "VocabAnalyze" >> tft_beam.AnalyzeDataset(
             preprocessing_fn)
@@ -162,7 +168,8 @@ def build_analysis(pipeline, config, heads, scratch):
             join(scratch, "transform_output"))
 
 
-def compute_vocabularies(config, heads, folder, beam_argv=None):
+def compute_vocabularies(config: Config, heads: Iterable[Tuple[int, HeadConfig]], folder: str,
+                         beam_argv: Optional[Sequence[str]] = None) -> Dict[int, tuple]:
     """Runs the analyzer pass; returns {head index: tuple of words} for each
     (index, head config) in `heads` and writes each vocabulary to
     `<folder>/vocabularies/<head name>.txt`.
@@ -174,7 +181,7 @@ def compute_vocabularies(config, heads, folder, beam_argv=None):
       folder: the report's (temporary) folder, local or a Beam filesystem URI.
       beam_argv: Beam pipeline options for the analyzer pipeline.
     """
-    import tensorflow_transform as tft
+    import tensorflow_transform as tft  # only for {compute: true}: see build_analysis
 
     heads = list(heads)
     if not heads:

@@ -5,9 +5,7 @@ times each step for Beam's metrics). The thread sleeps between samples,
 the sleep growing from 1 ms to 200 ms, and ending the bundle joins it: Beam
 notes that this "may have to wait up to sampling_period_ms". A long bundle
 therefore ends with a wait of up to 200 ms, and each stage of a run is at
-least one bundle. On the 1M-example benchmark (5 bundles) the joins took
-0.11-0.22 s of the run; with a 20 ms ceiling, 0.024-0.029 s (three runs
-each, in one sitting).
+least one bundle (docs/performance.md has what the joins cost a run).
 
 `shorten_bundle_sampler_sleep()` lowers the default ceiling for bundles
 processed in this process (the in-process runners: FnApiRunner, and
@@ -23,11 +21,13 @@ log = logging.getLogger(__name__)
 SAMPLER_SLEEP_MS = 20
 
 
-def shorten_bundle_sampler_sleep(ceiling_ms=SAMPLER_SLEEP_MS):
+def shorten_bundle_sampler_sleep(ceiling_ms: int = SAMPLER_SLEEP_MS) -> bool:
     """Makes `ceiling_ms` the default sampling period of Beam's StateSampler
     (never raising it). Returns whether it did: False when this Beam's
     StateSampler does not take the period as its one default argument."""
     try:
+        # Beam's worker internals: imported here so that a Beam without them
+        # (or with them moved) leaves the default as it is instead of failing.
         from apache_beam.runners.worker import statesampler
         init = statesampler.StateSampler.__init__
     except (ImportError, AttributeError):

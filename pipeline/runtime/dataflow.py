@@ -22,7 +22,7 @@
   instead of run.json. A template runs later without this driver, so
   nothing can check its counts or move its report into place: its graph
   writes straight into `output` (metrics.parquet, curves.parquet and
-  _counts.json, no run.json; see README "Running on Dataflow").
+  _counts.json, no run.json; see docs/dataflow.md, "Templates and dry runs").
 * `check_finished(result)` after `wait_until_finish()`: a job that ended in
   any state but DONE (cancelled, drained, still running) leaves no report.
 
@@ -30,30 +30,34 @@ Nothing here imports TensorFlow or talks to Google Cloud.
 """
 import logging
 import os
+from typing import List, Optional, Sequence, Tuple
 
-from apache_beam.options.pipeline_options import (GoogleCloudOptions, SetupOptions,
-                                                  StandardOptions, TestOptions,
+from apache_beam.options.pipeline_options import (GoogleCloudOptions, PipelineOptions,
+                                                  SetupOptions, StandardOptions, TestOptions,
                                                   WorkerOptions)
-from apache_beam.runners.runner import PipelineState
+from apache_beam.runners.runner import PipelineResult, PipelineState
 
+from pipeline.config import Config
 from pipeline.errors import ConfigError, HeadevalError, JobNotFinishedError
+from pipeline.io.paths import is_local
 
 log = logging.getLogger(__name__)
 
 # Runner names Beam resolves to the Dataflow runner ("DataflowRunner",
 # "dataflow", a dotted class path, ...), compared lower-case without "runner".
 _DATAFLOW_NAMES = ("dataflow", "testdataflow")
-_LOCAL_SCHEMES = ("", "file")
 
 
-def runner_name(options):
+def runner_name(options: PipelineOptions) -> Optional[str]:
+    """The runner `options` name (a string as given, or a runner object's
+    class name), or None when they name none."""
     runner = options.view_as(StandardOptions).runner
     if runner is None:
         return None
     return runner if isinstance(runner, str) else type(runner).__name__
 
 
-def is_dataflow(options):
+def is_dataflow(options: PipelineOptions) -> bool:
     """True when `options` choose the (Test)DataflowRunner."""
     name = runner_name(options)
     if not name:
@@ -64,13 +68,7 @@ def is_dataflow(options):
     return name in _DATAFLOW_NAMES
 
 
-def is_local_path(path):
-    """True for a path on this machine's disk: no scheme, or file://."""
-    scheme = path.split("://", 1)[0] if "://" in path else ""
-    return scheme.lower() in _LOCAL_SCHEMES
-
-
-def worker_paths(config, output):
+def worker_paths(config: Config, output: str) -> List[Tuple[str, str]]:
     """[(what, path)]: every path the workers open, for the config's keys."""
     source = config.source or "the config"
     paths = [("`input.pattern` in %s" % source, config.input.pattern)]
@@ -82,7 +80,7 @@ def worker_paths(config, output):
     return paths
 
 
-def checkout_setup_file():
+def checkout_setup_file() -> Optional[str]:
     """The setup.py of the checkout this package runs from, or None (an
     installed package has none)."""
     package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # pipeline/
@@ -97,14 +95,14 @@ def _ships_code(options):
     return bool(setup.setup_file or setup.extra_packages or image)
 
 
-def check_dataflow_run(config, output, options):
+def check_dataflow_run(config: Config, output: str, options: PipelineOptions) -> None:
     """With the DataflowRunner: raises ConfigError for local paths the
     workers would need, and HeadevalError when nothing ships our code to
     the workers. Does nothing for other runners."""
     if not is_dataflow(options):
         return
     local = [(what, path) for what, path in worker_paths(config, output)
-             if is_local_path(path)]
+             if is_local(path)]
     if local:
         lines = "\n".join("  %s: %s" % item for item in local)
         raise ConfigError(
@@ -122,7 +120,7 @@ def check_dataflow_run(config, output, options):
             "installed (containers/README.md)" % hint)
 
 
-def builds_job_only(options):
+def builds_job_only(options: PipelineOptions) -> Optional[str]:
     """'template' (--template_location) or 'dry_run' (--dry_run) when running
     the pipeline with these options only builds the Dataflow job; else None."""
     if not is_dataflow(options):
@@ -134,7 +132,8 @@ def builds_job_only(options):
     return None
 
 
-def job_built(result, config, output, options, beam_argv=()):
+def job_built(result: PipelineResult, config: Config, output: str, options: PipelineOptions,
+              beam_argv: Sequence[str] = ()) -> dict:
     """The summary `run_pipeline` returns when only the job was built (no
     report: nothing ran). Logs what was made and where a later run writes."""
     kind = builds_job_only(options)
@@ -163,7 +162,7 @@ def job_built(result, config, output, options, beam_argv=()):
     }
 
 
-def check_finished(result):
+def check_finished(result: PipelineResult) -> None:
     """Raises JobNotFinishedError unless the finished `result` is DONE."""
     state = getattr(result, "state", PipelineState.DONE)
     if state not in (PipelineState.DONE, None):

@@ -3,10 +3,10 @@
 `import tensorflow` (2.16 and later) ends with an eager
 `import keras.src.optimizers` "so that registrations happen at load time",
 and Keras 3 in turn imports scikit-learn, scipy and pandas when they are
-installed. On our 2-core machines that is about half of the 6-11 s that
-importing TensorFlow takes, paid by every `headeval` process and every Beam
-worker, for a Keras that the pipeline does not use (the heads are plain TF
-ops; SavedModels load with `tf.saved_model.load`).
+installed: about half of TensorFlow's import time (docs/performance.md),
+paid by every `headeval` process and every Beam worker, for a Keras that the
+pipeline does not use (the heads are plain TF ops; SavedModels load with
+`tf.saved_model.load`).
 
 `install()` puts a finder in front of `sys.meta_path` that answers only
 while the `tensorflow` package itself is being initialised, and only for the
@@ -22,8 +22,8 @@ import importlib.machinery
 import os
 import sys
 
-
-_DEFERRED = "headeval defers importing keras until it is used (see pipeline/runtime/keras_deferral.py)"
+_DEFERRED = ("headeval defers importing keras until it is used "
+             "(see pipeline/runtime/keras_deferral.py)")
 
 
 class _RefusingLoader(importlib.abc.Loader):
@@ -50,7 +50,7 @@ def _tensorflow_initialising():
     return bool(getattr(spec, "_initializing", False))
 
 
-def install():
+def install() -> None:
     """Defers Keras for a TensorFlow not yet imported; a no-op when TensorFlow
     (or Keras) is already loaded, when TF_USE_LEGACY_KERAS asks for tf_keras,
     or when HEADEVAL_EAGER_KERAS is set."""

@@ -26,6 +26,7 @@ import os
 import sys
 import threading
 import time
+from typing import Callable, Iterator, Mapping, Optional, TextIO
 
 ENV = "HEADEVAL_PROGRESS"
 INTERVAL_ENV = "HEADEVAL_PROGRESS_INTERVAL"
@@ -35,7 +36,7 @@ _lock = threading.Lock()
 _tracker = None
 
 
-def enabled(stream=None, environ=None):
+def enabled(stream: Optional[TextIO] = None, environ: Optional[Mapping[str, str]] = None) -> bool:
     """Whether this process should print progress to `stream` (stderr)."""
     environ = os.environ if environ is None else environ
     setting = environ.get(ENV, "").strip().lower()
@@ -64,7 +65,8 @@ class Progress:
     DoFn's setup, just before the first batch).
     Thread-safe: DoFn instances on several threads of one process share one."""
 
-    def __init__(self, stream=None, interval=INTERVAL, clock=time.monotonic, label=None):
+    def __init__(self, stream: Optional[TextIO] = None, interval: float = INTERVAL,
+                 clock: Callable[[], float] = time.monotonic, label: Optional[str] = None):
         self._stream = stream
         self._interval = float(interval)
         self._clock = clock
@@ -76,7 +78,7 @@ class Progress:
         self._next = self._start + self._interval
         self._last_records = 0
 
-    def add(self, n):
+    def add(self, n: int) -> None:
         """Counts `n` records read; prints when a line is due. Per batch."""
         now = self._clock()
         with self._lock:
@@ -105,7 +107,7 @@ class Progress:
             "{:,.0f}".format(rate_all), _clock_text(elapsed))
 
 
-def tracker():
+def tracker() -> Optional[Progress]:
     """The process's Progress, or None when progress is off (see the module
     docstring). Call once per DoFn setup, not per batch."""
     global _tracker
@@ -125,7 +127,7 @@ def _interval():
         return INTERVAL
 
 
-def reset():
+def reset() -> None:
     """Forgets this process's counts (a new run starts from zero)."""
     global _tracker
     with _lock:
@@ -133,7 +135,7 @@ def reset():
 
 
 @contextlib.contextmanager
-def quiet(on=True):
+def quiet(on: bool = True) -> Iterator[None]:
     """Within the block, progress is off in this process and in the worker
     processes it starts (HEADEVAL_PROGRESS=0); the setting is restored after."""
     if not on:

@@ -275,6 +275,41 @@ def test_config_needs_no_beam():
     assert os.path.basename(module.__file__) == "config.py"
 
 
+def test_loading_a_local_config_imports_no_heavy_library(tmp_path):
+    """`headeval run` checks the config before it imports the pipeline: in a
+    fresh interpreter, loading a local config (with a vocabulary file)
+    leaves TensorFlow, Beam and pyarrow unimported."""
+    import subprocess
+    import sys
+    from tests.support import REPO
+    (tmp_path / "tags.txt").write_text("a\nb\nc\n")
+    path = write(tmp_path, edit(None, lambda d: d["heads"][0].update(
+        label_vocabulary={"file": "tags.txt"})))
+    code = ("import sys\nfrom pipeline.config import load_config\nload_config(sys.argv[1])\n"
+            "print(sorted(m for m in ('tensorflow', 'apache_beam', 'pyarrow') "
+            "if m in sys.modules))\n")
+    result = subprocess.run([sys.executable, "-c", code, path], capture_output=True,
+                            text=True, timeout=120, cwd=REPO,
+                            env=dict(os.environ, PYTHONPATH=REPO))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_a_file_uri_config_is_a_local_one(tmp_path):
+    """file:// counts as local: the config is read from disk and its
+    relative paths resolve to plain local paths (Beam has no file://
+    filesystem)."""
+    (tmp_path / "tags.txt").write_text("a\nb\nc\n")
+    path = write(tmp_path, edit(None, lambda d: (
+        d["heads"][0].update(label_vocabulary={"file": "tags.txt"}),
+        d["input"].update(pattern="file://%s/data/eval-*.tfrecord.gz" % tmp_path))))
+    config = load_config("file://" + path)
+    assert config.source == path
+    assert config.heads[0].label_vocabulary == ("a", "b", "c")
+    assert config.input.pattern == str(tmp_path / "data" / "eval-*.tfrecord.gz")
+    assert config.output == str(tmp_path / "out" / "report")
+
+
 def test_config_and_vocabulary_on_an_object_store(tmp_path):
     """A config at a URI resolves relative paths against its URI folder and
     reads vocabulary files through Beam's FileSystems."""
@@ -297,6 +332,22 @@ def test_min_auc_buckets_is_the_heads_coarsest_layout(tmp_path):
     buckets.check_max_buckets(MIN_AUC_BUCKETS)
     with pytest.raises(ValueError):
         buckets.check_max_buckets(MIN_AUC_BUCKETS - 1)
+
+
+def test_lists_repeated_from_heads_are_equal():
+    """config.py repeats these so that loading a config needs no TensorFlow."""
+    from heads import auc, losses
+    from pipeline.config import AUC_METHODS, LOSS_REDUCTIONS
+    assert AUC_METHODS == auc.AUC_METHODS
+    assert LOSS_REDUCTIONS == losses.REDUCTIONS
+
+
+def test_model_device_is_one_of_the_devices(tmp_path):
+    from pipeline.runtime.devices import DEVICES
+    text = edit(None, lambda d: d.update(model={"saved_model": "m", "device": "tpu"}))
+    with pytest.raises(ConfigError, match="model.device") as e:
+        load_config(write(tmp_path, text))
+    assert all(d in str(e.value) for d in DEVICES)
 
 
 def test_relative_paths_under_a_uri_config_resolve_dot_dot_within_the_bucket():

@@ -1,14 +1,15 @@
 """The Evaluator (heads + slices, no Beam) against scikit-learn and numpy."""
-from types import SimpleNamespace as NS
-
 import numpy as np
 import pytest
 import tensorflow as tf
 from sklearn.metrics import (accuracy_score, f1_score, mean_absolute_error, precision_score,
                              r2_score, recall_score, roc_auc_score)
 
-from pipeline.report.rows import metric_rows
+from pipeline.config import parse_config
 from pipeline.evaluate.evaluator import Evaluator
+from pipeline.evaluate.features import made_up_record
+from pipeline.io.parse import Parser
+from pipeline.report.rows import metric_rows
 
 N = 3000
 
@@ -41,18 +42,38 @@ def data():
     return features, truth
 
 
+# The parse spec of `data`'s features, as a config's `input.features`.
+DATA_FEATURES = {
+    "y_bin": {"dtype": "int64"}, "z_bin": {"dtype": "float32", "shape": [1]},
+    "y_mc": {"dtype": "string"}, "z_mc": {"dtype": "float32", "shape": [4]},
+    "y_ml": {"dtype": "int64", "varlen": True}, "z_ml": {"dtype": "float32", "shape": [3]},
+    "y_reg": {"dtype": "float32"}, "z_reg": {"dtype": "float32", "shape": [1]},
+    "w": {"dtype": "float32", "default": 1.0}, "country": {"dtype": "string"},
+}
+
+
+def _config(features, **sections):
+    """A config parsed from YAML data (as `headeval run` reads its file),
+    with `features` as its parse spec; the input files are never read."""
+    return parse_config({"input": {"pattern": "unused-*.tfrecord", "features": features},
+                         **sections})
+
+
 def _four_heads():
     """A binary, a multi-class (string labels), a multi-label and a
     regression head over `data`'s features, sliced by country."""
-    return NS(
-        heads=[NS(name="bin", type="binary", label="y_bin", weight_column="w", thresholds=[0.3, 0.5]),
-               NS(name="mc", type="multi_class", n_classes=4, label="y_mc", weight_column="w",
-                  label_vocabulary=["a", "b", "c", "d"]),
-               NS(name="ml", type="multi_label", n_classes=3, label="y_ml", weight_column="w",
-                  thresholds=[0.5], classes_for_class_based_metrics=[0, 2]),
-               NS(name="reg", type="regression", label="y_reg", weight_column="w")],
-        model=NS(logits={"bin": "z_bin", "mc": "z_mc", "ml": "z_ml", "reg": "z_reg"}),
-        slices=[[], ["country"]], head_weights=None, metrics=None)
+    return _config(
+        DATA_FEATURES,
+        heads=[{"name": "bin", "type": "binary", "label": "y_bin", "weight_column": "w",
+                "thresholds": [0.3, 0.5]},
+               {"name": "mc", "type": "multi_class", "n_classes": 4, "label": "y_mc",
+                "weight_column": "w", "label_vocabulary": ["a", "b", "c", "d"]},
+               {"name": "ml", "type": "multi_label", "n_classes": 3, "label": "y_ml",
+                "weight_column": "w", "thresholds": [0.5],
+                "classes_for_class_based_metrics": [0, 2]},
+               {"name": "reg", "type": "regression", "label": "y_reg", "weight_column": "w"}],
+        model={"logits": {"bin": "z_bin", "mc": "z_mc", "ml": "z_ml", "reg": "z_reg"}},
+        slices=[[], ["country"]])
 
 
 @pytest.fixture(scope="module")
@@ -139,8 +160,8 @@ def test_regression_against_sklearn(data, result):
     assert result[("reg", "", "mean_absolute_error")] == pytest.approx(
         mean_absolute_error(y, p, sample_weight=w), rel=1e-6)
     assert result[("reg", "", "r_squared")] == pytest.approx(r2_score(y, p, sample_weight=w), rel=1e-6)
-    assert result[("reg", "", "loss")] == pytest.approx(np.average((y - p) ** 2, weights=None)
-                                                         if False else result[("reg", "", "loss")])
+    # "sum_over_batch_size": the weighted sum of squared errors over the number of examples.
+    assert result[("reg", "", "loss")] == pytest.approx(np.sum(w * (y - p) ** 2) / len(y), rel=1e-6)
 
 
 def test_multi_head_loss_per_head_is_batch_size_independent(data, result):
@@ -150,101 +171,15 @@ def test_multi_head_loss_per_head_is_batch_size_independent(data, result):
     assert result[("reg", "", "loss")] == pytest.approx(np.sum(w * (y - p) ** 2) / N, rel=1e-6)
 
 
-def test_take_rows_keeps_values_equal_to_zero():
-    """Rows of sparse, ragged and dense features, zeros and empty strings kept
-    (a SparseTensor made back from a dense one would drop them)."""
-    from pipeline.evaluate.evaluator import take_rows
-    sparse = tf.SparseTensor(indices=[[0, 0], [1, 0], [1, 1], [2, 0]],
-                             values=tf.constant([0, 2, 0, 1], tf.int64), dense_shape=[3, 2])
-    words = tf.SparseTensor(indices=[[0, 0], [2, 0], [2, 1]],
-                            values=tf.constant([b"a", b"", b"c"]), dense_shape=[3, 2])
-    out = take_rows({"s": sparse, "w": words, "r": tf.ragged.constant([[0], [2, 0], []]),
-                     "d": np.array([5, 6, 7])}, np.array([1, 2]))
-    assert tf.sparse.to_dense(out["s"]).numpy().tolist() == [[2, 0], [1, 0]]
-    assert out["s"].indices.numpy().tolist() == [[0, 0], [0, 1], [1, 0]]
-    assert out["w"].values.numpy().tolist() == [b"", b"c"]
-    assert out["w"].indices.numpy().tolist() == [[1, 0], [1, 1]]
-    assert out["r"].to_list() == [[2, 0], []]
-    assert out["d"].tolist() == [6, 7]
-
-
-def test_merging_dicts_with_a_derived_pooled_auc_in_any_key_order():
-    """The pooled multi-label AUC derives from the per-class AUCs of its dict;
-    MergeMetrics must give the pooled AUC of all the data whatever the order
-    of the keys (a per-class AUC merged first must not be counted twice)."""
-    import heads
-    from pipeline.evaluate.combine import MergeMetrics
-    rng = np.random.default_rng(3)
-    y = (rng.random((4000, 3)) < [0.2, 0.4, 0.6]).astype(np.int64)
-    z = (rng.normal(size=(4000, 3)) + 1.5 * y).astype(np.float32)
-    head = heads.MultiLabelHead(3, extended_metrics=True)
-    parts = []
-    for rows in (slice(0, 1500), slice(1500, 4000)):
-        metrics = head.metrics()
-        head.update_metrics(metrics, None, z[rows], y[rows])
-        parts.append(metrics)
-    parts[1] = dict(reversed(list(parts[1].items())))  # per-class keys first
-    merged = MergeMetrics().add_input(MergeMetrics().add_input({}, parts[0]), parts[1])
-    p = tf.math.sigmoid(z).numpy().astype(np.float64)
-    assert merged["auc"].result() == pytest.approx(roc_auc_score(y.ravel(), p.ravel()), abs=1e-6)
-    for c in range(3):
-        assert merged["auc/class%d" % c].result() == pytest.approx(
-            roc_auc_score(y[:, c], p[:, c]), abs=1e-6)
-
-
-def test_multi_hot_of_var_length_ids():
-    from pipeline.evaluate.evaluator import _distinct, _multi_hot
-    ids = tf.RaggedTensor.from_row_lengths(np.array([2, 0, 2, 1], np.int64), [2, 0, 2])
-    np.testing.assert_array_equal(_multi_hot(ids, 3), [[1, 0, 1], [0, 0, 0], [0, 1, 1]])
-    # A duplicated id counts once, as tf.sparse.to_indicator does.
-    dup = tf.RaggedTensor.from_row_lengths(np.array([1, 1], np.int64), [2])
-    np.testing.assert_array_equal(_multi_hot(dup, 2), [[0, 1]])
-    # Out of range: left to the head, which names the bad value.
-    assert _multi_hot(tf.RaggedTensor.from_row_lengths(np.array([3], np.int64), [1]), 3) is None
-    assert _multi_hot(np.array([[0, 1]]), 2) is None
-    values, index = _distinct(np.array([b"b", b"a", b"b", b"c"], dtype=object))
-    assert values.tolist() == [b"a", b"b", b"c"] and index.tolist() == [1, 0, 1, 2]
-
-
-def test_segments_from_a_known_factorization_match_those_computed():
-    # RecordBatch.factorized (the fast reader's) must number slices exactly
-    # as the evaluator does on its own, also for a subset of the rows (bad
-    # ones dropped), where some distinct values are no longer present.
-    rng = np.random.default_rng(3)
-    country = rng.choice(np.array([b"US", b"BR", "é".encode(), b"FR"], object), 500)
-    device = rng.choice(np.array([b"phone", b"web"], object), 500)
-    config = NS(heads=[NS(name=None, type="binary", label="y", weight_column=None,
-                          thresholds=None)],
-                model=NS(logits="z"), slices=[["country", "device"]], head_weights=None,
-                metrics=None)
-    features = {"country": country, "device": device}
-    values = np.array(sorted(set(country.tolist())), object)
-    factorized = {"country": (values, np.searchsorted(values, country).astype(np.int32))}
-    for rows in (np.arange(500), np.flatnonzero(country != b"BR")):
-        subset = {k: v[rows] for k, v in features.items()}
-        known = {"country": (values, factorized["country"][1][rows])}
-        computed = Evaluator(config).segments(subset, ("country", "device"), len(rows))
-        given = Evaluator(config).segments(subset, ("country", "device"), len(rows), known)
-        assert computed[1] == given[1] and np.array_equal(computed[0], given[0])
-        assert len(given[1]) == (8 if len(rows) == 500 else 6)
-
-
 def test_warm_up_traces_what_real_batches_use_for_every_head_type(data):
     # Evaluator.warm_up (run by the Beam stage before the first batch) must
     # trace the functions real batches call, or it saves nothing: after it,
     # a real batch adds no trace. The made-up examples must also pass every
     # head's label checks (string labels through a vocabulary, var-length
     # ids, 0/1, numbers).
-    from pipeline.config import Feature
-    from pipeline.evaluate.evaluator import made_up_record
-    from pipeline.io.parse import Parser
     features, _ = data
-    spec = {"y_bin": Feature("y_bin", "int64"), "z_bin": Feature("z_bin", "float32", (1,)),
-            "y_mc": Feature("y_mc", "string"), "z_mc": Feature("z_mc", "float32", (4,)),
-            "y_ml": Feature("y_ml", "int64", varlen=True), "z_ml": Feature("z_ml", "float32", (3,)),
-            "y_reg": Feature("y_reg", "float32"), "z_reg": Feature("z_reg", "float32", (1,)),
-            "w": Feature("w", "float32", default=1.0), "country": Feature("country", "string")}
     config = _four_heads()
+    spec = config.input.features
     parser = Parser(spec)
     made_up = parser.parse([made_up_record(spec, config.heads)])
     assert made_up["y_mc"].tolist() == [b"a"] and made_up["w"].tolist() == [1.0]

@@ -89,6 +89,15 @@ def test_gzip_and_remote_paths_take_the_python_reader(tmp_path):
     assert not fast_path_applies("gs://bucket/part.tfrecord")
 
 
+def test_a_file_uri_is_a_local_file(plain):
+    """file:// counts as local: the fast path reads it, as a plain path."""
+    path, records = plain
+    assert fast_path_applies("file://" + path)
+    batches = list(iter_parsed_batches("file://" + path, 300, FEATURES))
+    assert _record_list(batches) == records
+    assert {b.path for b in batches} == {path}
+
+
 def test_a_corrupt_record_hands_over_at_its_batch_and_is_skipped_as_without_fast_path(
         plain, tmp_path):
     path, records = plain

@@ -6,9 +6,9 @@ import pytest
 import tensorflow as tf
 from tests.support.example_records import example
 
-from pipeline.config import Feature
+from pipeline.config import DTYPES, Feature
 from pipeline.errors import BadRecordError
-from pipeline.io.parse import Parser, parse_batch, tf_feature_spec
+from pipeline.io.parse import LIST_FIELDS, TF_DTYPES, Parser, parse_batch, tf_feature_spec
 from pipeline.io.batches import RecordBatch
 
 SPEC = {
@@ -145,3 +145,7 @@ def test_bad_record_error_survives_beam_reraise():
     again = type(error)(error.args[0] + " [while running 'Parse']", *error.args[1:])
     assert (again.path, again.index, again.feature) == ("f", 3, "logits")
     assert str(again) == "bad record 3 of f: x [while running 'Parse']"
+
+
+def test_every_config_dtype_has_a_tensorflow_dtype_and_a_list_field():
+    assert set(TF_DTYPES) == set(LIST_FIELDS) == set(DTYPES)

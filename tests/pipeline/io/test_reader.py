@@ -156,14 +156,13 @@ def test_read_output_coder_round_trips_and_estimates_without_pickling(files):
     # must be near the real size (here: within 2x of the pickled bytes).
     import pickle
 
-    import numpy as np
     from pipeline.config import Feature
     from pipeline.io.batches import CorruptRecord, ReadItem, ReadItemCoder
-    from pipeline.io import fast_path as tfread
+    from pipeline.io import fast_path
 
     plain = next(p for p in files if p.endswith("part-0.tfrecord"))
     features = {"id": Feature("id", "string")}
-    parsed = next(tfread.iter_parsed_batches(plain, 1000, features))
+    parsed = next(fast_path.iter_parsed_batches(plain, 1000, features))
     listed = next(iter_record_batches(plain, 1000))
     corrupt = CorruptRecord(plain, 7, "data checksum mismatch", b"\x00" * 40)
     coder = ReadItemCoder()

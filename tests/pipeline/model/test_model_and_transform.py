@@ -1,11 +1,11 @@
-"""Model inference and tf.Transform, end to end (issue 4).
+"""Model inference and tf.Transform, end to end.
 
 A fixture trains tiny real Keras 3 models in seconds, saves them as a
 `model.export()` SavedModel and as a `.keras` file, and writes raw
 TFRecords; `python -m pipeline run` evaluates them (`model.saved_model`,
 `transform.tft_output`, `label_vocabulary: {tft: NAME}` / `{compute: true}`),
 and the report is checked row by row against the scikit-learn / numpy
-oracle of tests/test_e2e_sklearn.py, computed from the model's OWN outputs:
+oracle of tests/e2e/test_e2e_sklearn.py, computed from the model's OWN outputs:
 the test calls the Keras model object directly on the same arrays. The
 tf.Transform test runs a real `tft_beam.AnalyzeAndTransformDataset` job and
 checks its vocabularies and z-scores against numpy (collections.Counter and
@@ -314,7 +314,7 @@ def tft_data(tmp_path_factory):
             _, transform_fn = ((p | beam.Create(instances), raw_metadata)
                                | tft_beam.AnalyzeAndTransformDataset(preprocessing_fn))
             _ = transform_fn | tft_beam.WriteTransformFn(tft_output)
-    # WriteTransformFn writes no raw metadata (NOTES.md): the pipeline needs it.
+    # WriteTransformFn writes no raw metadata (docs/models.md): the pipeline needs it.
     metadata_io.write_metadata(raw_metadata, os.path.join(
         tft_output, tft.TFTransformOutput.RAW_METADATA_DIR))
 
@@ -389,7 +389,7 @@ def test_tf_transform_and_tft_label_vocabulary(tft_data, headeval_cli, tmp_path)
 
 def test_transform_without_raw_metadata_is_clear(tft_data, tmp_path):
     from pipeline.errors import HeadevalError
-    from pipeline.model.runner import Transform
+    from pipeline.model.transform import Transform
 
     copy = tmp_path / "no_metadata"
     shutil.copytree(tft_data["tft_output"], copy)

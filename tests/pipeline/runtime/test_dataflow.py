@@ -1,11 +1,12 @@
-"""Dataflow, proven offline (issue 5).
+"""Dataflow, proven offline.
 
 Google Cloud cannot be reached from here, so these tests check everything up
 to the service's front door, and the driver's side of what comes back:
 
-* the Dataflow job for the demo config is built offline (NOTES.md "Dataflow
-  job built offline": `--template_location` at a local file, local temp and
-  staging folders, `--dataflow_endpoint=http://localhost:9`, `--no_auth`):
+* the Dataflow job for the demo config is built offline (docs/dataflow.md,
+  "Templates and dry runs": `--template_location` at a local file, local
+  temp and staging folders, `--dataflow_endpoint=http://localhost:9`,
+  `--no_auth`):
   its graph names our transforms with the config's gs:// paths inside, the
   setup package is staged as workflow.tar.gz with heads/ and pipeline/ in
   it, and the GPU variant carries the accelerator service option, the
@@ -22,11 +23,11 @@ to the service's front door, and the driver's side of what comes back:
   takes, with the numbers of a local run.
 
 Beam ships no in-memory filesystem, and its GCS filesystem cannot be pointed
-at a fake server offline (a gs:// call without network hangs 120 s in
-retries: NOTES.md), so the object-store tests use a FileSystem subclass
-registered in the process: it works with the in-process FnApiRunner (the
-CLI's default), not with `--direct_running_mode=multi_processing`, whose
-worker processes would not have the scheme registered.
+at a fake server offline (without network a gs:// call hangs 120 s in
+retries), so the object-store tests use a FileSystem subclass registered in
+the process: it works with the in-process FnApiRunner (the CLI's default),
+not with `--direct_running_mode=multi_processing`, whose worker processes
+would not have the scheme registered.
 
 The `e2e` tests build jobs and run pipelines (about 80 s together on 2
 cores); `pytest -m "not e2e"` keeps the fast checks.
@@ -102,13 +103,6 @@ def _remote(config, prefix=BUCKET + "/demo"):
 def test_is_dataflow(runner, expected):
     argv = ["--runner=%s" % runner] if runner else []
     assert dataflow.is_dataflow(_options(*argv)) is expected
-
-
-@pytest.mark.parametrize("path, local", [
-    ("/data/x.tfrecord", True), ("data/*.gz", True), ("file:///data/x", True),
-    ("gs://b/x", False), ("GS://b/x", False), ("s3://b/x", False), ("fakegs://b/x", False)])
-def test_is_local_path(path, local):
-    assert dataflow.is_local_path(path) is local
 
 
 def test_local_paths_are_refused_on_dataflow(demo_config, tmp_path):
@@ -313,7 +307,7 @@ def test_dataflow_job_builds_offline_cpu(tmp_path):
 
 @pytest.mark.e2e
 def test_dataflow_job_builds_offline_gpu(tmp_path):
-    """The GPU command line of README "Running on Dataflow", in-process:
+    """The GPU command line of docs/dataflow.md ("GPU workers"), in-process:
     run_pipeline returns a summary (no run.json, nothing written)."""
     from pipeline.run import run_pipeline
     config = load_config(_remote_demo_config(tmp_path))

@@ -1,4 +1,4 @@
-"""pipeline.model.runner.use_one_thread_per_op: TensorFlow's thread pools for a
+"""pipeline.runtime.tf_threads.use_one_thread_per_op: TensorFlow's thread pools for a
 heads-only evaluation, set in a fresh process (TensorFlow fixes them when it
 starts, so each case runs in an interpreter of its own)."""
 import os
@@ -10,7 +10,7 @@ from tests.support import REPO  # noqa: E402
 _SCRIPT = """
 import sys
 import tensorflow as tf
-from pipeline.model.runner import use_one_thread_per_op
+from pipeline.runtime.tf_threads import use_one_thread_per_op
 if sys.argv[1] == "started":
     tf.constant(1.0) + 1.0  # TensorFlow starts with its default pools
 took = use_one_thread_per_op()

@@ -1,0 +1,122 @@
+"""Slices: which examples of a batch go to which slice, and slices made from others.
+
+A slice spec is a tuple of feature names (`()`: the overall slice); a slice
+is one combination of their values, named in the report by its slice string
+'f=v,g=w' (`slice_key`). `SliceSpecs` numbers the slices of a batch
+(`segments`) and, once every batch is in, adds the slices of the specs it
+derives from others instead of taking every example again (`add_derived`).
+All whole-batch numpy: no Python per example.
+"""
+from typing import Callable, Iterable, Optional, Sequence
+
+import numpy as np
+
+from heads.metrics import merge_metric_dicts
+from pipeline.errors import ConfigError
+from pipeline.evaluate.features import as_column, config_feature, to_sparse
+
+
+def distinct(column: np.ndarray) -> tuple:
+    """(sorted distinct values, index of each value in them) of a 1-D array;
+    strings (object arrays) through a dict, faster than np.unique's sort of
+    Python objects."""
+    if column.dtype.kind != "O":
+        uniq, inverse = np.unique(column, return_inverse=True)
+        return uniq, inverse.ravel()
+    items = column.tolist()
+    values_sorted = sorted(set(items))
+    code = {v: i for i, v in enumerate(values_sorted)}
+    values = np.empty(len(values_sorted), object)
+    values[:] = values_sorted
+    return values, np.fromiter(map(code.__getitem__, items), np.int64, len(items))
+
+
+def slice_key(spec: Sequence[str], values: dict) -> str:
+    """The report string of one slice: 'f=v,g=w' in spec order ('' overall)."""
+    return ",".join("%s=%s" % (f, values[f]) for f in spec)
+
+
+def slice_value_strings(values: np.ndarray) -> np.ndarray:
+    """Slice values as report strings: bytes decoded, floats with %g."""
+    values = np.asarray(values).ravel()
+    if values.dtype.kind in "SO":
+        return np.array([v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+                         for v in values], dtype=object)
+    if values.dtype.kind == "f":
+        return np.array(["%g" % v for v in values], dtype=object)
+    return values.astype(str).astype(object)
+
+
+class SliceSpecs:
+    """The slice specs of a run, and the slices met so far.
+
+    A slice spec whose features are a strict subset of another's (the
+    overall slice, always) is a union of that spec's slices, since every
+    example has one value per slice feature: such a spec is `derived`, its
+    metrics merged from those of the smallest `computed` spec that contains
+    it, in `add_derived`. Only the `computed` specs take examples.
+    """
+
+    def __init__(self, slices: Iterable[Sequence[str]]):
+        self.specs = [tuple(s) for s in slices]
+        if () not in self.specs:
+            self.specs.insert(0, ())
+        self.computed = [s for s in self.specs if not any(set(s) < set(t) for t in self.specs)]
+        self.derived = {s: min((t for t in self.computed if set(s) < set(t)), key=len)
+                        for s in self.specs if s not in self.computed}
+        self._values = {}  # slice string -> (spec, {feature: value string})
+
+    def segments(self, features: dict, spec: tuple, batch_size: int,
+                 factorized: Optional[dict] = None) -> tuple:
+        """(segment id per example, the slice string of each segment) of one
+        spec over a parsed batch. `factorized`: {feature: (sorted distinct
+        values, index per example)} for features whose factorization is
+        known (`pipeline.io.batches.RecordBatch.factorized`)."""
+        if not spec:
+            return np.zeros(batch_size, np.int32), [""]
+        codes, names = [], []
+        for feature in spec:
+            column = config_feature(features, feature, "slices")
+            if to_sparse(column) is not None:
+                raise ConfigError("slices: feature %r is var-length; slice on a feature with one "
+                                  "value per example" % feature)
+            column = as_column(np.asarray(column))
+            if column.ndim != 1:
+                raise ConfigError("slices: feature %r has shape %s; slice on a feature with one "
+                                  "value per example" % (feature, column.shape))
+            uniq, inverse = (factorized[feature] if factorized and feature in factorized
+                             else distinct(column))
+            codes.append(inverse)
+            names.append(slice_value_strings(uniq))
+        dims = [len(n) for n in names]
+        combined = np.ravel_multi_index(codes, dims)
+        uniq, segment_ids = np.unique(combined, return_inverse=True)
+        parts = np.unravel_index(uniq, dims)
+        keys = []
+        for j in range(len(uniq)):
+            values = {f: names[i][parts[i][j]] for i, f in enumerate(spec)}
+            key = slice_key(spec, values)
+            self._values.setdefault(key, (spec, values))
+            keys.append(key)
+        return segment_ids.astype(np.int32).ravel(), keys
+
+    def add_derived(self, accumulators: dict, new_metrics: Callable[[], dict]) -> dict:
+        """Adds to `accumulators` ({slice string: metrics dict}, complete for
+        the computed specs) the slices of the derived specs, each the merge
+        (into a fresh `new_metrics()`) of the slices of its computed spec
+        that it contains. Returns `accumulators`."""
+        derived = {}
+        for key in list(accumulators):
+            spec, values = self._values.get(key, (None, None))
+            for target, source in self.derived.items():
+                if spec != source:
+                    continue
+                target_key = slice_key(target, values)
+                if target_key not in derived:
+                    derived[target_key] = new_metrics()
+                merge_metric_dicts(derived[target_key], accumulators[key])
+        for key, metrics in derived.items():
+            if key in accumulators:
+                raise ValueError("finish() called twice on the same accumulators (slice %r)" % key)
+            accumulators[key] = metrics
+        return accumulators
