@@ -1,4 +1,4 @@
-"""Build and run the evaluation pipeline; write the report (SPEC §4).
+"""Build and run the evaluation pipeline; write the report (README.md, "The report").
 
     ReadBatches ─> EvaluateBatches ─┬─ metrics ─> CombinePerKey(MergeMetrics) ─> SliceRows ─> ToList ─> WriteReport
                                     ├─ counts ──> CombineGlobally(SumCounts) ─> counts file
@@ -19,7 +19,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from pipeline.config import VocabularyRef
+from pipeline.config import BINARY, SKIP, Config, VocabularyRef
 from pipeline.errors import ConfigError, CountMismatchError, EmptyInputError
 from pipeline.evaluate.build import build_report_head
 from pipeline.evaluate.combine import MergeMetrics, SumCounts
@@ -41,12 +41,12 @@ def _write_counts(counts, path):
     return path
 
 
-def build_pipeline(pipeline, config, folder):
+def build_pipeline(pipeline: beam.Pipeline, config: Config, folder: str) -> beam.Pipeline:
     """Adds the evaluation of `config` to `pipeline`, writing into `folder`."""
     head_names, empty_metrics = build_report_head(config)
     results = (pipeline
                | "Read" >> ReadBatches(config.input.pattern, config.batch_size,
-                                      skip_corrupt=config.bad_examples == "skip",
+                                      skip_corrupt=config.bad_examples == SKIP,
                                       features=config.input.features)
                | "Evaluate" >> beam.ParDo(EvaluateBatches(config)).with_outputs(
                    COUNTS_TAG, REJECTED_TAG, main=METRICS_TAG))
@@ -59,7 +59,7 @@ def build_pipeline(pipeline, config, folder):
     _ = (results[COUNTS_TAG]
          | "SumCounts" >> beam.CombineGlobally(SumCounts())
          | "WriteCounts" >> beam.Map(_write_counts, join(folder, COUNTS_FILE)))
-    if config.bad_examples == "skip":
+    if config.bad_examples == SKIP:
         _ = (results[REJECTED_TAG]
              | "WriteRejected" >> beam.io.WriteToParquet(
                  join(folder, REJECTED_DIR, "rejected"), REJECTED_SCHEMA,
@@ -67,7 +67,7 @@ def build_pipeline(pipeline, config, folder):
     return pipeline
 
 
-def resolve_vocabularies(config, folder, beam_argv):
+def resolve_vocabularies(config: Config, folder: str, beam_argv) -> Config:
     """The config with every run-time label vocabulary replaced by its words.
 
     `{tft: NAME}` is read from the tf.Transform output; `{compute: true}` is
@@ -123,12 +123,12 @@ def resolve_vocabularies(config, folder, beam_argv):
     for i, h in enumerate(config.heads):
         if i in resolved:
             words, key, what = resolved[i]
-            expected = 2 if h.type == "binary" else h.n_classes
+            expected = 2 if h.type == BINARY else h.n_classes
             if len(words) != expected:
                 fail("%s has %d entries %s; the head needs %d (%s)"
                      % (what, len(words), list(words[:20]) + (["..."] if len(words) > 20
                                                               else []), expected,
-                        "a binary head has 2 classes" if h.type == "binary"
+                        "a binary head has 2 classes" if h.type == BINARY
                         else "heads[%d].n_classes" % i), key)
             for c in h.classes_for_class_based_metrics or ():
                 if isinstance(c, str) and c not in words:
@@ -163,7 +163,7 @@ def _check_counts(counts):
         raise CountMismatchError("rejections by kind add up to %d, not %d" % (by_kind, rejected))
 
 
-def run_pipeline(config, output, overwrite=False, beam_argv=None):
+def run_pipeline(config: Config, output: str, overwrite: bool = False, beam_argv=None) -> dict:
     """Evaluates `config` and writes its report to `output`.
 
     Args:

@@ -9,13 +9,14 @@ from typing import Callable, Optional, Union
 
 import heads
 import heads.base
-from pipeline.config import HEAD_TYPES, Config, HeadConfig
+from pipeline.config import (BINARY, HEAD_TYPES, MULTI_CLASS, MULTI_LABEL, REGRESSION, Config,
+                             HeadConfig)
 
 HEAD_CLASSES = {
-    "binary": heads.BinaryClassHead,
-    "multi_class": heads.MultiClassHead,
-    "multi_label": heads.MultiLabelHead,
-    "regression": heads.RegressionHead,
+    BINARY: heads.BinaryClassHead,
+    MULTI_CLASS: heads.MultiClassHead,
+    MULTI_LABEL: heads.MultiLabelHead,
+    REGRESSION: heads.RegressionHead,
 }
 if tuple(HEAD_CLASSES) != HEAD_TYPES:  # the config's list of types is the one definition
     raise ImportError("pipeline.evaluate.build names head types %s; the config knows %s"
@@ -42,17 +43,17 @@ def build_head(head_cfg: HeadConfig, auc_method: str = "histogram",
                   loss_reduction=head_cfg.loss_reduction,
                   loss_fn=import_loss_fn(head_cfg.loss_fn),
                   name=head_cfg.name if named else None, extended_metrics=True)
-    if kind != "regression":
+    if kind != REGRESSION:
         kwargs.update(auc_method=auc_method, auc_buckets=auc_buckets)
     vocabulary = head_cfg.label_vocabulary
     if vocabulary is not None and not isinstance(vocabulary, (list, tuple)):
         raise ValueError("heads[%s].label_vocabulary was not resolved to a list: %r"
                          % (head_cfg.name, vocabulary))
-    if kind == "binary":
+    if kind == BINARY:
         return cls(thresholds=head_cfg.thresholds, label_vocabulary=vocabulary, **kwargs)
-    if kind == "multi_class":
+    if kind == MULTI_CLASS:
         return cls(head_cfg.n_classes, label_vocabulary=vocabulary, **kwargs)
-    if kind == "multi_label":
+    if kind == MULTI_LABEL:
         return cls(head_cfg.n_classes, thresholds=head_cfg.thresholds,
                    label_vocabulary=vocabulary,
                    classes_for_class_based_metrics=head_cfg.classes_for_class_based_metrics,

@@ -11,7 +11,7 @@ from typing import Callable, Optional
 import numpy as np
 import tensorflow as tf
 
-from pipeline.config import HeadConfig
+from pipeline.config import BINARY, MULTI_LABEL, REGRESSION, HeadConfig
 from pipeline.errors import (LABEL_NOT_FINITE, LABEL_NOT_IN_VOCABULARY, LABEL_OUT_OF_RANGE,
                              LOGITS_NOT_FINITE, WEIGHT_NEGATIVE, WEIGHT_NOT_FINITE)
 from pipeline.evaluate.features import HeadInputs, Labels, Logits
@@ -114,13 +114,13 @@ class RowChecks:
                 kind = LABEL_NOT_IN_VOCABULARY
         else:
             v = values.astype(np.float64)
-            if cfg.type == "regression":
+            if cfg.type == REGRESSION:
                 bad_values, why = ~np.isfinite(v), "must be finite"
                 kind = LABEL_NOT_FINITE
             else:
-                upper = 1 if cfg.type == "binary" or (cfg.type == "multi_label" and rows is None) \
+                upper = 1 if cfg.type == BINARY or (cfg.type == MULTI_LABEL and rows is None) \
                     else cfg.n_classes - 1
-                integral = cfg.type != "binary"
+                integral = cfg.type != BINARY
                 bad_values = ~np.isfinite(v) | (v < 0) | (v > upper)
                 if integral:
                     bad_values |= (v != np.round(v))

@@ -35,6 +35,7 @@ import tensorflow as tf
 from apache_beam.transforms import window
 from apache_beam.utils import windowed_value
 
+from pipeline.config import SKIP
 from pipeline.errors import CORRUPT_RECORD, BadRecordError
 from pipeline.evaluate.evaluator import Evaluator
 from pipeline.evaluate.features import take_rows
@@ -79,7 +80,7 @@ class EvaluateBatches(beam.DoFn):
                 log.info("headeval: one TensorFlow thread per op (the heads are all it runs)")
         self._parser = Parser(config.input.features)
         self._evaluator = Evaluator(config)
-        self._skip = config.bad_examples == "skip"
+        self._skip = config.bad_examples == SKIP
         self._transform = None
         self._model = None
         if config.transform is not None:

@@ -27,7 +27,7 @@ def match_files(pattern: str) -> list:
     Raises NoMatchError naming the pattern when nothing matches.
     """
     try:
-        results = FileSystems.match([pattern])
+        results = FileSystems.match([local_path(pattern)])
     except Exception as e:  # Beam raises BeamIOError for a folder that does not exist
         raise NoMatchError("input.pattern %r matches no files (%s)" % (pattern, e),
                            pattern) from e
