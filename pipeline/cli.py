@@ -113,7 +113,7 @@ def _cmd_demo(args, extra):
 
 # -- main -----------------------------------------------------------------------
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="headeval",
         description="Evaluate classification and regression models with TensorFlow Estimator "
@@ -189,7 +189,7 @@ class _DropExpectedErrors(logging.Filter):
         return not isinstance(exc, HeadevalError)
 
 
-def main(argv=None):
+def main(argv=None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra and args.command not in ("run", "demo"):
@@ -214,14 +214,13 @@ def main(argv=None):
         return 130
 
 
-def console_main(argv=None):
+def console_main(argv=None) -> int:
     """The `headeval` command and `python -m pipeline`: `main` in a process of
     its own, which it leaves without tearing TensorFlow and Beam down.
 
     After a run has written its report, the interpreter's finalisation (the
-    modules, objects and C++ thread pools of TensorFlow and Beam) took
-    1.1-1.4 s of a 12 s run over 1M examples, for nothing anybody reads.
-    So once the atexit handlers have run (logging's flush, temporary
+    modules, objects and C++ thread pools of TensorFlow and Beam) takes a
+    second or more, for nothing anybody reads (docs/performance.md). So once the atexit handlers have run (logging's flush, temporary
     folders' clean-up) and stdout and stderr are flushed, the process ends
     with `os._exit`. A thread still running (none is, after a run) gets the
     normal exit, which waits for it."""
