@@ -98,7 +98,7 @@ def _cmd_show(args, extra):
 
 def _cmd_report(args, extra):
     from pipeline.report.html.page import write_report
-    path = write_report(args.dir, args.out)
+    path = write_report(args.dir, args.out, overwrite=args.overwrite)
     print("HTML report written to %s" % path)
     return 0
 
@@ -159,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("dir", metavar="DIR", help="report folder")
     report.add_argument("--out", metavar="FILE",
                         help="where to write the page (default: DIR/report.html)")
+    report.add_argument("--overwrite", action="store_true",
+                        help="replace FILE even when it is not a headeval HTML report")
     report.set_defaults(func=_cmd_report)
 
     demo = sub.add_parser("demo", help="run the embedded example end to end",

@@ -29,7 +29,7 @@ from pipeline.io.paths import join
 from pipeline.io.reader import ReadBatches
 from pipeline.report.output import ReportOutput
 from pipeline.report.schema import (COUNTS_FILE, REJECTED_DIR, REJECTED_SCHEMA, REPORT_FORMAT,
-                                    RUN_FILE)
+                                    REPORT_MARKER, RUN_FILE)
 from pipeline.report.stages import SliceRows, WriteReport, slice_tables
 from pipeline.runtime import dataflow
 from pipeline.runtime.beam_tuning import shorten_bundle_sampler_sleep
@@ -209,7 +209,7 @@ def run_pipeline(config: Config, output: str, overwrite: bool = False, beam_argv
                                   % config.input.pattern)
         finished = time.time()
         run = {
-            "headeval_report": REPORT_FORMAT,
+            REPORT_MARKER: REPORT_FORMAT,
             "config": resolved.to_dict(),
             "config_file": config.source,
             "output": out.output,

@@ -23,8 +23,9 @@ LAYERS = [
     ("pipeline.errors",),
     # What a path is (standard library only) and files on any Beam
     # filesystem: no stage of the pipeline, used by everything above,
-    # the config (a config or vocabulary file on gs://) included.
-    ("pipeline.io.paths", "pipeline.io.files"),
+    # the config (a config or vocabulary file on gs://) included; and the
+    # report's layout (file names and columns), which stages write into.
+    ("pipeline.io.paths", "pipeline.io.files", "pipeline.report.schema"),
     ("pipeline.runtime", "pipeline.config"),
     ("pipeline.io",),
     ("pipeline.model", "pipeline.evaluate"),

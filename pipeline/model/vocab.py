@@ -40,11 +40,11 @@ from pipeline.io.batches import CorruptRecord, ReadItem
 from pipeline.io.reader import ReadBatches
 from pipeline.io.files import remove_tree
 from pipeline.io.paths import join
+from pipeline.report.schema import VOCABULARY_DIR
 from pipeline.model.transform import Transform
 
 log = logging.getLogger(__name__)
 
-VOCABULARY_DIR = "vocabularies"
 SCRATCH_DIR = "_tft_vocabulary"
 UNNAMED_HEAD = "head"
 

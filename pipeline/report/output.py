@@ -15,14 +15,73 @@ import uuid
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.errors import OutputExistsError
-from pipeline.io.files import files_under, remove_tree
+from pipeline.io.files import files_under, read_json, remove_tree
 from pipeline.io.paths import is_uri, join, local_path, split
-from pipeline.report.schema import REPORT_FILES, RUN_FILE
+from pipeline.report.schema import (CURVES_FILE, HTML_FILE, METRICS_FILE, REJECTED_DIR,
+                                    REPORT_MARKER, RUN_FILE, VOCABULARY_DIR)
+
+# What a report folder may hold: these files, and these folders of files
+# ending so. Anything else means the folder is not (only) a report.
+REPORT_TOP_FILES = (METRICS_FILE, CURVES_FILE, RUN_FILE, HTML_FILE)
+REPORT_FOLDERS = {REJECTED_DIR: ".parquet", VOCABULARY_DIR: ".txt"}
 
 
-def is_report(folder: str) -> bool:
-    """True when `folder` holds a headeval report (complete or not)."""
-    return any(FileSystems.exists(join(folder, name)) for name in REPORT_FILES)
+def _foreign_local(folder):
+    """The first entry under a local `folder` that no report holds, or None.
+    Stops at the first one (an output of `/` must not walk the disk) and
+    follows no link."""
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_file(follow_symlinks=False) and entry.name in REPORT_TOP_FILES:
+                continue
+            suffix = REPORT_FOLDERS.get(entry.name)
+            if suffix is None or not entry.is_dir(follow_symlinks=False):
+                return entry.path
+            with os.scandir(entry.path) as inner:
+                for item in inner:
+                    if not (item.is_file(follow_symlinks=False) and item.name.endswith(suffix)):
+                        return item.path
+    return None
+
+
+def _foreign_remote(folder):
+    """`_foreign_local` for a folder on a Beam filesystem (a listing)."""
+    prefix = folder.rstrip("/") + "/"
+    for path in files_under(folder):
+        parts = path[len(prefix):].split("/")
+        if len(parts) == 1 and parts[0] in REPORT_TOP_FILES:
+            continue
+        suffix = REPORT_FOLDERS.get(parts[0]) if len(parts) == 2 else None
+        if suffix is not None and parts[1].endswith(suffix):
+            continue
+        return path
+    return None
+
+
+def not_a_report(folder: str):
+    """Why the existing folder `folder` is not a headeval report that a run
+    may replace, or None when it is one: its run.json must carry our marker
+    and every file in it must be one a report has."""
+    try:
+        run = read_json(join(folder, RUN_FILE))
+    except (OSError, IOError, ValueError):
+        run = None
+    if not isinstance(run, dict) or REPORT_MARKER not in run:
+        return "it has no %s written by headeval" % RUN_FILE
+    foreign = _foreign_local(folder) if not is_uri(folder) else _foreign_remote(folder)
+    if foreign is not None:
+        return "it holds %s, which is not part of a report" % foreign
+    return None
+
+
+def _has_entries(folder):
+    """True when `folder` exists and is not empty (local: one listing only)."""
+    if not is_uri(folder):
+        if not os.path.isdir(folder):
+            return False
+        with os.scandir(folder) as entries:
+            return any(True for _ in entries)
+    return bool(files_under(folder))
 
 
 class ReportOutput:
@@ -45,7 +104,9 @@ class ReportOutput:
     def __init__(self, output, overwrite=False):
         output = local_path(str(output)).rstrip("/") or "/"
         if not is_uri(output):
-            output = os.path.abspath(output)
+            # Through any link: the report replaces the folder a link points
+            # to, and the link then shows the new report.
+            output = os.path.realpath(output)
         self.output = output
         self.overwrite = overwrite
         self._check()
@@ -59,13 +120,13 @@ class ReportOutput:
         if not is_uri(self.output) and os.path.isfile(self.output):
             raise OutputExistsError("output %s is a file, not a folder; choose another output"
                                     % self.output, self.output)
-        if not files_under(self.output):
+        if not _has_entries(self.output):
             return
-        if not is_report(self.output):
+        why = not_a_report(self.output)
+        if why is not None:
             raise OutputExistsError(
-                "output %s exists and is not a headeval report (no %s); it will not be "
-                "replaced: choose another output" % (self.output, " or ".join(REPORT_FILES)),
-                self.output)
+                "output %s exists and is not a headeval report (%s); it will not be "
+                "replaced: choose another output" % (self.output, why), self.output)
         if not self.overwrite:
             raise OutputExistsError(
                 "output %s already holds a report; pass --overwrite (overwrite=True) to "

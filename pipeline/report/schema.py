@@ -11,10 +11,12 @@ import pyarrow as pa
 METRICS_FILE = "metrics.parquet"
 CURVES_FILE = "curves.parquet"
 RUN_FILE = "run.json"
+HTML_FILE = "report.html"  # `headeval report` / `run --report`
 REJECTED_DIR = "rejected"
+VOCABULARY_DIR = "vocabularies"  # label vocabularies computed by the run, one .txt per head
 COUNTS_FILE = "_counts.json"  # written by the pipeline, folded into run.json
-REPORT_FILES = (METRICS_FILE, CURVES_FILE, RUN_FILE)
-REPORT_FORMAT = 1  # run.json's "headeval_report": the version of this layout
+REPORT_MARKER = "headeval_report"  # run.json's key that marks a folder as our report
+REPORT_FORMAT = 1  # its value: the version of this layout
 
 METRICS_SCHEMA = pa.schema([
     pa.field("head", pa.string(), nullable=False),

@@ -20,9 +20,11 @@ to single out or hide a class, and sets `data-headeval-charts` on `<html>`
 to the number of charts it wired (the browser test waits for it).
 """
 import json
+import os
 from datetime import datetime, timezone
 
-from pipeline.io.paths import join
+from pipeline.errors import OutputExistsError
+from pipeline.io.paths import is_local, join, local_path
 from pipeline.report import tables  # row order, kinds and pivots, shared with `show`
 from pipeline.report.html.charts import (ChartData, calibration_figure, curve_figure,
                                          curve_groups)
@@ -32,11 +34,15 @@ from pipeline.report.html.metric_tables import (all_metrics_table, confusion_tab
                                                 pivot_tables, slice_table)
 from pipeline.report.html.summary import head_type, summary_card
 from pipeline.report.load import Report, load_report
+from pipeline.report.schema import (CURVES_FILE, HTML_FILE, METRICS_FILE, REJECTED_DIR,
+                                    RUN_FILE, VOCABULARY_DIR)
 
-REPORT_FILE = "report.html"
 DATA_ELEMENT_ID = "headeval-data"
 CHARTS_ATTRIBUTE = "data-headeval-charts"
 ERROR_ATTRIBUTE = "data-headeval-error"
+GENERATOR = '<meta name="generator" content="headeval">'  # in every page's <head>
+# The report's own files and folders, which `--out` must not name.
+DATA_NAMES = (METRICS_FILE, CURVES_FILE, RUN_FILE, REJECTED_DIR, VOCABULARY_DIR)
 
 
 def render_report(folder: str) -> str:
@@ -44,13 +50,45 @@ def render_report(folder: str) -> str:
     return render(load_report(folder))
 
 
-def write_report(folder: str, out: str | None = None) -> str:
-    """Renders the report in `folder` to `out` (default: report.html in the
-    folder; any Beam filesystem). Returns the path written."""
+def _is_our_page(path: str) -> bool:
+    """True when the file at `path` starts as a page `render` wrote."""
     from apache_beam.io.filesystem import CompressionTypes
     from apache_beam.io.filesystems import FileSystems
 
-    out = out or join(folder, REPORT_FILE)
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        start = f.read(1024)
+    return GENERATOR.encode() in start
+
+
+def _check_destination(folder: str, out: str, overwrite: bool) -> None:
+    """OutputExistsError unless `out` may be written: never one of the
+    report's own data files, nor an existing file that is not a page we
+    wrote (unless `overwrite`)."""
+    from apache_beam.io.filesystems import FileSystems
+
+    if is_local(out) and is_local(folder):
+        real, home = os.path.realpath(local_path(out)), os.path.realpath(local_path(folder))
+        inside = os.path.relpath(real, home).split(os.sep)
+        if inside[0] in DATA_NAMES:
+            raise OutputExistsError("--out %s is the report's own %s; write the page to "
+                                    "another file" % (out, inside[0]), out)
+        if os.path.isdir(real):
+            raise OutputExistsError("--out %s is a folder; name a file" % out, out)
+    if FileSystems.exists(out) and not overwrite and not _is_our_page(out):
+        raise OutputExistsError("--out %s exists and is not a headeval HTML report; pass "
+                                "--overwrite to replace it" % out, out)
+
+
+def write_report(folder: str, out: str | None = None, overwrite: bool = False) -> str:
+    """Renders the report in `folder` to `out` (default: report.html in the
+    folder; any Beam filesystem). Returns the path written. An existing page
+    of ours is replaced; any other file only with `overwrite`, and the
+    report's data files never."""
+    from apache_beam.io.filesystem import CompressionTypes
+    from apache_beam.io.filesystems import FileSystems
+
+    out = out or join(folder, HTML_FILE)
+    _check_destination(folder, out, overwrite)
     page = render_report(folder).encode("utf-8")
     with FileSystems.create(out, mime_type="text/html",
                             compression_type=CompressionTypes.UNCOMPRESSED) as f:
@@ -165,7 +203,7 @@ def render(report: Report) -> str:
     return "".join([
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        '<meta name="generator" content="headeval">',
+        GENERATOR,
         '<title>headeval report · %s</title>' % escape(report.folder),
         '<style>%s</style></head><body>' % _CSS,
         '<header><h1>headeval report</h1><p class="folder">%s</p><p class="subtitle">%s</p>'

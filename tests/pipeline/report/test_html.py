@@ -19,6 +19,7 @@ import tempfile
 import pyarrow.parquet as pq
 import pytest
 
+from pipeline.errors import OutputExistsError
 from pipeline.report.html import charts, page as html_page, stats
 from pipeline.runtime import progress
 from pipeline.report.schema import METRICS_FILE, RUN_FILE
@@ -291,6 +292,46 @@ def test_slice_table_flags_the_worse_slice(tmp_path):
     assert "too few to test" in rows["g=<c&d>"]["cells"]
     assert rows[""]["class"] == "overall"
     assert "<c&d>" not in text and "g=&lt;c&amp;d&gt;" in text  # escaped
+
+
+@pytest.mark.parametrize("name", [METRICS_FILE, RUN_FILE, "curves.parquet",
+                                  os.path.join("rejected", "part-0.parquet")])
+def test_out_never_overwrites_the_reports_own_files(tmp_path, name):
+    """`report --out` naming one of the report's data files is refused, even
+    with --overwrite, and the file is untouched (it once replaced
+    metrics.parquet with the page)."""
+    folder = str(tmp_path / "made_up")
+    _made_up_report(folder)
+    target = os.path.join(folder, name)
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    if not os.path.exists(target):
+        with open(target, "wb") as f:
+            f.write(b"data")
+    before = open(target, "rb").read()
+    for overwrite in (False, True):
+        with pytest.raises(OutputExistsError, match="the report's own"):
+            html_page.write_report(folder, target, overwrite=overwrite)
+    assert open(target, "rb").read() == before
+
+
+def test_out_replaces_another_file_only_with_overwrite(tmp_path):
+    """An existing file that is not a headeval page is kept unless
+    --overwrite; a page of ours is replaced (re-rendering is the normal
+    case)."""
+    folder = str(tmp_path / "made_up")
+    _made_up_report(folder)
+    other = tmp_path / "notes.html"
+    other.write_text("<p>my notes</p>")
+    with pytest.raises(OutputExistsError, match="not a headeval HTML report.*--overwrite"):
+        html_page.write_report(folder, str(other))
+    assert other.read_text() == "<p>my notes</p>"
+    ours = html_page.write_report(folder)  # DIR/report.html
+    html_page.write_report(folder)         # again: our own page is replaced
+    assert html_page.GENERATOR in open(ours).read()
+    html_page.write_report(folder, str(other), overwrite=True)
+    assert html_page.GENERATOR in other.read_text()
+    with pytest.raises(OutputExistsError, match="is a folder"):
+        html_page.write_report(folder, str(tmp_path))
 
 
 # -- in a real browser ----------------------------------------------------------------

@@ -10,7 +10,8 @@ import pytest
 from tests.support.fake_object_store import use_root
 
 from pipeline.errors import OutputExistsError
-from pipeline.report.schema import CURVES_FILE, CURVES_SCHEMA, METRICS_FILE, METRICS_SCHEMA, RUN_FILE
+from pipeline.report.schema import (CURVES_FILE, CURVES_SCHEMA, METRICS_FILE, METRICS_SCHEMA,
+                                    REPORT_MARKER, RUN_FILE)
 from pipeline.report.output import ReportOutput
 from tests.support.report_files import write_curves, write_metrics
 from pipeline.io.files import read_json, write_json
@@ -85,7 +86,12 @@ def test_run_json(tmp_path):
 
 def _write_report(out, marker="new"):
     write_metrics(METRIC_ROWS[:1], out.file(METRICS_FILE))
-    write_json({"run": marker}, out.file(RUN_FILE))
+    write_json({REPORT_MARKER: 1, "run": marker}, out.file(RUN_FILE))
+
+
+def _run(path):
+    """Which `_write_report` wrote the report at `path` ("old", "new", ...)."""
+    return read_json(path)["run"]
 
 
 def test_new_report_appears_only_on_commit(tmp_path):
@@ -104,17 +110,17 @@ def test_existing_report_is_refused_without_overwrite(tmp_path):
         _write_report(out, "old")
     with pytest.raises(OutputExistsError, match="already holds a report.*--overwrite"):
         ReportOutput(dest)
-    assert read_json(os.path.join(dest, RUN_FILE)) == {"run": "old"}
+    assert _run(os.path.join(dest, RUN_FILE)) == "old"
 
 
 def test_overwrite_replaces_the_whole_report(tmp_path):
     dest = str(tmp_path / "r")
     with ReportOutput(dest) as out:
         _write_report(out, "old")
-        write_json({}, out.file("rejected", "part-0.json"))
+        write_json({}, out.file("rejected", "part-0.parquet"))
     with ReportOutput(dest, overwrite=True) as out:
         _write_report(out, "new")
-    assert read_json(os.path.join(dest, RUN_FILE)) == {"run": "new"}
+    assert _run(os.path.join(dest, RUN_FILE)) == "new"
     assert not os.path.exists(os.path.join(dest, "rejected"))
     assert os.listdir(tmp_path) == ["r"]
 
@@ -136,7 +142,7 @@ def test_failed_overwrite_keeps_the_old_report(tmp_path):
         with ReportOutput(dest, overwrite=True) as out:
             write_metrics(METRIC_ROWS, out.file(METRICS_FILE))
             raise RuntimeError("pipeline failed")
-    assert read_json(os.path.join(dest, RUN_FILE)) == {"run": "old"}
+    assert _run(os.path.join(dest, RUN_FILE)) == "old"
     assert os.listdir(tmp_path) == ["r"]
 
 
@@ -150,6 +156,65 @@ def test_a_folder_that_is_not_a_report_is_never_replaced(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(OutputExistsError, match="is a file"):
         ReportOutput(str(tmp_path / "file"))
+
+
+@pytest.mark.parametrize("plant", [
+    "src/main.py",                # a project folder that happens to hold report file names
+    "notes.txt",
+    "rejected/keep.csv",          # a report's subfolder with a file no report writes
+    "vocabularies/sub/x.txt",
+])
+def test_overwrite_replaces_only_a_folder_that_is_all_report(tmp_path, plant):
+    """--overwrite replaces a folder only when our run.json marks it a report
+    and every file in it is a report's: a project folder with a file named
+    run.json or metrics.parquet was once replaced whole (src/ lost)."""
+    dest = tmp_path / "project"
+    with ReportOutput(str(dest)) as out:
+        _write_report(out, "old")
+    (dest / plant).parent.mkdir(parents=True, exist_ok=True)
+    (dest / plant).write_text("keep me")
+    with pytest.raises(OutputExistsError, match=r"not a headeval report \(it holds .*%s"
+                       % os.path.basename(plant.split("/")[0])):
+        ReportOutput(str(dest), overwrite=True)
+    assert (dest / plant).read_text() == "keep me"
+    assert _run(str(dest / RUN_FILE)) == "old"
+
+
+@pytest.mark.parametrize("run_json", [None, "{}", '{"run": "theirs"}', "not json"])
+def test_overwrite_needs_our_run_json(tmp_path, run_json):
+    """Report file names alone do not make a report: run.json must carry
+    headeval's marker."""
+    dest = tmp_path / "r"
+    dest.mkdir()
+    (dest / METRICS_FILE).write_bytes(b"PAR1")
+    if run_json is not None:
+        (dest / RUN_FILE).write_text(run_json)
+    with pytest.raises(OutputExistsError, match="no run.json written by headeval"):
+        ReportOutput(str(dest), overwrite=True)
+    assert sorted(os.listdir(dest)) == sorted([METRICS_FILE] + ([RUN_FILE] if run_json else []))
+
+
+def test_the_root_folder_is_refused_without_a_walk(tmp_path):
+    """`--output /` is refused at once (it used to walk the whole disk)."""
+    for overwrite in (False, True):
+        with pytest.raises(OutputExistsError, match="not a headeval report"):
+            ReportOutput("/", overwrite=overwrite)
+
+
+def test_overwrite_through_a_link_replaces_the_linked_report(tmp_path):
+    """An output that is a link to a report: the report it points to is
+    replaced, the link stays a link and shows the new report, and nothing
+    is left beside them."""
+    target = tmp_path / "real"
+    with ReportOutput(str(target)) as out:
+        _write_report(out, "old")
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    with ReportOutput(str(link), overwrite=True) as out:
+        _write_report(out, "new")
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert _run(str(link / RUN_FILE)) == "new" and _run(str(target / RUN_FILE)) == "new"
+    assert sorted(os.listdir(tmp_path)) == ["link", "real"]
 
 
 def test_an_empty_folder_is_fine(tmp_path):
@@ -167,20 +232,20 @@ def test_report_on_an_object_store(tmp_path):
     with ReportOutput(dest) as out:
         assert out.path.startswith("fakegs://bucket/reports/.r.tmp-")
         _write_report(out, "old")
-        write_json({}, out.file("rejected", "part-0.json"))
+        write_json({}, out.file("rejected", "part-0.parquet"))
     files = sorted(os.listdir(tmp_path / "bucket" / "reports" / "r"))
     assert files == sorted([METRICS_FILE, RUN_FILE, "rejected"])
-    assert read_json(dest + "/" + RUN_FILE) == {"run": "old"}
+    assert _run(dest + "/" + RUN_FILE) == "old"
     with pytest.raises(OutputExistsError, match="already holds a report"):
         ReportOutput(dest)
     with pytest.raises(RuntimeError):
         with ReportOutput(dest, overwrite=True) as out:
             _write_report(out, "failed")
             raise RuntimeError("pipeline failed")
-    assert read_json(dest + "/" + RUN_FILE) == {"run": "old"}
+    assert _run(dest + "/" + RUN_FILE) == "old"
     with ReportOutput(dest, overwrite=True) as out:
         _write_report(out, "new")
-    assert read_json(dest + "/" + RUN_FILE) == {"run": "new"}
+    assert _run(dest + "/" + RUN_FILE) == "new"
     left = sorted(os.path.relpath(os.path.join(d, n), tmp_path)
                   for d, _, names in os.walk(tmp_path) for n in names)
     assert left == ["bucket/reports/r/" + METRICS_FILE, "bucket/reports/r/" + RUN_FILE]
