@@ -57,6 +57,16 @@ class NoMatchError(HeadevalError, ValueError):
     pattern = property(lambda self: self.args[1])
 
 
+class UnreadableInputError(HeadevalError, ValueError):
+    """An input pattern that matches something that cannot be read as a
+    file: a broken link, a FIFO or device, a file without read permission."""
+
+    def __init__(self, message, path=None):
+        super().__init__(message, path)
+
+    path = property(lambda self: self.args[1])
+
+
 class CorruptRecordError(HeadevalError, ValueError):
     """A TFRecord file whose framing is broken: truncated, or a checksum
     that does not match. The rest of the file cannot be trusted, so this

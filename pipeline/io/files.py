@@ -3,11 +3,13 @@ opening inputs, listing and removing folders, Parquet and JSON.
 
 What a path is (URI, local, gzip) is `pipeline.io.paths`.
 """
+import glob
 import gzip
 import json
 import math
 import os
 import shutil
+import stat
 
 import numpy as np
 import pyarrow as pa
@@ -15,7 +17,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.errors import NoMatchError
+from pipeline.errors import NoMatchError, UnreadableInputError
 from pipeline.io.paths import is_gzip, is_uri, local_path
 
 
@@ -24,14 +26,21 @@ from pipeline.io.paths import is_gzip, is_uri, local_path
 def match_files(pattern: str) -> list:
     """Paths matching a file pattern (local or gs://...), sorted.
 
-    Raises NoMatchError naming the pattern when nothing matches.
+    Raises NoMatchError naming the pattern when nothing matches or it
+    matches a folder, and UnreadableInputError naming a local match that
+    cannot be read as a file: a link to nothing (Beam's match leaves those
+    out silently), a FIFO or device (reading one would hang), no
+    permission.
     """
+    pattern = local_path(pattern)
     try:
-        results = FileSystems.match([local_path(pattern)])
+        results = FileSystems.match([pattern])
     except Exception as e:  # Beam raises BeamIOError for a folder that does not exist
         raise NoMatchError("input.pattern %r matches no files (%s)" % (pattern, e),
                            pattern) from e
     paths = sorted(m.path for m in results[0].metadata_list)
+    if not is_uri(pattern):
+        paths = sorted(set(paths) | set(glob.glob(pattern)))  # glob keeps broken links
     if not paths:
         raise NoMatchError("input.pattern %r matches no files" % pattern, pattern)
     folders = [p for p in paths if not is_uri(p) and os.path.isdir(p)]
@@ -39,7 +48,29 @@ def match_files(pattern: str) -> list:
         raise NoMatchError("input.pattern %r matches the folder %s; match its files instead, "
                            "e.g. %r" % (pattern, folders[0], os.path.join(folders[0], "*")),
                            pattern)
+    for path in paths:
+        if not is_uri(path):
+            _check_readable(pattern, path)
     return paths
+
+
+def _check_readable(pattern, path):
+    """UnreadableInputError unless the local `path` is a regular file we may read."""
+    def fail(why):
+        raise UnreadableInputError("input.pattern %r matches %s, %s; remove it or narrow the "
+                                   "pattern" % (pattern, path, why), path)
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        fail("a link to %s, which does not exist" % os.readlink(path)
+             if os.path.islink(path) else "which no longer exists")
+    except OSError as e:
+        fail("which cannot be read (%s)" % e.strerror)
+    if not stat.S_ISREG(mode):
+        fail("which is not a regular file (a FIFO, socket or device: reading it could wait "
+             "forever)")
+    if not os.access(path, os.R_OK):
+        fail("which this process may not read (permission denied)")
 
 
 def open_records(path: str):

@@ -13,6 +13,7 @@ from pipeline.io.reader import ReadBatches
 from pipeline.io.batches import RecordBatch
 from pipeline.io.framing import iter_record_batches
 from pipeline.io.files import match_files
+from pipeline.errors import UnreadableInputError
 
 
 def records(prefix, n):
@@ -125,6 +126,26 @@ def test_arguments_are_checked():
         ReadBatches("x", batch_size=0)
     with pytest.raises(ValueError, match="pattern"):
         ReadBatches("")
+
+
+def test_a_broken_link_among_the_shards_is_an_error_naming_it(tmp_path):
+    """A shard that is a link to nothing was once left out silently (exit 0,
+    half the records): now the read fails, naming it."""
+    write_tfrecords(tmp_path / "part-0.tfrecord", records("a", 3))
+    os.symlink(tmp_path / "gone.tfrecord", tmp_path / "part-1.tfrecord")
+    with pytest.raises(UnreadableInputError, match="part-1.tfrecord, a link to .*gone.tfrecord"):
+        match_files(str(tmp_path / "part-*.tfrecord"))
+    with pytest.raises(UnreadableInputError, match="part-1.tfrecord"):
+        with beam.Pipeline(runner=FnApiRunner()) as p:
+            p | ReadBatches(str(tmp_path / "part-*.tfrecord"))
+
+
+def test_a_fifo_among_the_shards_is_refused_without_waiting(tmp_path):
+    """Reading a FIFO blocks until a writer comes: it is refused instead."""
+    write_tfrecords(tmp_path / "part-0.tfrecord", records("a", 3))
+    os.mkfifo(tmp_path / "part-1.tfrecord")
+    with pytest.raises(UnreadableInputError, match="part-1.tfrecord, which is not a regular file"):
+        match_files(str(tmp_path / "part-*.tfrecord"))
 
 
 def test_folder_pattern_is_explained(tmp_path):
