@@ -1,7 +1,8 @@
 """BinaryClassHead: sigmoid cross-entropy over one logit per example."""
 import tensorflow as tf
 
-from heads import base, common, keys, labels as labels_lib, metrics as M, states
+from heads import (auc, base, common, keys, labels as labels_lib, losses, metrics as M,
+                   segments, states)
 
 K = keys.MetricKeys
 P = keys.PredictionKeys
@@ -20,8 +21,8 @@ class BinaryClassHead(base.Head):
     """
 
     def __init__(self, weight_column=None, thresholds=None, label_vocabulary=None,
-                 loss_reduction="sum_over_batch_size", loss_fn=None, name=None,
-                 extended_metrics=False, auc_method="histogram", auc_buckets=None):
+                 loss_reduction=losses.SUM_OVER_BATCH_SIZE, loss_fn=None, name=None,
+                 extended_metrics=False, auc_method=auc.HISTOGRAM, auc_buckets=None):
         self._thresholds = common.validate_thresholds(thresholds)
         if label_vocabulary is not None and not isinstance(label_vocabulary, (list, tuple)):
             raise ValueError("label_vocabulary should be a list or tuple; got type %s"
@@ -32,11 +33,11 @@ class BinaryClassHead(base.Head):
                           auc_method, auc_buckets)
 
     @property
-    def logits_dimension(self):
+    def logits_dimension(self) -> int:
         return 1
 
     @property
-    def thresholds(self):
+    def thresholds(self) -> tuple:
         return self._thresholds
 
     def _processed_labels(self, logits, labels):
@@ -53,7 +54,7 @@ class BinaryClassHead(base.Head):
         return tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.cast(labels, tf.float64),
                                                        logits=tf.cast(logits, tf.float64))
 
-    def predictions(self, logits, keys=None):
+    def predictions(self, logits: base.TensorLike, keys: list | None = None) -> dict:
         """logits, logistic, probabilities, class_ids, classes, all_class_ids,
         all_classes (or the subset named by `keys`)."""
         valid = [P.LOGITS, P.LOGISTIC, P.PROBABILITIES, P.CLASS_IDS, P.CLASSES,
@@ -102,16 +103,16 @@ class BinaryClassHead(base.Head):
         dense = {
             "w": w[:, 0], "loss": (w * tf.cast(loss, tf.float64))[:, 0],
             "correct": (w * tf.cast(tf.equal(y, class_id), tf.float64))[:, 0],
-            "cm": base.confusion_binned(positive, class_id, w, (0.5,)),
+            "cm": segments.confusion_binned(positive, class_id, w, (0.5,)),
             "pred": (w * p)[:, 0], "label": (w * y)[:, 0],
         }
         if self._thresholds:
             t = tf.constant(self._thresholds, tf.float64)[None, :]
             dense["acc_t"] = w * tf.cast(tf.equal(y, tf.cast(p > t, tf.float64)), tf.float64)
-            dense["cm_t"] = base.confusion_binned(positive, p, w, self._thresholds)
+            dense["cm_t"] = segments.confusion_binned(positive, p, w, self._thresholds)
         if self._extended:
             dense["calibration"] = common.calibration_binned(p, y, w)
-        scores = {"auc": (base.probability_f32(p), w * positive, w * (1.0 - positive))}
+        scores = {"auc": (common.probability_f32(p), w * positive, w * (1.0 - positive))}
         return dense, scores
 
     def _metric_specs(self):
@@ -129,9 +130,7 @@ class BinaryClassHead(base.Head):
               base.absorb_mean("label", "w")),
             S(self._key(K.ACCURACY_BASELINE), lambda: M.AccuracyBaseline(info(K.ACCURACY_BASELINE)),
               base.absorb_mean("label", "w")),
-            S(self._key(K.AUC), lambda: self._auc(info(K.AUC), "ROC"), base.absorb_scores("auc", 0)),
-            S(self._key(K.AUC_PR), lambda: self._auc(info(K.AUC_PR), "PR"),
-              base.absorb_scores("auc", 0)),
+            self._curve("auc", 0),
         ]
         for i, t in enumerate(self._thresholds):
             for metric_cls, base_key, absorb in (

@@ -24,8 +24,8 @@ positions per bucket, which lets AUC and AUC-PR estimate how positives and
 negatives are ordered inside a bucket (`formulas`).
 """
 import numpy as np
+import numpy.typing as npt
 
-DEFAULT_MANTISSA_BITS = 10      # default level of the layout helpers below (not a state's)
 MAX_MANTISSA_BITS = 22          # the finest level a histogram starts from
 DEFAULT_MIN_EXPONENT = 126
 # Occupied buckets a histogram keeps at most: 36 bytes each, 324,000 bytes.
@@ -37,17 +37,19 @@ def _key_base(mantissa_bits, min_exponent):
     return int(np.float32(2.0 ** -min_exponent).view(np.int32)) >> (_FLOAT32_MANTISSA - mantissa_bits)
 
 
-def keys_per_side(mantissa_bits, min_exponent):
+def keys_per_side(mantissa_bits: int, min_exponent: int) -> int:
     """Distinct keys for q in [2**-min_exponent, 0.5]: (min_exponent - 1) octaves
     of 2**mantissa_bits keys each, plus q = 0.5."""
     return (min_exponent - 1) * (1 << mantissa_bits) + 1
 
 
-def num_buckets(mantissa_bits=DEFAULT_MANTISSA_BITS, min_exponent=DEFAULT_MIN_EXPONENT):
+def num_buckets(mantissa_bits: int, min_exponent: int = DEFAULT_MIN_EXPONENT) -> int:
+    """Buckets of the layout of level `mantissa_bits`."""
     return 2 * keys_per_side(mantissa_bits, min_exponent)
 
 
-def check_max_buckets(max_buckets, min_exponent=DEFAULT_MIN_EXPONENT, argument="max_buckets"):
+def check_max_buckets(max_buckets: int, min_exponent: int = DEFAULT_MIN_EXPONENT,
+                      argument: str = "max_buckets") -> int:
     """`max_buckets` as an int, if the coarsest layout (level 0) fits in it."""
     if isinstance(max_buckets, bool) or not isinstance(max_buckets, (int, np.integer)):
         raise ValueError("%s must be an integer; got %r" % (argument, max_buckets))
@@ -83,15 +85,8 @@ def _position_of(low, bits, mantissa_bits):
     return np.where(low, t, 1.0 - t)
 
 
-def bucket_index(probabilities, mantissa_bits=DEFAULT_MANTISSA_BITS,
-                 min_exponent=DEFAULT_MIN_EXPONENT):
-    """Bucket of each float32 probability; buckets ascend with the score."""
-    low, q = _q(probabilities, min_exponent)
-    return _index_of(low, q.view(np.int32), mantissa_bits, min_exponent).astype(np.int64)
-
-
-def position(probabilities, mantissa_bits=DEFAULT_MANTISSA_BITS,
-             min_exponent=DEFAULT_MIN_EXPONENT):
+def position(probabilities: npt.ArrayLike, mantissa_bits: int,
+             min_exponent: int = DEFAULT_MIN_EXPONENT) -> np.ndarray:
     """Where each probability lies in its bucket, in (0, 1), ascending with the
     score: the mantissa bits below the bucket's, as a fraction (+ half a step).
     Linear in the score within a bucket; equal scores get equal positions."""
@@ -99,17 +94,19 @@ def position(probabilities, mantissa_bits=DEFAULT_MANTISSA_BITS,
     return _position_of(low, q.view(np.int32), mantissa_bits)
 
 
-def index_and_position(probabilities, mantissa_bits=DEFAULT_MANTISSA_BITS,
-                       min_exponent=DEFAULT_MIN_EXPONENT):
-    """(`bucket_index` as int32, `position`) from one pass over the scores:
-    a histogram update needs both."""
+def index_and_position(probabilities: npt.ArrayLike, mantissa_bits: int,
+                       min_exponent: int = DEFAULT_MIN_EXPONENT) -> tuple:
+    """(int32 bucket index of each float32 probability, ascending with the
+    score; `position`) from one pass over the scores: a histogram update
+    needs both."""
     low, q = _q(probabilities, min_exponent)
     bits = q.view(np.int32)
     return (_index_of(low, bits, mantissa_bits, min_exponent),
             _position_of(low, bits, mantissa_bits))
 
 
-def coarsen(index, mantissa_bits, min_exponent=DEFAULT_MIN_EXPONENT, levels=1):
+def coarsen(index: npt.ArrayLike, mantissa_bits: int, min_exponent: int = DEFAULT_MIN_EXPONENT,
+            levels: int = 1) -> tuple:
     """Bucket indices at level `mantissa_bits` -> (indices at `levels` bits
     less, offset): `offset` (float64, in [0, 2**levels)) numbers the fine
     buckets inside their coarse one in ascending score order, so a position t
@@ -133,7 +130,8 @@ def coarsen(index, mantissa_bits, min_exponent=DEFAULT_MIN_EXPONENT, levels=1):
             np.where(low, below, (1 << levels) - 1 - below).astype(np.float64))
 
 
-def occupancy(index, mantissa_bits, levels, min_exponent=DEFAULT_MIN_EXPONENT):
+def occupancy(index: np.ndarray, mantissa_bits: int, levels: int,
+              min_exponent: int = DEFAULT_MIN_EXPONENT) -> int:
     """How many buckets the sorted distinct `index` (level `mantissa_bits`)
     occupies `levels` bits coarser."""
     if not len(index):
@@ -142,7 +140,8 @@ def occupancy(index, mantissa_bits, levels, min_exponent=DEFAULT_MIN_EXPONENT):
     return 1 + int(np.count_nonzero(coarse[1:] != coarse[:-1]))
 
 
-def fitting_level(index, mantissa_bits, max_buckets, min_exponent=DEFAULT_MIN_EXPONENT):
+def fitting_level(index: np.ndarray, mantissa_bits: int, max_buckets: int,
+                  min_exponent: int = DEFAULT_MIN_EXPONENT) -> int:
     """The finest level, at most `mantissa_bits`, at which the sorted
     distinct `index` (level `mantissa_bits`) occupies at most `max_buckets`
     buckets: a binary search, since occupancy only shrinks with coarsening."""
@@ -158,7 +157,8 @@ def fitting_level(index, mantissa_bits, max_buckets, min_exponent=DEFAULT_MIN_EX
     return fits
 
 
-def lower_edges(index, mantissa_bits=DEFAULT_MANTISSA_BITS, min_exponent=DEFAULT_MIN_EXPONENT):
+def lower_edges(index: npt.ArrayLike, mantissa_bits: int,
+                min_exponent: int = DEFAULT_MIN_EXPONENT) -> np.ndarray:
     """The smallest probability of each given bucket (float64), for curve
     thresholds."""
     index = np.asarray(index, np.int64)
@@ -177,10 +177,3 @@ def lower_edges(index, mantissa_bits=DEFAULT_MANTISSA_BITS, min_exponent=DEFAULT
     # (q = 0.5 exactly) would otherwise start below 0.5.
     high_edge = np.maximum(1.0 - q_of(key + 1), 0.5)
     return np.where(low, low_edge, high_edge)
-
-
-def bucket_lower_edges(mantissa_bits=DEFAULT_MANTISSA_BITS,
-                       min_exponent=DEFAULT_MIN_EXPONENT):
-    """The smallest probability of every bucket of a layout (float64)."""
-    return lower_edges(np.arange(num_buckets(mantissa_bits, min_exponent)), mantissa_bits,
-                       min_exponent)

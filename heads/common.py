@@ -1,19 +1,27 @@
-"""Per-row statistics shared by the classification heads (TensorFlow)."""
+"""Per-row statistics and checks shared by the classification heads (TensorFlow)."""
+from typing import Sequence
+
 import numpy as np
 import tensorflow as tf
 
-CALIBRATION_BUCKETS = 20
+from heads import labels, metrics, segments
 
 
-def calibration_binned(p64, label, w, n_buckets=CALIBRATION_BUCKETS):
+def calibration_binned(p64: tf.Tensor, label: tf.Tensor, w: tf.Tensor,
+                       n_buckets: int = metrics.CALIBRATION_BUCKETS) -> segments.Binned:
     """Weight, weighted prediction and weighted label per equal-width
     probability bucket, pooled over the columns of `[n, C]` inputs: (3, B)."""
-    from heads.base import Binned
     index = tf.clip_by_value(tf.cast(tf.floor(p64 * n_buckets), tf.int32), 0, n_buckets - 1)
-    return Binned(index, (w, w * p64, w * label), (3, n_buckets))
+    return segments.Binned(index, (w, w * p64, w * label), (3, n_buckets))
 
 
-def static_n_classes(n_classes):
+def probability_f32(p64: tf.Tensor) -> tf.Tensor:
+    """The float32 probability the estimator would report, from float64:
+    what the AUC curves score."""
+    return tf.cast(p64, tf.float32)
+
+
+def static_n_classes(n_classes: object) -> object:
     """`n_classes` as a Python int when it is an integer: a Python or numpy
     integer, or a scalar integer tensor whose value is known (the estimator
     accepts a tensor too). Anything else comes back unchanged for the caller's
@@ -30,7 +38,7 @@ def static_n_classes(n_classes):
     return n_classes
 
 
-def validate_thresholds(thresholds):
+def validate_thresholds(thresholds: Sequence[float] | None) -> tuple:
     thresholds = tuple(thresholds) if thresholds else tuple()
     for t in thresholds:
         if not isinstance(t, (int, float)) or not 0.0 < float(t) < 1.0:
@@ -38,12 +46,13 @@ def validate_thresholds(thresholds):
     return tuple(float(t) for t in thresholds)
 
 
-def all_class_ids(logits, n_classes):
+def all_class_ids(logits: tf.Tensor, n_classes: int) -> tf.Tensor:
     batch = tf.shape(logits)[0]
     return tf.tile(tf.range(n_classes, dtype=tf.int64)[None, :], [batch, 1])
 
 
-def all_classes(logits, n_classes, vocabulary=None):
+def all_classes(logits: tf.Tensor, n_classes: int,
+                vocabulary: labels.Vocabulary | None = None) -> tf.Tensor:
     batch = tf.shape(logits)[0]
     if vocabulary is not None:
         classes = tf.constant([list(vocabulary.words)])
@@ -52,7 +61,7 @@ def all_classes(logits, n_classes, vocabulary=None):
     return tf.tile(classes, [batch, 1])
 
 
-def check_prediction_keys(keys, valid_keys):
+def check_prediction_keys(keys: Sequence[str], valid_keys: Sequence[str]) -> None:
     for key in keys:
         if key not in valid_keys:
             raise ValueError("Prediction key must be in PredictionKeys, given: %r. Valid "

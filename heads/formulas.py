@@ -4,41 +4,44 @@ Zero denominators give 0, as Keras' `div_no_nan` does (precision with no
 predicted positives is 0; AUC with one class absent is 0).
 """
 import numpy as np
+import numpy.typing as npt
+
+from heads import states
 
 
-def div_no_nan(num, den):
+def div_no_nan(num: npt.ArrayLike, den: npt.ArrayLike) -> np.ndarray:
     num = np.asarray(num, dtype=np.float64)
     den = np.asarray(den, dtype=np.float64)
     safe = np.where(den == 0, 1.0, den)
     return np.where(den == 0, 0.0, num / safe)
 
 
-def mean(state):
+def mean(state: states.MeanState) -> np.ndarray:
     return div_no_nan(state.total, state.count)
 
 
-def accuracy_baseline(label_mean_state):
+def accuracy_baseline(label_mean_state: states.MeanState) -> np.ndarray:
     """max(label mean, 1 - label mean): the best constant prediction."""
     total, count = label_mean_state.total, label_mean_state.count
     return div_no_nan(np.maximum(total, count - total), count)
 
 
-def confusion_counts(matrix):
+def confusion_counts(matrix: np.ndarray) -> tuple:
     """tp, fp, tn, fn from `matrix[..., label, predicted]`."""
     return matrix[..., 1, 1], matrix[..., 0, 1], matrix[..., 0, 0], matrix[..., 1, 0]
 
 
-def precision(matrix):
+def precision(matrix: np.ndarray) -> np.ndarray:
     tp, fp, _, _ = confusion_counts(matrix)
     return div_no_nan(tp, tp + fp)
 
 
-def recall(matrix):
+def recall(matrix: np.ndarray) -> np.ndarray:
     tp, _, _, fn = confusion_counts(matrix)
     return div_no_nan(tp, tp + fn)
 
 
-def f1(matrix):
+def f1(matrix: np.ndarray) -> np.ndarray:
     p, r = precision(matrix), recall(matrix)
     return div_no_nan(2 * p * r, p + r)
 
@@ -48,7 +51,8 @@ def _occupied(pos, neg, *more):
     return tuple(np.asarray(a, np.float64)[keep] for a in (pos, neg) + more)
 
 
-def within_bucket_pairs(pos, neg, pos_t=None, neg_t=None):
+def within_bucket_pairs(pos: npt.ArrayLike, neg: npt.ArrayLike, pos_t: npt.ArrayLike = None,
+                        neg_t: npt.ArrayLike = None) -> np.ndarray:
     """Estimated weight of (positive, negative) pairs inside each bucket in
     which the positive scores higher, ties counting one half.
 
@@ -69,7 +73,8 @@ def within_bucket_pairs(pos, neg, pos_t=None, neg_t=None):
     return np.clip(u, 0.0, pairs)
 
 
-def roc_auc(pos, neg, pos_t=None, neg_t=None):
+def roc_auc(pos: npt.ArrayLike, neg: npt.ArrayLike, pos_t: npt.ArrayLike = None,
+            neg_t: npt.ArrayLike = None) -> float:
     """Area under the ROC curve from weights per ascending score bucket.
 
     Pairs in the same bucket count one half (ties), so with one bucket per
@@ -102,7 +107,8 @@ def _interpolated_pr_area(tp, fp):
     return float(np.sum(slope * (dtp + intercept * np.log(ratio))))
 
 
-def pr_auc(pos, neg, pos_t=None, neg_t=None):
+def pr_auc(pos: npt.ArrayLike, neg: npt.ArrayLike, pos_t: npt.ArrayLike = None,
+           neg_t: npt.ArrayLike = None) -> float:
     """Area under the interpolated precision-recall curve (Davis & Goadrich).
 
     Keras' `AUC(curve='PR', summation_method='interpolation')` formula, the
@@ -150,7 +156,8 @@ def pr_auc(pos, neg, pos_t=None, neg_t=None):
     return _interpolated_pr_area(tp, fp) / total_pos
 
 
-def curve_points(pos, neg, lower_edges, max_points=None):
+def curve_points(pos: npt.ArrayLike, neg: npt.ArrayLike, lower_edges: npt.ArrayLike,
+                 max_points: int = None) -> dict:
     """ROC / PR points at each occupied bucket's lower edge, ascending threshold.
 
     Returns a dict of arrays: threshold, tp, fp, tn, fn, precision, recall, fpr.
@@ -175,7 +182,7 @@ def curve_points(pos, neg, lower_edges, max_points=None):
     }
 
 
-def regression_summary(sums):
+def regression_summary(sums: np.ndarray) -> tuple:
     """MAE, RMSE and R² per label dimension from `RegressionState.sums`."""
     w, wy, wy2, wabs, wsq = sums
     mae = div_no_nan(wabs, w)

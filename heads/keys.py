@@ -3,6 +3,7 @@
 The strings are the TF Estimator's (`metric_keys.MetricKeys`,
 `prediction_keys.PredictionKeys`, `ModeKeys`): reports and users depend on them.
 """
+from typing import Sequence
 
 
 class ModeKeys:
@@ -53,42 +54,73 @@ class MetricKeys:
     CALIBRATION = "calibration"
 
 
-SERVING_KEYS = ("serving_default", "classification", "regression", "predict")
 DEFAULT_SERVING_KEY = "serving_default"
 CLASSIFY_SERVING_KEY = "classification"
 REGRESS_SERVING_KEY = "regression"
 PREDICT_SERVING_KEY = "predict"
 
 
-def format_threshold(threshold):
+def format_threshold(threshold: float) -> str:
     """`%g`, as the estimator formats thresholds in keys: 0.5 -> '0.5'."""
     return "%g" % threshold
 
 
-def at_threshold(base, threshold):
+def at_threshold(base: str, threshold: float) -> str:
     """'precision' , 0.5 -> 'precision/positive_threshold_0.5'."""
     return "%s/positive_threshold_%s" % (base, format_threshold(threshold))
 
 
-def class_label(class_id, label_vocabulary=None):
+def class_label(class_id: int, label_vocabulary: Sequence[str] | None = None) -> str:
     """The estimator's class suffix: 'class3' by id, or the vocabulary string."""
     if label_vocabulary is not None:
         return str(label_vocabulary[class_id])
     return "class%d" % class_id
 
 
-def class_name(class_id, label_vocabulary=None):
+def class_name(class_id: int, label_vocabulary: Sequence[str] | None = None) -> str:
     """The report's class column: the vocabulary string, else the id as text."""
     if label_vocabulary is not None:
         return str(label_vocabulary[class_id])
     return str(class_id)
 
 
-def at_class(base, class_id, label_vocabulary=None):
+def at_class(base: str, class_id: int, label_vocabulary: Sequence[str] | None = None) -> str:
     """'auc', 0 -> 'auc/class0'; with a vocabulary ['a', ...] -> 'auc/a'."""
     return "%s/%s" % (base, class_label(class_id, label_vocabulary))
 
 
-def summary_key(key, head_name):
+def summary_key(key: str, head_name: str) -> str:
     """Suffix a key with the head name, as named heads do: 'auc/head1'."""
     return key if not head_name else "%s/%s" % (key, head_name)
+
+
+def head_scoped(head_name: str, key: str) -> str:
+    """A MultiHead's key of one head's output or loss: 'tags', 'predict' ->
+    'tags/predict'."""
+    return "%s/%s" % (head_name, key)
+
+
+def top_k(base: str, k: int) -> str:
+    """'accuracy', 2 -> 'accuracy/top_2'."""
+    return "%s/top_%d" % (base, k)
+
+
+def sub_name(base: str, part: str) -> str:
+    """The base name of one value of a composite metric: 'calibration',
+    'weight' -> 'calibration/weight'."""
+    return "%s/%s" % (base, part)
+
+
+def bucket(lower_edge: float) -> str:
+    """A calibration bucket by its lower edge: 0.05 -> 'bucket_0.05'."""
+    return "bucket_%g" % lower_edge
+
+
+def sub_key(key: str, base: str, *parts) -> str:
+    """The key of one value of a composite metric of key `key` and base name
+    `base`: `parts` follow the base name, and whatever followed it in `key`
+    (a MultiHead's `/<head name>`) stays last: 'calibration/bin',
+    'calibration', 'weight', 'bucket_0.05' -> 'calibration/weight/bucket_0.05/bin'."""
+    tail = key[len(base):] if base and key.startswith(base) else ""
+    head = key[:len(key) - len(tail)]
+    return "/".join((head,) + tuple(str(p) for p in parts)) + tail

@@ -20,7 +20,7 @@ def _preview(values, limit=5):
                          if hasattr(v, "item") else v) for v in values)
 
 
-def check_logits(logits, logits_dimension):
+def check_logits(logits: tf.types.experimental.TensorLike, logits_dimension: int) -> tf.Tensor:
     """Logits as float32 `[D0, ..., DN, logits_dimension]`, N >= 0."""
     if logits is None:
         raise ValueError("logits must be given; got None")
@@ -34,7 +34,8 @@ def check_logits(logits, logits_dimension):
     return logits
 
 
-def check_dense_labels(labels, logits, expected_dim):
+def check_dense_labels(labels: tf.types.experimental.TensorLike | tf.SparseTensor,
+                       logits: tf.Tensor, expected_dim: int) -> tf.Tensor:
     """Dense labels shaped `[D0, ..., DN, expected_dim]` (`[D0, ..., DN]` is
     accepted when `expected_dim` is 1 and reshaped)."""
     if labels is None:
@@ -60,7 +61,8 @@ def check_dense_labels(labels, logits, expected_dim):
     return labels
 
 
-def check_label_range(labels, n_classes, what="labels"):
+def check_label_range(labels: tf.types.experimental.TensorLike, n_classes: int,
+                      what: str = "labels") -> tf.types.experimental.TensorLike:
     """Values must lie in [0, n_classes - 1]; the error shows offending values."""
     values = labels.numpy() if hasattr(labels, "numpy") else np.asarray(labels)
     bad = (values < 0) | (values > n_classes - 1) | np.isnan(values.astype(np.float64))
@@ -89,7 +91,7 @@ class Vocabulary:
             default_value=-1)
         self._words = tf.constant(self.words)
 
-    def lookup(self, labels):
+    def lookup(self, labels: tf.Tensor) -> tf.Tensor:
         """Ids of string labels (dense Tensor of any shape)."""
         if labels.dtype != tf.string:
             raise ValueError("labels must be strings when label_vocabulary is given; got "
@@ -101,11 +103,12 @@ class Vocabulary:
                              % (list(self.words), _preview(labels.numpy()[unknown])))
         return ids
 
-    def strings(self, ids):
+    def strings(self, ids: tf.Tensor) -> tf.Tensor:
         return tf.gather(self._words, ids)
 
 
-def get_weights(features, weight_column, logits, allow_per_logit_weights=False):
+def get_weights(features: dict | None, weight_column: str | None, logits: tf.Tensor,
+                allow_per_logit_weights: bool = False) -> tf.Tensor:
     """Weights `[D0, ..., DN, 1]` (or per logit) as float32, or 1.0 without
     a weight column."""
     if weight_column is None:
@@ -141,7 +144,8 @@ def get_weights(features, weight_column, logits, allow_per_logit_weights=False):
     return weights
 
 
-def sparse_to_multi_hot(labels, n_classes, vocabulary=None):
+def sparse_to_multi_hot(labels: tf.SparseTensor, n_classes: int,
+                        vocabulary: "Vocabulary" = None) -> tf.Tensor:
     """Integer or string SparseTensor of class indices -> int64 multi-hot."""
     values = labels.values
     if values.dtype == tf.string:

@@ -1,5 +1,6 @@
 """Loss reductions and the `loss_fn` calling convention."""
 import inspect
+from typing import Callable
 
 import tensorflow as tf
 
@@ -8,7 +9,7 @@ SUM = "sum"
 REDUCTIONS = (SUM_OVER_BATCH_SIZE, SUM)
 
 
-def validate_loss_reduction(loss_reduction):
+def validate_loss_reduction(loss_reduction: str) -> str:
     if loss_reduction not in REDUCTIONS:
         raise ValueError("Invalid loss_reduction: %r; loss_reduction must be one of %s"
                          % (loss_reduction, REDUCTIONS))
@@ -19,7 +20,7 @@ def _fn_args(fn):
     return tuple(inspect.signature(fn).parameters)
 
 
-def validate_loss_fn_args(loss_fn):
+def validate_loss_fn_args(loss_fn: Callable) -> None:
     """loss_fn(labels, logits[, features][, loss_reduction])."""
     if not callable(loss_fn):
         raise ValueError("loss_fn must be callable; got %r" % (loss_fn,))
@@ -33,7 +34,8 @@ def validate_loss_fn_args(loss_fn):
         raise ValueError("loss_fn has unexpected args: %s" % invalid)
 
 
-def call_loss_fn(loss_fn, labels, logits, features, expected_loss_dim=1):
+def call_loss_fn(loss_fn: Callable, labels: tf.Tensor, logits: tf.Tensor, features: dict | None,
+                 expected_loss_dim: int = 1) -> tf.Tensor:
     """Calls a user loss_fn and checks it returned `[D0, ..., DN, expected_loss_dim]`."""
     kwargs = {"features": features} if "features" in _fn_args(loss_fn) else {}
     loss = tf.convert_to_tensor(loss_fn(labels=labels, logits=logits, **kwargs))
@@ -46,7 +48,8 @@ def call_loss_fn(loss_fn, labels, logits, features, expected_loss_dim=1):
     return loss
 
 
-def reduce_weighted_loss(unweighted_loss, weights, reduction):
+def reduce_weighted_loss(unweighted_loss: tf.Tensor, weights: tf.Tensor,
+                         reduction: str) -> tf.Tensor:
     """Keras' compute_weighted_loss: sum(loss * weights), divided by the
     number of loss elements for 'sum_over_batch_size'."""
     weighted = tf.cast(unweighted_loss, tf.float64) * tf.cast(weights, tf.float64)
@@ -58,7 +61,7 @@ def reduce_weighted_loss(unweighted_loss, weights, reduction):
     return tf.cast(total, tf.float32)
 
 
-def add_regularization(loss, regularization_losses):
+def add_regularization(loss: tf.Tensor, regularization_losses: list | None) -> tf.Tensor:
     if regularization_losses is None:
         return loss
     return loss + tf.math.add_n([tf.cast(r, tf.float32) for r in regularization_losses])

@@ -1,7 +1,8 @@
 """MultiClassHead: softmax cross-entropy over n_classes logits."""
 import tensorflow as tf
 
-from heads import base, common, keys, labels as labels_lib, metrics as M, states
+from heads import (auc, base, common, keys, labels as labels_lib, losses, metrics as M,
+                   segments, states)
 
 K = keys.MetricKeys
 P = keys.PredictionKeys
@@ -20,8 +21,8 @@ class MultiClassHead(base.Head):
     """
 
     def __init__(self, n_classes, weight_column=None, label_vocabulary=None,
-                 loss_reduction="sum_over_batch_size", loss_fn=None, name=None,
-                 extended_metrics=False, auc_method="histogram", auc_buckets=None):
+                 loss_reduction=losses.SUM_OVER_BATCH_SIZE, loss_fn=None, name=None,
+                 extended_metrics=False, auc_method=auc.HISTOGRAM, auc_buckets=None):
         n_classes = common.static_n_classes(n_classes)
         if not isinstance(n_classes, int) or isinstance(n_classes, bool) or n_classes <= 2:
             raise ValueError("n_classes must be > 2: %r. Use BinaryClassHead for two classes."
@@ -41,11 +42,11 @@ class MultiClassHead(base.Head):
                           auc_method, auc_buckets)
 
     @property
-    def logits_dimension(self):
+    def logits_dimension(self) -> int:
         return self._n_classes
 
     @property
-    def n_classes(self):
+    def n_classes(self) -> int:
         return self._n_classes
 
     def _processed_labels(self, logits, labels):
@@ -66,7 +67,7 @@ class MultiClassHead(base.Head):
                                                               logits=tf.cast(logits, tf.float64))
         return tf.expand_dims(loss, -1)
 
-    def predictions(self, logits, keys=None):
+    def predictions(self, logits: base.TensorLike, keys: list | None = None) -> dict:
         """logits, probabilities, class_ids, classes, all_class_ids, all_classes."""
         valid = [P.LOGITS, P.PROBABILITIES, P.CLASS_IDS, P.CLASSES, P.ALL_CLASS_IDS,
                  P.ALL_CLASSES]
@@ -111,13 +112,14 @@ class MultiClassHead(base.Head):
             label_hot = tf.one_hot(label, n, dtype=tf.float64)
             pred_hot = tf.one_hot(pred, n, dtype=tf.float64)
             w_cols = w[:, None] * tf.ones_like(label_hot)
-            dense["ovr"] = base.confusion_binned(label_hot, pred_hot, w_cols, (0.5,), per_class=True)
-            dense["confusion"] = base.Binned(label * n + pred, w, (n, n))
+            dense["ovr"] = segments.confusion_binned(label_hot, pred_hot, w_cols, (0.5,),
+                                                     per_class=True)
+            dense["confusion"] = segments.Binned(label * n + pred, w, (n, n))
             true_logit = tf.reduce_sum(z * label_hot, axis=-1, keepdims=True)
             rank = tf.reduce_sum(tf.cast(z > true_logit, tf.float64), axis=-1)
             dense["top_k"] = tf.stack([w * tf.cast(rank < k, tf.float64) for k in self._top_k], -1) \
                 if self._top_k else tf.zeros_like(w)[:, None]
-            scores["ovr_auc"] = (base.probability_f32(p), w_cols * label_hot,
+            scores["ovr_auc"] = (common.probability_f32(p), w_cols * label_hot,
                                  w_cols * (1.0 - label_hot))
         return dense, scores
 
@@ -131,7 +133,7 @@ class MultiClassHead(base.Head):
         if not self._extended:
             return specs
         for i, k in enumerate(self._top_k):
-            inf = info(K.ACCURACY, key="%s/top_%d" % (K.ACCURACY, k))
+            inf = info(K.ACCURACY, key=keys.top_k(K.ACCURACY, k))
             specs.append(S(inf.key, lambda inf=inf: M.Mean(inf), base.absorb_mean("top_k", "w", i)))
         for c in range(self._n_classes):
             for metric_cls, base_key in ((M.Precision, K.PRECISION), (M.Recall, K.RECALL),
@@ -139,10 +141,7 @@ class MultiClassHead(base.Head):
                 inf = info(base_key, class_id=c)
                 specs.append(S(inf.key, lambda cls_=metric_cls, inf=inf: cls_(inf),
                                base.absorb_confusion("ovr", (c, 0))))
-            for base_key, curve in ((K.AUC, "ROC"), (K.AUC_PR, "PR")):
-                inf = info(base_key, class_id=c)
-                specs.append(S(inf.key, lambda inf=inf, curve=curve: self._auc(inf, curve),
-                               base.absorb_scores("ovr_auc", c)))
+            specs.append(self._curve("ovr_auc", c, class_id=c))
         names = [keys.class_name(c, self._vocabulary_words()) for c in range(self._n_classes)]
         specs.append(S(self._key(K.CONFUSION_MATRIX),
                        lambda: M.ConfusionMatrix(info(K.CONFUSION_MATRIX), self._n_classes, names),

@@ -1,8 +1,11 @@
 """MultiHead: several named heads over one model, losses summed with weights."""
+from typing import Callable
+
 import numpy as np
+import numpy.typing as npt
 import tensorflow as tf
 
-from heads import base, keys, losses, metrics as M, states
+from heads import base, keys, losses, metrics as M, segments, states
 
 K = keys.MetricKeys
 
@@ -35,26 +38,26 @@ class MultiHead:
             raise ValueError("heads must have distinct names; got %s" % names)
         self._heads = heads
         self._head_weights = tuple(float(w) for w in head_weights) if head_weights else tuple()
-        self._loss_keys = tuple("%s/%s" % (K.LOSS, h.name) for h in heads)
+        self._loss_keys = tuple(keys.summary_key(K.LOSS, h.name) for h in heads)
 
     @property
-    def name(self):
+    def name(self) -> str:
         return "_".join(h.name for h in self._heads)
 
     @property
-    def heads(self):
+    def heads(self) -> tuple:
         return self._heads
 
     @property
-    def head_weights(self):
+    def head_weights(self) -> tuple:
         return self._head_weights
 
     @property
-    def logits_dimension(self):
+    def logits_dimension(self) -> int:
         return sum(h.logits_dimension for h in self._heads)
 
     @property
-    def loss_reduction(self):
+    def loss_reduction(self) -> str:
         reductions = [h.loss_reduction for h in self._heads]
         if len(set(reductions)) > 1:
             raise ValueError("The loss_reduction must be the same for different heads. Given: %s"
@@ -88,7 +91,9 @@ class MultiHead:
                 raise ValueError("labels has missing values for head(s): %s" % missing)
         return logits_dict
 
-    def loss(self, labels, logits, features=None, mode=None, regularization_losses=None):
+    def loss(self, labels: dict, logits: dict | base.TensorLike, features: dict | None = None,
+             mode: str | None = None,
+             regularization_losses: list | None = None) -> tf.Tensor:
         logits_dict = self._check_logits_and_labels(logits, labels)
         total = []
         for i, head in enumerate(self._heads):
@@ -96,7 +101,7 @@ class MultiHead:
             total.append(loss * self._head_weights[i] if self._head_weights else loss)
         return losses.add_regularization(tf.math.add_n(total), regularization_losses)
 
-    def predictions(self, logits, keys=None):
+    def predictions(self, logits: dict | base.TensorLike, keys: list | None = None) -> dict:
         """Every head's predictions, keyed by `(head name, prediction key)`."""
         logits_dict = self._check_logits_and_labels(logits)
         out = {}
@@ -105,7 +110,7 @@ class MultiHead:
                 out[(head.name, k)] = v
         return out
 
-    def metrics(self, regularization_losses=None):
+    def metrics(self, regularization_losses: list | None = None) -> dict:
         out = {}
         if regularization_losses is not None:
             key = keys.summary_key(K.LOSS_REGULARIZATION, self.name)
@@ -115,32 +120,41 @@ class MultiHead:
             out.update(head.metrics())
         return out
 
-    def update_metrics(self, eval_metrics, features, logits, labels, regularization_losses=None):
+    def update_metrics(self, eval_metrics: dict, features: dict | None,
+                       logits: dict | base.TensorLike, labels: dict,
+                       regularization_losses: list | None = None) -> dict:
         self.update_metrics_segmented([eval_metrics], features, logits, labels, None,
                                       regularization_losses)
         return eval_metrics
 
-    def update_metrics_segmented(self, eval_metrics_list, features, logits, labels, segment_ids,
-                                 regularization_losses=None, rows=None, deferred=None):
+    def update_metrics_segmented(self, eval_metrics_list: list, features: dict | None,
+                                 logits: dict | base.TensorLike, labels: dict,
+                                 segment_ids: npt.ArrayLike | None,
+                                 regularization_losses: list | None = None,
+                                 rows: npt.ArrayLike | None = None,
+                                 deferred: segments.DeferredSums | None = None) -> list:
         """Adds one batch to one metric dict per segment (see `Head`)."""
         statistics = self.segmented_statistics(features, logits, labels, segment_ids,
                                                len(eval_metrics_list), rows)
         self.absorb_statistics(eval_metrics_list, statistics, deferred)
         if regularization_losses is not None:
-            base.add_regularization_loss(eval_metrics_list,
-                                         keys.summary_key(K.LOSS_REGULARIZATION, self.name),
-                                         regularization_losses, segment_ids)
+            segments.add_regularization_loss(eval_metrics_list,
+                                             keys.summary_key(K.LOSS_REGULARIZATION,
+                                                              self.name),
+                                             regularization_losses, segment_ids)
         return eval_metrics_list
 
-    def segmented_statistics(self, features, logits, labels, segment_ids, num_segments,
-                             rows=None):
+    def segmented_statistics(self, features: dict | None, logits: dict | base.TensorLike,
+                             labels: dict,
+                             segment_ids: npt.ArrayLike | None, num_segments: int,
+                             rows: npt.ArrayLike | None = None) -> list:
         """Every head's `segmented_statistics`, with its weighted loss sums
         and counts per segment (for the MultiHead's per-head loss keys)."""
         logits_dict = self._check_logits_and_labels(logits, labels)
         out = []
         for head in self._heads:
-            prepared = head._prepare(features, logits_dict[head.name], labels[head.name])
-            stats = head._batch_statistics(num_segments, *prepared, segment_ids, rows)
+            prepared = head.prepare(features, logits_dict[head.name], labels[head.name])
+            stats = head.prepared_statistics(prepared, segment_ids, num_segments, rows)
             _, _, unweighted, weights = prepared
             weighted = (tf.cast(unweighted, tf.float64) * tf.cast(weights, tf.float64)).numpy()
             if rows is not None:
@@ -157,7 +171,8 @@ class MultiHead:
             out.append((stats, totals, counts))
         return out
 
-    def absorb_statistics(self, eval_metrics_list, statistics, deferred=None):
+    def absorb_statistics(self, eval_metrics_list: list, statistics: list,
+                          deferred: segments.DeferredSums | None = None) -> None:
         """Each head absorbs its statistics; the per-head loss keys take the
         loss sums."""
         for head, loss_key, (stats, totals, counts) in zip(self._heads, self._loss_keys,
@@ -165,11 +180,15 @@ class MultiHead:
             head.absorb_statistics(eval_metrics_list, stats, deferred)
             for s, eval_metrics in enumerate(eval_metrics_list):
                 if loss_key in eval_metrics and counts[s] > 0:
-                    eval_metrics[loss_key]._add(states.MeanState(total=totals[s], count=counts[s]))
+                    eval_metrics[loss_key].add_state(states.MeanState(total=totals[s],
+                                                                      count=counts[s]))
 
-    def create_estimator_spec(self, features, mode, logits, labels=None, optimizer=None,
-                              trainable_variables=None, train_op_fn=None, update_ops=None,
-                              regularization_losses=None):
+    def create_estimator_spec(self, features: dict | None, mode: str,
+                              logits: dict | base.TensorLike, labels: dict | None = None,
+                              optimizer: object = None, trainable_variables: list | None = None,
+                              train_op_fn: Callable | None = None,
+                              update_ops: list | None = None,
+                              regularization_losses: list | None = None) -> base.EstimatorSpec:
         logits_dict = self._check_logits_and_labels(logits, labels)
         predictions = self.predictions(logits_dict)
         if mode == keys.ModeKeys.PREDICT:
@@ -193,13 +212,15 @@ class MultiHead:
         """The first head serves by default; every head's outputs under its name."""
         export_outputs, merged = {}, {}
         for i, head in enumerate(self._heads):
-            outputs = head._export_outputs(head.predictions(logits_dict[head.name]))
+            outputs = head.create_estimator_spec(None, keys.ModeKeys.PREDICT,
+                                                 logits_dict[head.name]).export_outputs
             if i == 0:
                 export_outputs[keys.DEFAULT_SERVING_KEY] = outputs[keys.DEFAULT_SERVING_KEY]
             for k, v in outputs.items():
                 export_outputs[head.name if k == keys.DEFAULT_SERVING_KEY
-                               else "%s/%s" % (head.name, k)] = v
+                               else keys.head_scoped(head.name, k)] = v
                 if k == keys.PREDICT_SERVING_KEY:
-                    merged.update({"%s/%s" % (head.name, kp): vp for kp, vp in v.outputs.items()})
+                    merged.update({keys.head_scoped(head.name, kp): vp
+                                   for kp, vp in v.outputs.items()})
         export_outputs[keys.PREDICT_SERVING_KEY] = base.PredictOutput(merged)
         return export_outputs

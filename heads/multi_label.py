@@ -1,7 +1,8 @@
 """MultiLabelHead: independent sigmoid cross-entropy per class."""
 import tensorflow as tf
 
-from heads import base, common, keys, labels as labels_lib, metrics as M, states
+from heads import (auc, base, common, keys, labels as labels_lib, losses, metrics as M,
+                   segments, states)
 
 K = keys.MetricKeys
 P = keys.PredictionKeys
@@ -20,9 +21,9 @@ class MultiLabelHead(base.Head):
     """
 
     def __init__(self, n_classes, weight_column=None, thresholds=None, label_vocabulary=None,
-                 loss_reduction="sum_over_batch_size", loss_fn=None,
+                 loss_reduction=losses.SUM_OVER_BATCH_SIZE, loss_fn=None,
                  classes_for_class_based_metrics=None, name=None, extended_metrics=False,
-                 auc_method="histogram", auc_buckets=None):
+                 auc_method=auc.HISTOGRAM, auc_buckets=None):
         n_classes = common.static_n_classes(n_classes)
         if not isinstance(n_classes, int) or isinstance(n_classes, bool) or n_classes < 2:
             raise ValueError("n_classes must be > 1 for multi-label classification. Given: %r"
@@ -56,15 +57,15 @@ class MultiLabelHead(base.Head):
         return tuple(ids)
 
     @property
-    def logits_dimension(self):
+    def logits_dimension(self) -> int:
         return self._n_classes
 
     @property
-    def n_classes(self):
+    def n_classes(self) -> int:
         return self._n_classes
 
     @property
-    def thresholds(self):
+    def thresholds(self) -> tuple:
         return self._thresholds
 
     def _processed_labels(self, logits, labels):
@@ -91,7 +92,7 @@ class MultiLabelHead(base.Head):
                                                        logits=tf.cast(logits, tf.float64))
         return tf.reduce_mean(loss, axis=-1, keepdims=True)
 
-    def predictions(self, logits, keys=None):
+    def predictions(self, logits: base.TensorLike, keys: list | None = None) -> dict:
         """logits, probabilities (sigmoid), classes (every class)."""
         valid = [P.LOGITS, P.PROBABILITIES, P.CLASSES]
         if keys:
@@ -128,17 +129,17 @@ class MultiLabelHead(base.Head):
             if self._extended:
                 # The pooled confusion counts and accuracies are sums over
                 # the classes of these: `_derived_stats` takes them from here.
-                dense["cm_t_class"] = base.confusion_binned(y, p, w_cols, self._thresholds,
+                dense["cm_t_class"] = segments.confusion_binned(y, p, w_cols, self._thresholds,
                                                             per_class=True)
             else:
                 t = tf.constant(self._thresholds, tf.float64)[None, None, :]
                 correct = tf.cast(tf.equal(y[:, :, None], tf.cast(p[:, :, None] > t, tf.float64)),
                                   tf.float64) * w_cols[:, :, None]
                 dense["acc_t"] = tf.reduce_sum(correct, axis=1)
-                dense["cm_t"] = base.confusion_binned(y, p, w_cols, self._thresholds)
+                dense["cm_t"] = segments.confusion_binned(y, p, w_cols, self._thresholds)
         if self._extended:
             dense["calibration"] = common.calibration_binned(p, y, w_cols)
-        scores = {"auc": (base.probability_f32(p), w_cols * y, w_cols * (1.0 - y))}
+        scores = {"auc": (common.probability_f32(p), w_cols * y, w_cols * (1.0 - y))}
         return dense, scores
 
     def _derived_stats(self, stats):
@@ -151,30 +152,18 @@ class MultiLabelHead(base.Head):
             stats["acc_t"] = tf.reduce_sum(cm[..., 0, 0] + cm[..., 1, 1], axis=1)
         return stats
 
-    def _auc_partitions(self, eval_metrics):
-        """The pooled `auc` and `auc_precision_recall` pool every (example,
-        class) pair: when every class has its own AUC of the same curve, the
-        pooled state is their merge (exact), which saves adding every score
-        a second time."""
-        if not hasattr(self, "_partition_keys"):
-            self._partition_keys = {
-                self._key(base_key): [self._info(base_key, class_id=c).key
-                                      for c in range(self._n_classes)]
-                for base_key in (K.AUC, K.AUC_PR)}
-        out = {}
-        for key, parts in self._partition_keys.items():
-            if key in eval_metrics and all(p in eval_metrics for p in parts):
-                out[key] = [eval_metrics[p] for p in parts]
-        return out
-
     def _metric_specs(self):
         S, info = base.MetricSpec, self._info
         n = self._n_classes
-        pooled = _PooledScores(n)
+        per_class = {c: self._curve("auc", c, class_id=c) for c in self._per_class_ids()}
+        # The pooled `auc` and `auc_precision_recall` pool every (example,
+        # class) pair: when every class has its own curve, the pooled curve
+        # state is the union of theirs (exact), which saves adding every
+        # score a second time.
+        parts = [per_class[c] for c in range(n)] if len(per_class) == n else ()
         specs = [
             S(self._key(K.LOSS_MEAN), lambda: M.Mean(info(K.LOSS_MEAN)), base.absorb_mean("loss", "w")),
-            S(self._key(K.AUC), lambda: self._auc(info(K.AUC), "ROC"), pooled.absorb),
-            S(self._key(K.AUC_PR), lambda: self._auc(info(K.AUC_PR), "PR"), pooled.absorb),
+            self._curve("auc", parts=parts),
         ]
         for i, t in enumerate(self._thresholds):
             for metric_cls, base_key, absorb in (
@@ -187,10 +176,7 @@ class MultiLabelHead(base.Head):
             inf = info(K.PROBABILITY_MEAN, class_id=c)
             specs.append(S(inf.key, lambda inf=inf: M.Mean(inf),
                            _absorb_class_mean("prob_w", c)))
-            for base_key, curve in ((K.AUC, "ROC"), (K.AUC_PR, "PR")):
-                inf = info(base_key, class_id=c)
-                specs.append(S(inf.key, lambda inf=inf, curve=curve: self._auc(inf, curve),
-                               base.absorb_scores("auc", c)))
+            specs.append(per_class[c])
         if self._extended:
             for c in range(n):
                 inf = info(K.LABEL_MEAN, class_id=c)
@@ -208,21 +194,5 @@ class MultiLabelHead(base.Head):
 
 def _absorb_class_mean(total, c):
     def absorb(metric, stats, s):
-        metric._add(states.MeanState(total=stats[total][s][c], count=stats["w_class"][s][c]))
+        metric.add_state(states.MeanState(total=stats[total][s][c], count=stats["w_class"][s][c]))
     return absorb
-
-
-class _PooledScores:
-    """Absorbs every class's scores into one pooled AUC metric."""
-
-    def __init__(self, n_classes):
-        self.n_classes = n_classes
-
-        # A plain function, not a bound method, so it can carry
-        # `scores_source` (ROC and PR AUC of the pooled scores share states).
-        absorb = lambda metric, stats, s: self._absorb(metric, stats, s)  # noqa: E731
-        absorb.scores_source = ("auc", "pooled")
-        self.absorb = absorb
-
-    def _absorb(self, metric, stats, s):
-        stats["auc"].add_segment_to(metric, s)

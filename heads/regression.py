@@ -1,7 +1,7 @@
 """RegressionHead: mean squared error over label_dimension outputs."""
 import tensorflow as tf
 
-from heads import base, keys, labels as labels_lib, metrics as M, states
+from heads import auc, base, keys, labels as labels_lib, losses, metrics as M, states
 
 K = keys.MetricKeys
 P = keys.PredictionKeys
@@ -22,7 +22,7 @@ class RegressionHead(base.Head):
     _allow_per_logit_weights = True
 
     def __init__(self, label_dimension=1, weight_column=None,
-                 loss_reduction="sum_over_batch_size", loss_fn=None, inverse_link_fn=None,
+                 loss_reduction=losses.SUM_OVER_BATCH_SIZE, loss_fn=None, inverse_link_fn=None,
                  name=None, extended_metrics=False):
         if not isinstance(label_dimension, int) or isinstance(label_dimension, bool) \
                 or label_dimension < 1:
@@ -33,10 +33,10 @@ class RegressionHead(base.Head):
         self._label_dimension = label_dimension
         self._inverse_link_fn = inverse_link_fn
         self._init_common(weight_column, loss_reduction, loss_fn, name, extended_metrics,
-                          "histogram", None)
+                          auc.HISTOGRAM, None)
 
     @property
-    def logits_dimension(self):
+    def logits_dimension(self) -> int:
         return self._label_dimension
 
     def _loss_dimension(self):
@@ -51,7 +51,7 @@ class RegressionHead(base.Head):
     def _unweighted_loss(self, logits, labels, features):
         return tf.math.squared_difference(tf.cast(logits, tf.float64), tf.cast(labels, tf.float64))
 
-    def predictions(self, logits, keys=None):
+    def predictions(self, logits: base.TensorLike, keys: list | None = None) -> dict:
         """predictions (inverse_link_fn(logits), or logits), and logits when
         an inverse link is given."""
         logits = labels_lib.check_logits(logits, self._label_dimension)

@@ -19,8 +19,11 @@ class MergeMetrics(beam.CombineFn):
 
     def get_accumulator_coder(self):
         # One pickle per dict, not one per metric (Beam's default for a dict
-        # of objects): the ROC and PR AUC of the same scores share their state
-        # arrays, which one pickle writes, and unpickles, once.
+        # of objects): the ROC and PR AUC of the same scores are two views of
+        # one curve state (heads/auc.py). One pickle writes that state once
+        # and brings the views back sharing it; pickled one by one, each view
+        # would come back with a copy of its own, which reads right but no
+        # longer merges along with the others. Needed for correctness.
         return beam.coders.PickleCoder()
 
     def merge_accumulators(self, accumulators):

@@ -8,6 +8,7 @@ MultiHead adds: the head has its own column.
 import numpy as np
 import pyarrow as pa
 
+from heads.auc import ROC
 from pipeline.report.schema import CURVE_KINDS, CURVE_VALUES
 
 MAX_CURVE_POINTS = 1000
@@ -47,7 +48,7 @@ def curve_columns(slice_key, metrics, head_names, max_points=MAX_CURVE_POINTS):
     parts = []
     for key in sorted(metrics):
         metric = metrics[key]
-        if getattr(metric, "curve", None) != "ROC" or not hasattr(metric, "curve_points"):
+        if getattr(metric, "curve", None) != ROC or not hasattr(metric, "curve_points"):
             continue
         head, _ = split_head(key, head_names)
         points = metric.curve_points(max_points)

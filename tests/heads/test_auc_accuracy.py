@@ -15,7 +15,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 import heads
-from heads_oracle import pr_auc, result_value, sigmoid32
+from tests.heads.heads_oracle import pr_auc, result_value, sigmoid32
 
 
 def _auc_metrics(logits, labels, weights, batches=1):

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 import heads
-from heads_oracle import assert_metrics, evaluate, pr_auc, roc_auc, sigmoid32
+from tests.heads.heads_oracle import assert_metrics, evaluate, pr_auc, roc_auc, sigmoid32
 
 # The estimator's two-example batch: one confident hit, one confident miss.
 LOGITS = np.array(((45,), (-41,)), dtype=np.float32)

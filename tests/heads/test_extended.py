@@ -12,7 +12,7 @@ from sklearn.metrics import (confusion_matrix, mean_absolute_error, precision_re
                              top_k_accuracy_score)
 
 import heads
-from heads_oracle import pr_auc, result_value, sigmoid32
+from tests.heads.heads_oracle import pr_auc, result_value, sigmoid32
 
 pytestmark = pytest.mark.extended
 

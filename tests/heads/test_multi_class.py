@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 import heads
-from heads_oracle import assert_metrics, evaluate
+from tests.heads.heads_oracle import assert_metrics, evaluate
 
 # Two examples, label 1 twice: the first is a confident miss, the second a hit.
 LOGITS = np.array(((10, 0, 0), (0, 10, 0)), dtype=np.float32)

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 import heads
-from heads_oracle import assert_metrics, pr_auc, roc_auc, sigmoid32
+from tests.heads.heads_oracle import assert_metrics, pr_auc, roc_auc, sigmoid32
 
 TOL = 1e-3  # the estimator's
 

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 import heads
-from heads_oracle import (assert_metrics, broadcast_weights, evaluate, pr_auc, roc_auc,
+from tests.heads.heads_oracle import (assert_metrics, broadcast_weights, evaluate, pr_auc, roc_auc,
                           sigmoid32)
 
 

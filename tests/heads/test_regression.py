@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 import heads
-from heads_oracle import assert_metrics, evaluate
+from tests.heads.heads_oracle import assert_metrics, evaluate
 
 LOGITS = np.array(((45,), (41,)), dtype=np.float32)
 LABELS = np.array(((43,), (44,)), dtype=np.int32)

@@ -2,11 +2,10 @@
 each segment's examples on their own and against scikit-learn."""
 import numpy as np
 import pytest
-import tensorflow as tf
 from sklearn.metrics import precision_score, roc_auc_score
 
 import heads
-from heads.base import DeferredSums
+from heads.segments import DeferredSums
 
 
 def _multi_head():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import heads
-from heads_oracle import sigmoid32
+from tests.heads.heads_oracle import sigmoid32
 
 
 def _data(rng, n, n_classes, at_half):

@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 import heads
-from heads_oracle import names
+from tests.heads.heads_oracle import names
 
 INPUT_ERRORS = (ValueError, tf.errors.InvalidArgumentError)
 

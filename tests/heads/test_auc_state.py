@@ -8,8 +8,21 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from heads import buckets, formulas
-from heads.metrics import AUC
+from heads import buckets, formulas, states
+from heads.auc import AUC, CurveUnion
+
+MANTISSA_BITS = 10  # the level the layout checks below use when none is named
+
+
+def bucket_index(probabilities, mantissa_bits=MANTISSA_BITS):
+    """Bucket of each float32 probability (int64)."""
+    index, _ = buckets.index_and_position(probabilities, mantissa_bits)
+    return index.astype(np.int64)
+
+
+def bucket_lower_edges(mantissa_bits=MANTISSA_BITS):
+    """The smallest probability of every bucket of a layout (float64)."""
+    return buckets.lower_edges(np.arange(buckets.num_buckets(mantissa_bits)), mantissa_bits)
 
 
 def _pr_auc_by_hand(y, p, w):
@@ -86,15 +99,16 @@ def test_any_partition_merges_to_one_pass(limit):
 def test_buckets_ascend_with_the_score_and_keep_float32_ties():
     p = np.sort(np.random.default_rng(4).random(10_000).astype(np.float32))
     p = np.r_[np.float32(0), np.float32(1e-30), p, np.float32(1)]
-    idx = buckets.bucket_index(p)
+    idx = bucket_index(p)
     assert np.all(np.diff(idx) >= 0)
-    edges = buckets.bucket_lower_edges()
+    edges = bucket_lower_edges()
     assert np.all(np.diff(edges) >= 0)
     assert np.all(edges[idx] <= p.astype(np.float64) + 1e-12)
     # Equal float32 scores share a bucket and a position in it.
     again = np.r_[p, p[::7]]
-    assert np.array_equal(buckets.bucket_index(again)[len(p):], idx[::7])
-    assert np.array_equal(buckets.position(again)[len(p):], buckets.position(p)[::7])
+    assert np.array_equal(bucket_index(again)[len(p):], idx[::7])
+    assert np.array_equal(buckets.position(again, MANTISSA_BITS)[len(p):],
+                          buckets.position(p, MANTISSA_BITS)[::7])
 
 
 def _wide_scores(n, rng):
@@ -109,10 +123,10 @@ def test_coarsening_equals_bucketing_with_one_bit_less():
               np.float32([0, 1e-45, 1e-38, 0.25, 0.5, 0.75, 1]),
               np.nextafter(np.float32(0.5), np.float32(0))]
     for bits in (buckets.MAX_MANTISSA_BITS, 13, 9, 1):
-        idx, t = buckets.bucket_index(p, bits), buckets.position(p, bits)
+        idx, t = bucket_index(p, bits), buckets.position(p, bits)
         assert np.all((t > 0) & (t < 1))
         coarse, upper = buckets.coarsen(idx, bits)
-        np.testing.assert_array_equal(coarse, buckets.bucket_index(p, bits - 1))
+        np.testing.assert_array_equal(coarse, bucket_index(p, bits - 1))
         np.testing.assert_array_equal((upper + t) / 2, buckets.position(p, bits - 1))
         edges = buckets.lower_edges(idx, bits)
         assert np.all(edges <= p.astype(np.float64))
@@ -128,10 +142,10 @@ def test_coarsening_several_levels_at_once_equals_bucketing_that_coarse():
     p = np.r_[_wide_scores(20_000, rng), rng.random(20_000).astype(np.float32),
               np.float32([0, 1e-45, 1e-38, 0.25, 0.5, 0.75, 1])]
     bits = buckets.MAX_MANTISSA_BITS
-    idx, t = buckets.bucket_index(p, bits), buckets.position(p, bits)
+    idx, t = bucket_index(p, bits), buckets.position(p, bits)
     for levels in (0, 2, 7, bits):
         coarse, offset = buckets.coarsen(idx, bits, levels=levels)
-        np.testing.assert_array_equal(coarse, buckets.bucket_index(p, bits - levels))
+        np.testing.assert_array_equal(coarse, bucket_index(p, bits - levels))
         np.testing.assert_allclose((offset + t) / 2 ** levels,
                                    buckets.position(p, bits - levels), rtol=1e-15)
     with pytest.raises(ValueError, match="cannot coarsen"):
@@ -142,11 +156,11 @@ def test_fitting_level_is_the_finest_level_that_fits():
     rng = np.random.default_rng(19)
     p = np.r_[_wide_scores(5_000, rng), rng.random(5_000).astype(np.float32)]
     bits = buckets.MAX_MANTISSA_BITS
-    index = np.unique(buckets.bucket_index(p, bits))
+    index = np.unique(bucket_index(p, bits))
     for max_buckets in (buckets.num_buckets(0), 300, 2_000, len(index) - 1, len(index)):
         # By brute force: occupancy level by level, from the finest down.
         fits = next(m for m in range(bits, -1, -1)
-                    if len(np.unique(buckets.bucket_index(p, m))) <= max_buckets)
+                    if len(np.unique(bucket_index(p, m))) <= max_buckets)
         assert buckets.fitting_level(index, bits, max_buckets) == fits
 
 
@@ -275,18 +289,18 @@ def test_roc_by_hand():
     assert formulas.roc_auc(np.array([0.0, 1.0]), np.array([1.0, 0.0])) == 1.0
 
 
-def test_roc_and_pr_share_a_batch_only_when_they_held_the_same_state():
-    """The heads let the PR AUC take the ROC AUC's state after a batch of the
-    same scores (one update instead of two); it must refuse once the two
-    states differ, and a shared state must give the PR AUC of the data."""
+def test_roc_and_pr_read_one_curve_state():
+    """A head's ROC AUC and AUC-PR of the same scores are two views of one
+    curve state (one update instead of two): the AUC-PR of that state must be
+    the PR AUC of the data, and an update through either view reaches both."""
     rng = np.random.default_rng(7)
     y = (rng.random(90_000) < 0.2).astype(np.float64)
     p = 1 / (1 + np.exp(-(rng.normal(size=90_000) + 1.5 * y)))
-    roc, pr = AUC("auc", curve="ROC"), AUC("auc_pr", curve="PR")
+    roc = AUC("auc", curve="ROC")
+    pr = AUC.reading(roc, "auc_pr", "PR")
     for part in np.array_split(np.arange(len(y)), 3):  # past exact_limit: histogram too
-        before = roc.state_refs()
         roc.update_state(y[part], p[part])
-        assert pr.share_batch_from(roc, before)
+        assert pr.curve_state is roc.curve_state
     assert not pr.exact
     alone = AUC("auc_pr", curve="PR")
     alone.update_state(y, p)
@@ -295,30 +309,30 @@ def test_roc_and_pr_share_a_batch_only_when_they_held_the_same_state():
         np.float64), np.ones_like(y)), abs=1e-6)
     assert roc.result() == pytest.approx(roc_auc_score(y, p.astype(np.float32)), abs=1e-6)
 
-    pr.update_state(y[:10], p[:10])  # the two states differ now
-    before = roc.state_refs()
-    roc.update_state(y[:5], p[:5])
-    assert not pr.share_batch_from(roc, before)
-    other = AUC("auc_pr", curve="PR", max_buckets=AUC.DEFAULT_MAX_BUCKETS // 2)
-    assert not other.share_batch_from(AUC("x"), AUC("x").state_refs())
+    pr.update_state(y[:10], p[:10])  # through the AUC-PR: the ROC AUC has it too
+    alone_roc = AUC("auc")
+    alone_roc.update_state(np.r_[y, y[:10]], np.r_[p, p[:10]])
+    assert roc.result() == pytest.approx(alone_roc.result(), abs=1e-12)
+    other = AUC("auc", max_buckets=AUC.DEFAULT_MAX_BUCKETS // 2, exact_limit=None)
+    view = AUC.reading(other, "auc_pr", "PR")
+    assert (view.max_buckets, view.exact_limit) == (other.max_buckets, other.exact_limit)
 
 
-def test_an_auc_derived_from_its_parts_equals_one_pass():
-    """A pooled AUC derived from per-part AUCs (as a multi-label head derives
-    its pooled `auc` from the per-class ones) holds the one-pass state; it
-    refuses to derive once it holds scores of its own, and a part changed
-    behind its back is an error, not a silently wrong value."""
+def test_a_union_of_parts_equals_one_pass():
+    """A pooled AUC over the union of per-part curve states (as a multi-label
+    head's pooled `auc` over its per-class ones) holds the one-pass state;
+    it reads the parts when read, and once written to it holds a state of
+    its own."""
     rng = np.random.default_rng(11)
     n, k = 30_000, 3  # 90k pooled scores: past exact_limit
     y = rng.random((n, k)) < [0.1, 0.3, 0.5]
     p = 1 / (1 + np.exp(-(rng.normal(size=(n, k)) + 1.4 * y)))
     parts = [AUC("auc/class%d" % c) for c in range(k)]
-    pooled = AUC("auc")
+    pooled = AUC.union("auc", "ROC", parts)
     for rows in np.array_split(np.arange(n), 4):
-        assert pooled.derive_from(parts)
+        assert isinstance(pooled.curve_state, CurveUnion)
         for c in range(k):
             parts[c].update_state(y[rows, c], p[rows, c])
-        pooled.sources_settled()
     one_pass = AUC("auc")
     one_pass.update_state(y.ravel(), p.ravel())
     got, want = pooled.get_state(), one_pass.get_state()
@@ -331,20 +345,65 @@ def test_an_auc_derived_from_its_parts_equals_one_pass():
     assert pooled.result() == pytest.approx(roc_auc_score(y.ravel(), p.ravel().astype(
         np.float32)), abs=1e-6)
 
-    assert not pooled.derive_from(parts)  # it holds a state of its own now
-    other = AUC("auc")
-    assert other.derive_from(parts)
-    other.sources_settled()
-    parts[0].update_state([1], [0.5])  # behind the derived metric's back
-    with pytest.raises(ValueError, match="updated after the head last updated it"):
-        other.result()
+    parts[0].update_state([1], [0.5])  # the union reads its parts as they are now
+    one_pass.update_state([1], [0.5])
+    assert pooled.result() == pytest.approx(one_pass.result(), abs=1e-12)
+    pooled.update_state([0], [0.25])  # a state of its own now: the parts keep theirs
+    assert not isinstance(pooled.curve_state, CurveUnion)
+    one_pass.update_state([0], [0.25])
+    assert pooled.result() == pytest.approx(one_pass.result(), abs=1e-12)
+    parts[1].update_state([1], [0.75])
+    assert pooled.result() == pytest.approx(one_pass.result(), abs=1e-12)
+
+
+def test_views_merge_through_the_auc_holding_their_state():
+    """Merging the AUC-PR of a pair with another pair's merges nothing (the
+    ROC AUCs' merge brings the scores), so merging every key of two dicts
+    counts each score once; merging the views without their holders is an
+    error when read, not a value that misses data."""
+    rng = np.random.default_rng(12)
+    y = (rng.random((2, 5000)) < 0.3).astype(np.float64)
+    p = rng.random((2, 5000)).astype(np.float32)
+
+    def pair(part=None):
+        roc = AUC("auc")
+        pr = AUC.reading(roc, "auc_pr", "PR")
+        if part is not None:
+            roc.update_state(y[part], p[part])
+        return roc, pr
+
+    sources = [pair(0), pair(1)]
+    both = pair()
+    for target, source in ((both[1], sources[0][1]), (both[0], sources[0][0]),
+                           (both[0], sources[1][0]), (both[1], sources[1][1])):
+        target.merge_state([source])
+    alone = AUC("pr", curve="PR")
+    alone.update_state(y.ravel(), p.ravel())
+    assert both[1].result() == pytest.approx(alone.result(), abs=1e-12)
+
+    pr_only = pair()
+    pr_only[1].merge_state([sources[0][1]])
+    with pytest.raises(states.IncompatibleStateError, match="merge every metric"):
+        pr_only[1].result()
+    pr_only[0].merge_state([sources[0][0]])  # its holder catches up
+    assert pr_only[1].result() == pytest.approx(sources[0][1].result(), abs=1e-12)
+
+    parts = [pair(0), pair(1)]
+    pooled = AUC.union("auc", "ROC", [roc for roc, _ in parts])
+    fresh_parts = [pair(), pair()]
+    fresh = AUC.union("auc", "ROC", [roc for roc, _ in fresh_parts])
+    fresh.merge_state([pooled])  # without merging the parts
+    with pytest.raises(states.IncompatibleStateError, match="merge every metric"):
+        fresh.result()
+    for (into, _), (part, _) in zip(fresh_parts, parts):
+        into.merge_state([part])
+    assert fresh.result() == pytest.approx(pooled.result(), abs=1e-12)
 
 
 def test_exact_states_merge_like_sorting_the_union():
     """ScoresState.merge (a linear merge of two sorted runs) equals grouping
     the union's scores from scratch: ties across and within parts, parts of
     very different sizes, an empty part."""
-    from heads import states
     rng = np.random.default_rng(5)
     for n_a, n_b in ((1000, 1000), (5000, 3), (3, 5000), (0, 10), (10, 0)):
         # Few distinct values: many ties, within each part and across them.
@@ -361,31 +420,51 @@ def test_exact_states_merge_like_sorting_the_union():
                                                            len(distinct)), rtol=1e-12)
 
 
-def test_twins_share_folding_and_merging_work_and_results():
-    """The ROC and PR AUC of the same scores (one state, shared per batch) fold
-    their buffered scores and merge once between them: the second takes the
-    first's result objects, and both equal AUCs that never shared anything."""
+def test_views_pickled_with_their_dict_stay_views():
+    """One pickle of a dict keeps the views of one curve state one state (a
+    union over its parts too); an AUC pickled alone comes back with a copy of
+    the state it reads, and the same value."""
+    rng = np.random.default_rng(13)
+    y = (rng.random((3, 3000)) < 0.3).astype(np.float64)
+    p = rng.random((3, 3000)).astype(np.float32)
+    parts = [AUC("auc/class%d" % c) for c in range(3)]
+    for c, part in enumerate(parts):
+        part.update_state(y[c], p[c])
+    pooled = AUC.union("auc", "ROC", parts)
+    metrics = {"auc": pooled, "auc_pr": AUC.reading(pooled, "auc_pr", "PR")}
+    metrics.update({part.info.key: part for part in parts})
+    back = pickle.loads(pickle.dumps(metrics))
+    assert back["auc_pr"].curve_state is back["auc"].curve_state
+    assert all(a is b for a, b in zip(back["auc"].curve_state.parts,
+                                      [back["auc/class%d" % c] for c in range(3)]))
+    for key, metric in metrics.items():
+        assert back[key].result() == metric.result(), key
+        assert pickle.loads(pickle.dumps(metric)).result() == metric.result(), key
+
+
+def test_views_share_folding_and_merging_work_and_results():
+    """The ROC and PR AUC of the same scores (one curve state) fold their
+    buffered scores and merge once between them, and both equal AUCs that
+    never shared anything."""
     rng = np.random.default_rng(11)
     n = 120_000
     scores = rng.random(n).astype(np.float32)
     pos = (rng.random(n) < scores).astype(np.float64)
-    roc, pr = AUC("auc", "ROC", exact_limit=4096), AUC("pr", "PR", exact_limit=4096)
+    roc = AUC("auc", "ROC", exact_limit=4096)
+    pr = AUC.reading(roc, "pr", "PR")
     alone_roc, alone_pr = AUC("auc", "ROC", exact_limit=4096), AUC("pr", "PR", exact_limit=4096)
     for lo in range(0, n, 10_000):
         part = slice(lo, lo + 10_000)
-        before = roc.state_refs()
-        roc._add_scores(scores[part], pos[part], 1 - pos[part])
-        assert pr.share_batch_from(roc, before)
+        roc.curve_state.add_scores(scores[part], pos[part], 1 - pos[part])
         alone_roc.update_state(pos[part], scores[part])
         alone_pr.update_state(pos[part], scores[part])
-    roc._flush()
-    pr._flush()
-    assert pr._state is roc._state and pr._rest is roc._rest
+    assert pr.curve_state is roc.curve_state
     assert roc.result() == pytest.approx(alone_roc.result(), abs=1e-12)
     assert pr.result() == pytest.approx(alone_pr.result(), abs=1e-12)
-    # Merging the twins into fresh twins: done once, the same objects.
-    into_roc, into_pr = AUC("auc", "ROC", exact_limit=4096), AUC("pr", "PR", exact_limit=4096)
+    # Merging the pair into a fresh pair: done once, into the one state.
+    into_roc = AUC("auc", "ROC", exact_limit=4096)
+    into_pr = AUC.reading(into_roc, "pr", "PR")
     into_roc.merge_state([roc])
     into_pr.merge_state([pr])
-    assert into_pr._state is into_roc._state
+    assert into_pr.curve_state is into_roc.curve_state
     assert into_pr.result() == pytest.approx(alone_pr.result(), abs=1e-12)
