@@ -42,11 +42,7 @@ class BinaryClassHead(base.Head):
 
     def _processed_labels(self, logits, labels):
         labels = labels_lib.check_dense_labels(labels, logits, 1)
-        if self._vocabulary is not None:
-            labels = self._vocabulary.lookup(labels)
-        elif labels.dtype == tf.string:
-            raise ValueError("labels are strings but label_vocabulary is None: give "
-                             "label_vocabulary to map strings to classes")
+        labels = labels_lib.through_vocabulary(labels, self._vocabulary, "classes")
         labels = tf.cast(labels, tf.float32)
         return labels_lib.check_label_range(labels, 2)
 
@@ -59,10 +55,7 @@ class BinaryClassHead(base.Head):
         all_classes (or the subset named by `keys`)."""
         valid = [P.LOGITS, P.LOGISTIC, P.PROBABILITIES, P.CLASS_IDS, P.CLASSES,
                  P.ALL_CLASS_IDS, P.ALL_CLASSES]
-        if keys:
-            common.check_prediction_keys(keys, valid)
-        else:
-            keys = valid
+        keys = common.prediction_keys(keys, valid)
         logits = labels_lib.check_logits(logits, 1)
         out = {}
         if P.LOGITS in keys:
@@ -72,16 +65,7 @@ class BinaryClassHead(base.Head):
         two_class = tf.concat([tf.zeros_like(logits), logits], axis=-1)
         if P.PROBABILITIES in keys:
             out[P.PROBABILITIES] = tf.nn.softmax(two_class)
-        class_ids = tf.expand_dims(tf.argmax(two_class, axis=-1), -1)
-        if P.CLASS_IDS in keys:
-            out[P.CLASS_IDS] = class_ids
-        if P.CLASSES in keys:
-            out[P.CLASSES] = self._vocabulary.strings(class_ids) if self._vocabulary \
-                else tf.strings.as_string(class_ids)
-        if P.ALL_CLASS_IDS in keys:
-            out[P.ALL_CLASS_IDS] = common.all_class_ids(logits, 2)
-        if P.ALL_CLASSES in keys:
-            out[P.ALL_CLASSES] = common.all_classes(logits, 2, self._vocabulary)
+        common.add_class_predictions(out, keys, two_class, 2, self._vocabulary)
         return out
 
     def _export_outputs(self, predictions):

@@ -4,7 +4,7 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 
-from heads import labels, metrics, segments
+from heads import keys as keys_lib, labels, metrics, segments
 
 
 def calibration_binned(p64: tf.Tensor, label: tf.Tensor, w: tf.Tensor,
@@ -66,3 +66,32 @@ def check_prediction_keys(keys: Sequence[str], valid_keys: Sequence[str]) -> Non
         if key not in valid_keys:
             raise ValueError("Prediction key must be in PredictionKeys, given: %r. Valid "
                              "prediction keys include %s." % (key, list(valid_keys)))
+
+
+def prediction_keys(keys: Sequence[str] | None, valid_keys: Sequence[str]) -> Sequence[str]:
+    """The prediction keys asked for, checked against `valid_keys`; all of
+    `valid_keys` when none are named."""
+    if not keys:
+        return valid_keys
+    check_prediction_keys(keys, valid_keys)
+    return keys
+
+
+def add_class_predictions(out: dict, keys: Sequence[str], scores: tf.Tensor, n_classes: int,
+                          vocabulary: labels.Vocabulary | None = None) -> dict:
+    """Adds to `out` the class predictions that `keys` ask for, from
+    `scores` `[batch, n_classes]` (logits or anything with the same argmax):
+    class_ids (the argmax, `[batch, 1]`), classes (its name), all_class_ids
+    and all_classes. Returns `out`."""
+    P = keys_lib.PredictionKeys
+    class_ids = tf.expand_dims(tf.argmax(scores, axis=-1), -1)
+    if P.CLASS_IDS in keys:
+        out[P.CLASS_IDS] = class_ids
+    if P.CLASSES in keys:
+        out[P.CLASSES] = vocabulary.strings(class_ids) if vocabulary \
+            else tf.strings.as_string(class_ids)
+    if P.ALL_CLASS_IDS in keys:
+        out[P.ALL_CLASS_IDS] = all_class_ids(scores, n_classes)
+    if P.ALL_CLASSES in keys:
+        out[P.ALL_CLASSES] = all_classes(scores, n_classes, vocabulary)
+    return out

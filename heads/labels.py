@@ -160,3 +160,15 @@ def sparse_to_multi_hot(labels: tf.SparseTensor, n_classes: int,
                           "labels" % n_classes)
     ids = tf.SparseTensor(labels.indices, tf.cast(values, tf.int64), labels.dense_shape)
     return tf.cast(tf.sparse.to_indicator(ids, n_classes), tf.int64)
+
+
+def through_vocabulary(labels: tf.Tensor, vocabulary, what: str) -> tf.Tensor:
+    """`labels` mapped to class ids by `vocabulary` (a `Vocabulary`), or as
+    given without one; string labels without a vocabulary are a ValueError
+    (`what` the labels would be mapped to, for the message)."""
+    if vocabulary is not None:
+        return vocabulary.lookup(labels)
+    if labels.dtype == tf.string:
+        raise ValueError("labels are strings but label_vocabulary is None: give "
+                         "label_vocabulary to map strings to %s" % what)
+    return labels

@@ -51,12 +51,8 @@ class MultiClassHead(base.Head):
 
     def _processed_labels(self, logits, labels):
         labels = labels_lib.check_dense_labels(labels, logits, 1)
-        if self._vocabulary is not None:
-            labels = self._vocabulary.lookup(labels)
-        elif labels.dtype == tf.string:
-            raise ValueError("labels are strings but label_vocabulary is None: give "
-                             "label_vocabulary to map strings to class ids")
-        elif not labels.dtype.is_integer:
+        labels = labels_lib.through_vocabulary(labels, self._vocabulary, "class ids")
+        if not labels.dtype.is_integer:
             raise ValueError("labels must be integer class ids in [0, %d) (or strings with "
                              "label_vocabulary); got dtype %s" % (self._n_classes, labels.dtype.name))
         labels = tf.cast(labels, tf.int64)
@@ -71,26 +67,14 @@ class MultiClassHead(base.Head):
         """logits, probabilities, class_ids, classes, all_class_ids, all_classes."""
         valid = [P.LOGITS, P.PROBABILITIES, P.CLASS_IDS, P.CLASSES, P.ALL_CLASS_IDS,
                  P.ALL_CLASSES]
-        if keys:
-            common.check_prediction_keys(keys, valid)
-        else:
-            keys = valid
+        keys = common.prediction_keys(keys, valid)
         logits = labels_lib.check_logits(logits, self._n_classes)
         out = {}
         if P.LOGITS in keys:
             out[P.LOGITS] = logits
         if P.PROBABILITIES in keys:
             out[P.PROBABILITIES] = tf.nn.softmax(logits)
-        class_ids = tf.expand_dims(tf.argmax(logits, axis=-1), -1)
-        if P.CLASS_IDS in keys:
-            out[P.CLASS_IDS] = class_ids
-        if P.CLASSES in keys:
-            out[P.CLASSES] = self._vocabulary.strings(class_ids) if self._vocabulary \
-                else tf.strings.as_string(class_ids)
-        if P.ALL_CLASS_IDS in keys:
-            out[P.ALL_CLASS_IDS] = common.all_class_ids(logits, self._n_classes)
-        if P.ALL_CLASSES in keys:
-            out[P.ALL_CLASSES] = common.all_classes(logits, self._n_classes, self._vocabulary)
+        common.add_class_predictions(out, keys, logits, self._n_classes, self._vocabulary)
         return out
 
     def _export_outputs(self, predictions):

@@ -95,10 +95,7 @@ class MultiLabelHead(base.Head):
     def predictions(self, logits: base.TensorLike, keys: list | None = None) -> dict:
         """logits, probabilities (sigmoid), classes (every class)."""
         valid = [P.LOGITS, P.PROBABILITIES, P.CLASSES]
-        if keys:
-            common.check_prediction_keys(keys, valid)
-        else:
-            keys = valid
+        keys = common.prediction_keys(keys, valid)
         logits = labels_lib.check_logits(logits, self._n_classes)
         out = {}
         if P.LOGITS in keys:
