@@ -14,6 +14,7 @@ import numpy as np
 from heads.metrics import merge_metric_dicts
 from pipeline.errors import ConfigError
 from pipeline.evaluate.features import as_column, config_feature, to_sparse
+from pipeline.report.schema import slice_string, slice_text
 
 
 def distinct(column: np.ndarray) -> tuple:
@@ -32,18 +33,32 @@ def distinct(column: np.ndarray) -> tuple:
 
 
 def slice_key(spec: Sequence[str], values: dict) -> str:
-    """The report string of one slice: 'f=v,g=w' in spec order ('' overall)."""
-    return ",".join("%s=%s" % (f, values[f]) for f in spec)
+    """The report string of one slice: 'f=v,g=w' in spec order ('' overall),
+    `values` the value texts (`slice_value_strings`); escaped so that no two
+    slices print alike (pipeline.report.schema.slice_string)."""
+    return slice_string((slice_text(f), values[f]) for f in spec)
+
+
+def _float_text(value) -> str:
+    """A float as short text that reads back as the same value: '%g' where
+    that is exact (0.5, 3), else numpy's shortest round trip (1234567.0 and
+    1234568.0 both print '1.23457e+06' with %g)."""
+    text = "%g" % value
+    if value != value or type(value)(text) == value:  # NaN prints 'nan'
+        return text
+    return str(value)
 
 
 def slice_value_strings(values: np.ndarray) -> np.ndarray:
-    """Slice values as report strings: bytes decoded, floats with %g."""
+    """Slice values as report texts, one per value: strings and bytes
+    escaped (`slice_text`: bytes that are not UTF-8 kept as `\\xHH`), floats
+    printed so that they read back exactly. Called on a batch's distinct
+    values, not per example."""
     values = np.asarray(values).ravel()
-    if values.dtype.kind in "SO":
-        return np.array([v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
-                         for v in values], dtype=object)
+    if values.dtype.kind in "SOU":
+        return np.array([slice_text(v) for v in values.tolist()], dtype=object)
     if values.dtype.kind == "f":
-        return np.array(["%g" % v for v in values], dtype=object)
+        return np.array([_float_text(v) for v in values], dtype=object)
     return values.astype(str).astype(object)
 
 

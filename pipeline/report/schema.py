@@ -4,8 +4,12 @@ A report folder holds `metrics.parquet` (one row per metric value),
 `curves.parquet` (ROC and PR points), `run.json` (the config, versions and
 counts; written last, it marks the report complete) and, under
 `bad_examples: skip`, `rejected/*.parquet` (one row per rejected example).
-README.md ("The report") documents every column.
+README.md ("The report") documents every column, and the escaping rule of
+the `slice` string (`slice_string`), which keeps it unambiguous for any
+feature name and value.
 """
+import re
+
 import pyarrow as pa
 
 METRICS_FILE = "metrics.parquet"
@@ -100,3 +104,47 @@ def check_curves(table: pa.Table) -> pa.Table:
         if kind not in CURVE_KINDS:
             raise ValueError("curve must be one of %s; got %r" % (CURVE_KINDS, kind))
     return table
+
+
+# -- The slice string ---------------------------------------------------------------
+# 'f=v,g=w' in slice-spec order ('' overall). Each feature name and value is
+# written with `\` as `\\`, `,` as `\,`, `=` as `\=`, control characters
+# and bytes that are not UTF-8 as `\xHH`: two different slices never print
+# alike, and the string splits back into its pairs (`slice_pairs`).
+_SLICE_ESCAPES = {ord("\\"): "\\\\", ord(","): "\\,", ord("="): "\\="}
+_SLICE_ESCAPES.update({c: "\\x%02x" % c for c in list(range(0x20)) + [0x7F]})
+# Bytes that are not UTF-8 arrive as lone surrogates (`surrogateescape`).
+_SLICE_ESCAPES.update({0xDC00 + b: "\\x%02x" % b for b in range(0x80, 0x100)})
+_SLICE_TOKEN = re.compile(r"\\x[0-9a-f]{2}|\\.|[,=]|[^\\,=]+", re.S)
+
+
+def slice_text(value) -> str:
+    """One feature name or value as the slice string writes it: text (bytes
+    decoded as UTF-8, bytes that are not kept as `\\xHH`) with the escapes
+    above."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "surrogateescape")
+    return str(value).translate(_SLICE_ESCAPES)
+
+
+def slice_string(pairs) -> str:
+    """[(feature, value text)] -> 'f=v,g=w', the texts already `slice_text`."""
+    return ",".join("%s=%s" % pair for pair in pairs)
+
+
+def slice_pairs(slice_: str) -> list:
+    """'f=v,g=w' -> [('f', 'v'), ('g', 'w')] as written (escapes kept):
+    splits at the `,` and `=` that are not escaped."""
+    if slice_ == "":
+        return []
+    pairs, feature, part = [], None, []
+    for token in _SLICE_TOKEN.findall(slice_):
+        if token == ",":
+            pairs.append((feature, "".join(part)))
+            feature, part = None, []
+        elif token == "=" and feature is None:
+            feature, part = "".join(part), []
+        else:
+            part.append(token)
+    pairs.append((feature, "".join(part)))
+    return pairs

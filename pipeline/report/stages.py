@@ -15,7 +15,8 @@ from pipeline.io.files import write_table
 from pipeline.io.paths import join
 from pipeline.report.rows import curve_columns, metric_rows
 from pipeline.report.schema import (CURVES_FILE, CURVES_SCHEMA, METRICS_FILE, METRICS_SCHEMA,
-                                    check_curves, columns_to_table, rows_to_table)
+                                    check_curves, columns_to_table, rows_to_table, slice_pairs,
+                                    slice_text)
 
 
 def slice_tables(key: str, metrics: dict, head_names) -> tuple:
@@ -28,12 +29,12 @@ def slice_tables(key: str, metrics: dict, head_names) -> tuple:
 def slice_order(slice_specs, slice_keys) -> list:
     """Report order of slice strings: overall first, then by slice spec in
     config order (`slice_specs`: the config's `slices`), then by value."""
-    specs = [tuple(s) for s in slice_specs]
+    specs = [tuple(slice_text(f) for f in s) for s in slice_specs]
 
     def spec_of(key):
         if key == "":
             return 0
-        names = tuple(part.split("=", 1)[0] for part in key.split(","))
+        names = tuple(feature for feature, _ in slice_pairs(key))
         return specs.index(names) if names in specs else len(specs)
     return sorted(slice_keys, key=lambda k: (spec_of(k), k))
 
