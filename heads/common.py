@@ -39,10 +39,24 @@ def static_n_classes(n_classes: object) -> object:
 
 
 def validate_thresholds(thresholds: Sequence[float] | None) -> tuple:
+    """The thresholds as floats, each in (0, 1). Two different thresholds
+    must differ in their metric keys (`%g`, as the estimator prints them)
+    and as float32 (the probabilities they are compared with): otherwise
+    their rows would share a key and blend two numbers into one."""
     thresholds = tuple(thresholds) if thresholds else tuple()
     for t in thresholds:
         if not isinstance(t, (int, float)) or not 0.0 < float(t) < 1.0:
             raise ValueError("thresholds must be in (0, 1) range; got %r" % (t,))
+    seen = {}
+    for t in (float(t) for t in thresholds):
+        for twin in (seen.get(keys_lib.format_threshold(t)), seen.get(np.float32(t))):
+            if twin is not None and twin != t:
+                raise ValueError(
+                    "thresholds %r and %r are too close: both would be reported as threshold "
+                    "%s (positive_threshold_%s in the metric keys, or the same float32); give "
+                    "thresholds that differ in their first 6 significant digits"
+                    % (twin, t, keys_lib.format_threshold(twin), keys_lib.format_threshold(twin)))
+        seen[keys_lib.format_threshold(t)] = seen[np.float32(t)] = t
     return tuple(float(t) for t in thresholds)
 
 

@@ -11,6 +11,7 @@ import heads
 import heads.base
 from pipeline.config import (BINARY, HEAD_TYPES, MULTI_CLASS, MULTI_LABEL, REGRESSION, Config,
                              HeadConfig)
+from pipeline.errors import ConfigError
 
 HEAD_CLASSES = {
     BINARY: heads.BinaryClassHead,
@@ -62,10 +63,17 @@ def build_head(head_cfg: HeadConfig, auc_method: str = "histogram",
 
 
 def build_heads(config: Config) -> tuple:
-    """(the head to evaluate with, [one head per config entry])."""
+    """(the head to evaluate with, [one head per config entry]). A head that
+    refuses its arguments (ValueError) is a ConfigError naming its entry."""
     auc = config.metrics.auc
     multi = len(config.heads) > 1
-    built = [build_head(h, auc.method, auc.buckets, named=multi) for h in config.heads]
+    built = []
+    for i, h in enumerate(config.heads):
+        try:
+            built.append(build_head(h, auc.method, auc.buckets, named=multi))
+        except ValueError as e:
+            raise ConfigError("%s: `heads[%d]`: %s" % (config.source, i, e), config.source,
+                              "heads[%d]" % i) from e
     if not multi:
         return built[0], built
     return heads.MultiHead(built, head_weights=config.head_weights), built

@@ -85,3 +85,25 @@ def test_binary_thresholds_in_any_order():
     # The class-id precision (logit > 0): exactly-0.5 rows are predicted negative.
     tp, fp, _, _ = _counts(y, p, wf, 0.5)
     assert metrics["precision"].result() == pytest.approx(tp / (tp + fp), rel=1e-9)
+
+
+@pytest.mark.parametrize("head", [
+    lambda t: heads.BinaryClassHead(thresholds=t),
+    lambda t: heads.MultiLabelHead(3, thresholds=t),
+])
+@pytest.mark.parametrize("thresholds,twin", [
+    ([0.5, 0.5000001], "0.5"),          # one key, 'positive_threshold_0.5'
+    ([0.3, 0.1234561, 0.1234562], "0.123456"),
+    ([0.25, 0.25 + 1e-9], "0.25"),      # also one float32
+])
+def test_thresholds_that_would_share_a_key_are_refused(head, thresholds, twin):
+    """Two different thresholds that print alike in the metric keys (`%g`)
+    or round to one float32 would blend two numbers in one row: refused,
+    naming both."""
+    with pytest.raises(ValueError, match=r"too close: .*reported as threshold %s" % twin):
+        head(thresholds)
+
+
+def test_thresholds_that_differ_in_their_keys_are_kept():
+    assert heads.BinaryClassHead(thresholds=[0.5, 0.500001]).thresholds == (0.5, 0.500001)
+    assert heads.BinaryClassHead(thresholds=[0.3, 0.3]).thresholds == (0.3, 0.3)  # the same one
