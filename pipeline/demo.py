@@ -47,12 +47,12 @@ class _DemoFiles:
         return False
 
 
-def demo_config_path():
+def demo_config_path() -> str:
     """Path of the packaged demo config (a plain-directory install)."""
     return str(importlib.resources.files("pipeline").joinpath("data", "demo.yaml"))
 
 
-def run_demo(output_dir=None, beam_argv=None, show=True):
+def run_demo(output_dir: str | None = None, beam_argv=None, show: bool = True) -> dict:
     """Runs the demo evaluation and prints its report.
 
     Args:
@@ -82,7 +82,7 @@ def run_demo(output_dir=None, beam_argv=None, show=True):
     return result
 
 
-def show_report(output_dir, out=None):
+def show_report(output_dir: str, out=None) -> None:
     """Prints the report as `headeval show` does."""
     # Reading Parquet imports pyarrow and Beam: not at import time, since the
     # CLI imports this module for its defaults (`headeval --help` stays quick).

@@ -144,7 +144,7 @@ def read_table(path: str) -> pa.Table:
         return pq.read_table(f, use_threads=False)
 
 
-def jsonable(value):
+def jsonable(value) -> object:
     """numpy scalars/arrays, tuples, non-finite floats -> plain JSON data."""
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}

@@ -101,7 +101,7 @@ class ReportOutput:
     folder with a run.json is always a complete report.
     """
 
-    def __init__(self, output, overwrite=False):
+    def __init__(self, output: str, overwrite: bool = False):
         output = local_path(str(output)).rstrip("/") or "/"
         if not is_uri(output):
             # Through any link: the report replaces the folder a link points
@@ -132,11 +132,11 @@ class ReportOutput:
                 "output %s already holds a report; pass --overwrite (overwrite=True) to "
                 "replace it" % self.output, self.output)
 
-    def file(self, *names):
+    def file(self, *names: str) -> str:
         """Path of a file of the report, inside the temporary folder."""
         return join(self.path, *names)
 
-    def commit(self):
+    def commit(self) -> None:
         """Moves the finished report into place (replacing an old one)."""
         if self._done:
             return
@@ -174,7 +174,7 @@ class ReportOutput:
             if group:
                 FileSystems.rename(group, [join(self.output, p[len(prefix):]) for p in group])
 
-    def abort(self):
+    def abort(self) -> None:
         """Removes the temporary folder (a failed run leaves no report)."""
         if self._done:
             return

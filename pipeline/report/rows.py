@@ -14,7 +14,7 @@ from pipeline.report.schema import CURVE_KINDS, CURVE_VALUES
 MAX_CURVE_POINTS = 1000
 
 
-def split_head(key, head_names):
+def split_head(key: str, head_names) -> tuple:
     """'auc/class0/tags' -> ('tags', 'auc/class0'); 'loss/tags' -> ('tags', 'loss')."""
     for name in head_names:
         if name and key.endswith("/" + name):
@@ -26,7 +26,7 @@ def _float_or_none(x):
     return None if x is None else float(x)
 
 
-def metric_rows(slice_key, metrics, head_names):
+def metric_rows(slice_key: str, metrics: dict, head_names) -> list:
     """Rows for one slice's merged metric dict."""
     rows = []
     for key in sorted(metrics):
@@ -40,7 +40,8 @@ def metric_rows(slice_key, metrics, head_names):
     return rows
 
 
-def curve_columns(slice_key, metrics, head_names, max_points=MAX_CURVE_POINTS):
+def curve_columns(slice_key: str, metrics: dict, head_names,
+                  max_points: int = MAX_CURVE_POINTS) -> dict:
     """ROC and PR points of every ROC-AUC metric (the PR AUC shares its
     scores), as {column: pyarrow or numpy array}: each point is a roc row then
     a pr row, metrics in key order. Columnar: a slice has up to

@@ -52,7 +52,7 @@ REJECTED_SCHEMA = pa.schema([
 ])
 
 
-def rows_to_table(rows, schema):
+def rows_to_table(rows: list, schema: pa.Schema) -> pa.Table:
     """Row dicts -> a pyarrow Table of exactly `schema`.
 
     Every row must have exactly the schema's columns; non-nullable columns
@@ -77,7 +77,7 @@ def rows_to_table(rows, schema):
     return table
 
 
-def columns_to_table(columns, schema):
+def columns_to_table(columns: dict, schema: pa.Schema) -> pa.Table:
     """{column: list, numpy or pyarrow array} -> a pyarrow Table of exactly `schema`;
     raises ValueError naming a missing, unexpected or null column."""
     if set(columns) != set(schema.names):

@@ -8,6 +8,7 @@ confusion matrix and the calibration buckets.
 """
 import math
 import re
+from typing import Callable
 
 COUNT_METRICS = ("example_count", "weighted_example_count")
 CALIBRATION_PREFIX = "calibration/"
@@ -20,13 +21,13 @@ def is_missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def natural_key(text):
+def natural_key(text) -> list:
     """Sort key that puts 'class2' before 'class10' and '2' before '10'."""
     return [(0, int(part), "") if part.isdigit() else (1, 0, part)
             for part in re.split(r"(\d+)", str(text)) if part != ""]
 
 
-def class_orders(run):
+def class_orders(run: dict | None) -> dict:
     """{head name: [class names in vocabulary order]} from run.json's config
     (heads with a label_vocabulary); {} without one."""
     heads = ((run or {}).get("config") or {}).get("heads") or []
@@ -41,13 +42,13 @@ def class_orders(run):
     return out
 
 
-def class_sorter(vocabulary=None):
+def class_sorter(vocabulary=None) -> Callable:
     """Sort key for class names: vocabulary order first, then natural order."""
     rank = {c: i for i, c in enumerate(vocabulary or ())}
     return lambda c: (rank.get(c, len(rank)), natural_key(c))
 
 
-def slice_counts(rows):
+def slice_counts(rows: list) -> dict:
     """{(head, slice): {'example_count': n, 'weighted_example_count': w}}."""
     counts = {}
     for r in rows:
@@ -56,7 +57,7 @@ def slice_counts(rows):
     return counts
 
 
-def head_order(run):
+def head_order(run: dict | None) -> list:
     """Report head names in config order (run.json); [] without one."""
     heads = ((run or {}).get("config") or {}).get("heads") or []
     if len(heads) == 1:
@@ -64,7 +65,7 @@ def head_order(run):
     return [h.get("name") or "" for h in heads]
 
 
-def order_rows(rows, counts=None, heads=None):
+def order_rows(rows: list, counts: dict | None = None, heads=None) -> list:
     """Rows grouped per head (in the order of `heads`, e.g. head_order(run),
     then first-seen); in a head the overall slice first, then the other
     slices by example count, largest first (ties and slices without a count
@@ -85,7 +86,7 @@ def order_rows(rows, counts=None, heads=None):
     return sorted(rows, key=key)
 
 
-def row_kind(row):
+def row_kind(row: dict) -> str:
     """Which table a metrics row belongs in: 'count', 'calibration',
     'confusion', 'class_threshold', 'class', 'threshold' or 'scalar'."""
     metric = row["metric"]
@@ -105,7 +106,7 @@ def row_kind(row):
     return "scalar"
 
 
-def column_name(row):
+def column_name(row: dict) -> str:
     """A per-class or per-threshold row's column in a pivot: its key without
     the class suffix and the `positive_threshold_X` part
     ('f1/positive_threshold_0.5/even' -> 'f1', 'label/mean/even' -> 'label/mean')."""
@@ -118,7 +119,7 @@ def column_name(row):
     return "/".join(parts) or row["metric"]
 
 
-def predicted_class(row):
+def predicted_class(row: dict) -> str:
     """The predicted class of a confusion_matrix row: key
     'confusion_matrix/<label>/<predicted>' with <label> its class."""
     prefix = "%s/%s/" % (CONFUSION_METRIC, row["class"])
@@ -126,7 +127,8 @@ def predicted_class(row):
     return key[len(prefix):] if key.startswith(prefix) else key.rsplit("/", 1)[-1]
 
 
-def pivot(rows, row_of, column_of, row_sort=None, column_sort=None):
+def pivot(rows: list, row_of: Callable, column_of: Callable, row_sort=None,
+          column_sort=None) -> tuple:
     """rows -> (row labels, column labels, {(row label, column label): row}).
     Labels keep first-seen order unless a sort key is given."""
     cells, row_labels, column_labels = {}, {}, {}
@@ -143,7 +145,7 @@ def pivot(rows, row_of, column_of, row_sort=None, column_sort=None):
     return row_labels, column_labels, cells
 
 
-def slice_tables(rows, vocabulary=None):
+def slice_tables(rows: list, vocabulary=None) -> list:
     """One head and slice's rows -> its tables, in display order:
     [(kind, title, header, body rows of cells)], where a cell is a metrics
     row (or None) in every column but the leading label columns (strings)."""

@@ -29,7 +29,7 @@ def _matches(value, patterns):
     return not patterns or any(fnmatch.fnmatchcase(value, p) for p in patterns)
 
 
-def select_rows(rows, heads=None, slices=None, metrics=None):
+def select_rows(rows: list, heads=None, slices=None, metrics=None) -> list:
     """Filters metrics rows: each filter is a list of glob patterns (any may
     match); a slice pattern 'overall' matches the overall slice, and a
     metric pattern matches the base name or the full key."""
@@ -102,7 +102,8 @@ def _table_text(rows, counts, vocabularies):
     return "\n\n".join(blocks) + "\n"
 
 
-def format_rows(rows, fmt="table", counts=None, vocabularies=None, heads=None):
+def format_rows(rows: list, fmt: str = "table", counts: dict | None = None,
+                vocabularies: dict | None = None, heads=None) -> str:
     """metrics rows -> text in one of FORMATS.
 
     `table` (for people): per head, per slice (overall first, then by example
@@ -139,7 +140,8 @@ def _md(text):
     return str(text).replace("|", "\\|")
 
 
-def format_report(rows, run, fmt="table", all_rows=None) -> str:
+def format_report(rows: list, run: dict | None, fmt: str = "table",
+                  all_rows: list | None = None) -> str:
     """Rows of a report (all of them, or those `select_rows` kept of
     `all_rows`) as `headeval show` prints them: heads in config order,
     classes in vocabulary order (from run.json, `run`, which may be None),
