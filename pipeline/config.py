@@ -301,15 +301,17 @@ _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _c
 
 
 def _read_text(path):
-    """A UTF-8 text file (the config, a vocabulary file): local ones here,
-    others through `pipeline.io.files.read_text` (Beam's FileSystems)."""
+    """A UTF-8 text file (the config, a vocabulary file) without a leading
+    byte-order mark (an editor's BOM would otherwise stick to the first
+    vocabulary word): local ones here, others through
+    `pipeline.io.files.read_text` (Beam's FileSystems)."""
     if is_local(path):
-        with open(local_path(path), encoding="utf-8") as f:
+        with open(local_path(path), encoding="utf-8-sig") as f:
             return f.read()
     # Imported here, not with the module: it imports Beam and pyarrow (seconds),
     # which loading a local config does not need.
     from pipeline.io.files import read_text
-    return read_text(path)
+    return read_text(path).removeprefix("\ufeff")
 
 
 def resolve_path(path: str, base_dir: Optional[str]) -> str:
@@ -765,8 +767,8 @@ class _Parser:
 
     def head_weights(self, data, n_heads):
         if not isinstance(data, list) or len(data) != n_heads or \
-                not all(_is_number(w) and w >= 0 for w in data):
-            self.fail("head_weights", "a list of %d non-negative numbers (one per head)"
+                not all(_is_number(w) and 0 <= w < math.inf for w in data):
+            self.fail("head_weights", "a list of %d non-negative numbers (one per head), each finite"
                       % n_heads, data)
         return tuple(float(w) for w in data)
 

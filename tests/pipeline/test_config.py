@@ -117,6 +117,15 @@ def test_vocabulary_file_relative_to_config(tmp_path):
     assert config.heads[0].label_vocabulary == ("a", "b", "c")
 
 
+def test_a_vocabulary_file_with_a_byte_order_mark(tmp_path):
+    """An editor's UTF-8 BOM is not part of the first word (it once made a
+    third of the examples 'not in label_vocabulary' under skip)."""
+    (tmp_path / "tags.txt").write_bytes(b"\xef\xbb\xbfa\nb\nc\n")
+    text = edit(None, lambda d: d["heads"][0].update(label_vocabulary={"file": "tags.txt"}))
+    config = load_config(write(tmp_path, text))
+    assert config.heads[0].label_vocabulary == ("a", "b", "c")
+
+
 def test_vocabulary_refs(tmp_path):
     def change(d):
         d["transform"] = {"tft_output": "tft"}
@@ -222,6 +231,8 @@ ERRORS = [
     (_set(["heads", 1, "loss_reduction"], "mean"), "heads[1].loss_reduction",
      ["sum_over_batch_size"]),
     (_set(["head_weights"], [1.0]), "head_weights", ["2 non-negative numbers"]),
+    (_set(["head_weights"], [1.0, float("inf")]), "head_weights", ["each finite", "inf"]),
+    (_set(["head_weights"], [float("nan"), 1.0]), "head_weights", ["each finite", "nan"]),
     (_set(["metrics", "auc", "method"], "roc"), "metrics.auc.method", ["histogram, exact"]),
     (_set(["metrics", "auc"], {"method": "exact", "buckets": 10}), "metrics.auc.buckets",
      ["method: histogram"]),
