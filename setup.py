@@ -6,7 +6,7 @@ file). Beam's DataflowRunner builds an sdist of this project with
 `python setup.py sdist`, and stages it as `workflow.tar.gz`; each worker
 then runs `pip install workflow.tar.gz`, which installs `heads`, `pipeline`
 (with the demo files in pipeline/data/) and the pinned dependencies.
-tests/test_dataflow.py builds that sdist, installs it into a fresh virtualenv
+tests/pipeline/runtime/test_dataflow.py builds that sdist, installs it into a fresh virtualenv
 and runs `headeval demo` from it.
 
 `python setup.py sdist` runs with whatever setuptools the launching
