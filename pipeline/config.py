@@ -303,15 +303,15 @@ _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _c
 def _read_text(path):
     """A UTF-8 text file (the config, a vocabulary file) without a leading
     byte-order mark (an editor's BOM would otherwise stick to the first
-    vocabulary word): local ones here, others through
-    `pipeline.io.files.read_text` (Beam's FileSystems)."""
+    vocabulary word), as `pipeline.io.files.read_text` reads it: local ones
+    here, others through it (Beam's FileSystems)."""
     if is_local(path):
         with open(local_path(path), encoding="utf-8-sig") as f:
             return f.read()
     # Imported here, not with the module: it imports Beam and pyarrow (seconds),
     # which loading a local config does not need.
     from pipeline.io.files import read_text
-    return read_text(path).removeprefix("\ufeff")
+    return read_text(path)
 
 
 def resolve_path(path: str, base_dir: Optional[str]) -> str:

@@ -86,13 +86,14 @@ def open_records(path: str):
 
 
 def read_text(path: str) -> str:
-    """A UTF-8 text file, local or on any filesystem Beam knows."""
+    """A UTF-8 text file, local or on any filesystem Beam knows, without a
+    leading byte-order mark (an editor's BOM is not part of the text)."""
     path = local_path(path)
     if not is_uri(path):
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding="utf-8-sig") as f:
             return f.read()
     with FileSystems.open(path) as f:
-        return f.read().decode("utf-8")
+        return f.read().decode("utf-8-sig")
 
 
 # -- Folders ---------------------------------------------------------------------

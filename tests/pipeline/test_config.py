@@ -336,6 +336,18 @@ def test_config_and_vocabulary_on_an_object_store(tmp_path):
     assert config.output == "fakegs://bucket/cfg/out/report"
 
 
+def test_a_vocabulary_file_with_a_byte_order_mark_on_an_object_store(tmp_path):
+    """The BOM rule holds for files read through Beam's FileSystems too."""
+    use_root(tmp_path)
+    folder = tmp_path / "bucket" / "cfg"
+    folder.mkdir(parents=True)
+    (folder / "tags.txt").write_bytes(b"\xef\xbb\xbfa\nb\nc\n")
+    text = edit(None, lambda d: d["heads"][0].update(label_vocabulary={"file": "tags.txt"}))
+    (folder / "eval.yaml").write_text(text)
+    config = load_config("fakegs://bucket/cfg/eval.yaml")
+    assert config.heads[0].label_vocabulary == ("a", "b", "c")
+
+
 def test_min_auc_buckets_is_the_heads_coarsest_layout(tmp_path):
     from heads import buckets
     from pipeline.config import MIN_AUC_BUCKETS
