@@ -58,7 +58,9 @@ def slice_value_strings(values: np.ndarray) -> np.ndarray:
     if values.dtype.kind in "SOU":
         return np.array([slice_text(v) for v in values.tolist()], dtype=object)
     if values.dtype.kind == "f":
-        return np.array([_float_text(v) for v in values], dtype=object)
+        # + 0 turns -0.0 into 0.0: one value, one slice, whichever sign a
+        # batch happens to hold (np.unique keeps either).
+        return np.array([_float_text(v) for v in values + values.dtype.type(0)], dtype=object)
     return values.astype(str).astype(object)
 
 

@@ -45,6 +45,14 @@ def test_segments_from_a_known_factorization_match_those_computed():
 
 # -- slice strings: no two slices print alike -----------------------------------------
 
+def test_zero_and_negative_zero_are_one_slice():
+    """-0.0 == 0.0: the same slice, whichever sign a batch holds (hypothesis
+    found them as two slices when they came in different batches)."""
+    from pipeline.evaluate.slicing import slice_value_strings
+    assert slice_value_strings(np.array([-0.0], np.float32)).tolist() == \
+        slice_value_strings(np.array([0.0], np.float32)).tolist() == ["0"]
+
+
 def _decode_slice(text):
     """An independent reading of the documented slice-string rule (README,
     "The report"): [(feature, value bytes)], splitting at unescaped `,` and
