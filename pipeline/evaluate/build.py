@@ -25,13 +25,23 @@ if tuple(HEAD_CLASSES) != HEAD_TYPES:  # the config's list of types is the one d
 
 
 def import_loss_fn(spec: Union[str, Callable, None]) -> Optional[Callable]:
-    """'package.module:function' -> the function (runs user code: documented)."""
+    """'package.module:function' -> the function (runs user code: documented).
+    One that cannot be imported, or is not callable, is a ValueError saying
+    why (the driver checks every head's before the workers start)."""
     if spec is None or callable(spec):
         return spec
     module, _, attr = str(spec).partition(":")
     if not module or not attr:
         raise ValueError("loss_fn must be 'module:function'; got %r" % (spec,))
-    return getattr(importlib.import_module(module), attr)
+    try:
+        loaded = importlib.import_module(module)
+    except Exception as e:  # user code: any error on import is the config's
+        raise ValueError("loss_fn %r: cannot import module %r: %s: %s"
+                         % (spec, module, type(e).__name__, e)) from e
+    function = getattr(loaded, attr, None)
+    if not callable(function):
+        raise ValueError("loss_fn %r: module %r has no function %r" % (spec, module, attr))
+    return function
 
 
 def build_head(head_cfg: HeadConfig, auc_method: str = "histogram",
@@ -48,8 +58,8 @@ def build_head(head_cfg: HeadConfig, auc_method: str = "histogram",
         kwargs.update(auc_method=auc_method, auc_buckets=auc_buckets)
     vocabulary = head_cfg.label_vocabulary
     if vocabulary is not None and not isinstance(vocabulary, (list, tuple)):
-        raise ValueError("heads[%s].label_vocabulary was not resolved to a list: %r"
-                         % (head_cfg.name, vocabulary))
+        raise ValueError("%s.label_vocabulary was not resolved to a list: %r"
+                         % (head_cfg.ref, vocabulary))
     if kind == BINARY:
         return cls(thresholds=head_cfg.thresholds, label_vocabulary=vocabulary, **kwargs)
     if kind == MULTI_CLASS:
@@ -69,6 +79,12 @@ def build_heads(config: Config) -> tuple:
     multi = len(config.heads) > 1
     built = []
     for i, h in enumerate(config.heads):
+        try:
+            import_loss_fn(h.loss_fn)
+        except ValueError as e:
+            key = "heads[%d].loss_fn" % i
+            raise ConfigError("%s: `%s`: %s" % (config.source, key, e), config.source,
+                              key) from e
         try:
             built.append(build_head(h, auc.method, auc.buckets, named=multi))
         except ValueError as e:
