@@ -165,6 +165,12 @@ class HeadConfig:
     loss_fn: str = None
 
     @property
+    def ref(self) -> str:
+        """How messages name the head: `heads[NAME]`, or `heads[0]` for the
+        one head of a config that leaves it unnamed."""
+        return "heads[%s]" % (0 if self.name is None else self.name)
+
+    @property
     def logits_dimension(self) -> int:
         if self.type == BINARY:
             return 1
@@ -284,10 +290,17 @@ class _StrictLoader(yaml.SafeLoader):
     """safe_load, but a key given twice is an error, not a silent overwrite."""
 
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 def _construct_mapping(loader, node, deep=False):
-    loader.flatten_mapping(node)
+    """A key written twice in one mapping is refused. Keys that a `<<`
+    merge brings in are not the mapping's own: the mapping's own keys
+    override them, as YAML's merge-key rule says."""
     seen = {}
     for key_node, _ in node.value:
+        if key_node.tag == _MERGE_TAG:
+            continue
         key = loader.construct_object(key_node, deep=True)
         if key in seen:
             raise yaml.constructor.ConstructorError(

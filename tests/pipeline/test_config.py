@@ -262,6 +262,28 @@ def test_duplicate_key_is_an_error(tmp_path):
         load_config(path)
 
 
+def test_merge_keys_are_yaml_not_duplicates(tmp_path):
+    """`<<: *anchor` brings keys in; the mapping's own keys override them
+    (they were refused as written twice). A key written twice by hand still is."""
+    text = BASE.replace("  - name: clicked\n    type: binary\n    label: y\n"
+                        "    thresholds: [0.5]\n",
+                        "  - &clicked\n    name: clicked\n    type: binary\n    label: y\n"
+                        "    thresholds: [0.5]\n"
+                        "  - <<: *clicked\n    name: clicked_str\n    label: y_str\n"
+                        "    label_vocabulary: [neg, pos]\n")
+    text = text.replace("head_weights: [1.0, 0.5]", "head_weights: [1.0, 0.5, 0.5]")
+    text = text.replace("clicked: score}", "clicked: score, clicked_str: score}")
+    assert text.count("<<: *clicked") == 1
+    config = load_config(write(tmp_path, text))
+    by_name = {h.name: h for h in config.heads}
+    assert by_name["clicked_str"].label == "y_str"
+    assert by_name["clicked_str"].thresholds == by_name["clicked"].thresholds == (0.5,)
+    assert by_name["clicked_str"].type == "binary"
+    with pytest.raises(ConfigError, match="'label' appears twice"):
+        load_config(write(tmp_path, text.replace("    label: y_str\n",
+                                                 "    label: y_str\n    label: y\n")))
+
+
 def test_invalid_yaml_and_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(write(tmp_path, "input: [unclosed\n"))
