@@ -63,8 +63,8 @@ class RowChecks:
                 values = np.asarray(head_logits, np.float64).reshape(len(head_logits), -1)
                 source = self.head_inputs.logits_source(cfg.name, model_logits)
                 mark(~np.isfinite(values).all(axis=1), LOGITS_NOT_FINITE, source,
-                     lambda r, v=values, c=cfg, s=source: "heads[%s] logits (%s) must be "
-                     "finite; got %s" % (c.name, _describe_source(s), v[r].tolist()))
+                     lambda r, v=values, c=cfg, s=source: "%s logits (%s) must be "
+                     "finite; got %s" % (c.ref, _describe_source(s), v[r].tolist()))
             self.check_labels(cfg, head_labels, mark)
             weight = cfg.weight_column
             if weight is not None and weight in features:
@@ -94,7 +94,7 @@ class RowChecks:
         """Marks the rows whose labels head `cfg` cannot take: `labels` as
         `HeadInputs.labels` gives them; `mark(mask per row, kind, feature,
         message of a row)`."""
-        name, feature = cfg.name, cfg.label
+        name, feature = cfg.ref, cfg.label
         vocab = cfg.label_vocabulary
         if isinstance(labels, tf.SparseTensor):
             values, rows = labels.values.numpy(), labels.indices.numpy()[:, 0]
@@ -104,7 +104,7 @@ class RowChecks:
         if values.dtype.kind in "SOU":
             if vocab is None:
                 bad_values = np.ones(values.shape, bool)
-                why = "is a string but heads[%s] has no label_vocabulary" % name
+                why = "is a string but %s has no label_vocabulary" % name
                 kind = LABEL_NOT_IN_VOCABULARY
             else:
                 bad_values = ~np.isin(values, np.asarray(vocab, dtype=str)) \
@@ -130,10 +130,10 @@ class RowChecks:
             per_row = bad_values.reshape(len(bad_values), -1).any(axis=1) if bad_values.ndim \
                 else bad_values
             shown = values.reshape(len(values), -1) if values.ndim else values
-            mark(per_row, kind, feature, lambda r: "heads[%s].label %r %s; got %s"
+            mark(per_row, kind, feature, lambda r: "%s.label %r %s; got %s"
                  % (name, feature, why, _show(shown[r])))
         else:
             bad_rows = np.zeros(labels.dense_shape.numpy()[0], bool)
             bad_rows[rows[bad_values]] = True
-            mark(bad_rows, kind, feature, lambda r: "heads[%s].label %r %s; got %s"
+            mark(bad_rows, kind, feature, lambda r: "%s.label %r %s; got %s"
                  % (name, feature, why, _show(values[rows == r])))

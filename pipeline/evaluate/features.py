@@ -152,7 +152,7 @@ class HeadInputs:
     def labels(head_cfg: HeadConfig, features: dict) -> Labels:
         """One head's labels from the parsed features: a multi-hot array or
         a SparseTensor of class ids (multi_label), else a `[B, n]` array."""
-        values = config_feature(features, head_cfg.label, "heads[%s].label" % head_cfg.name)
+        values = config_feature(features, head_cfg.label, head_cfg.ref + ".label")
         if head_cfg.type == "multi_label":
             indicator = multi_hot(values, head_cfg.n_classes)
             if indicator is not None:
@@ -163,8 +163,8 @@ class HeadInputs:
                 return sparse
             return np.asarray(values)
         if sparse is not None:
-            raise ConfigError("heads[%s].label %r is var-length; a %s head needs one value per "
-                              "example" % (head_cfg.name, head_cfg.label, head_cfg.type))
+            raise ConfigError("%s.label %r is var-length; a %s head needs one value per "
+                              "example" % (head_cfg.ref, head_cfg.label, head_cfg.type))
         values = np.asarray(values)
         if values.ndim == 1:
             values = values[:, None]

@@ -352,3 +352,16 @@ def test_skip_equals_the_valid_records_alone(tmp_path_factory, seed, n, bad, bat
         got = mixed_values[key]
         assert (math.isnan(got) and math.isnan(want)) or abs(got - want) <= 1e-9 * abs(want) \
             + 1e-12, (key, got, want)
+
+
+def test_messages_name_an_unnamed_head_by_its_entry(tmp_path):
+    """One unnamed head: a bad label names `heads[0]` (it said `heads[None]`)."""
+    records = good_records(good_arrays(20, 4))
+    records.insert(5, valid(y_bin="maybe"))
+    write_records(tmp_path / "data" / "part-0.tfrecord", records)
+    config = make_config(str(tmp_path), model={"logits": "z_bin"}, slices=[[]],
+                         heads=[dict(CONFIG["heads"][0], name=None)])
+    with pytest.raises(BadRecordError) as info:
+        run_pipeline(config, str(tmp_path / "out"), beam_argv=RUNNER)
+    message = str(info.value)
+    assert "heads[0].label 'y_bin'" in message and "None" not in message, message
