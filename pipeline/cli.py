@@ -29,7 +29,7 @@ import os
 import sys
 import threading
 
-from pipeline.errors import ConfigError, HeadevalError
+from pipeline.errors import ConfigError, HeadevalError, UsageError
 from pipeline.demo import DEFAULT_OUTPUT as DEFAULT_DEMO_OUTPUT
 from pipeline.report.text import FORMATS
 from pipeline.runtime.gc_tuning import import_uncollected
@@ -205,6 +205,9 @@ def main(argv=None) -> int:
         logging.getLogger(name).addFilter(_DropExpectedErrors())
     try:
         return args.func(args, extra)
+    except UsageError as e:
+        print("headeval %s: error: %s" % (args.command, e), file=sys.stderr)
+        return 2
     except HeadevalError as e:
         print("headeval %s: error: %s" % (args.command, e), file=sys.stderr)
         return 1

@@ -34,6 +34,11 @@ class HeadevalError(Exception):
         return str(self.args[0]) if self.args else ""
 
 
+class UsageError(HeadevalError, ValueError):
+    """A command line that asks for something that does not exist (an
+    unknown `--runner`): exit code 2, as for argparse's usage errors."""
+
+
 class ConfigError(HeadevalError, ValueError):
     """A config file that does not describe a valid evaluation.
 

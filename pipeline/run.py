@@ -33,6 +33,7 @@ from pipeline.report.schema import (COUNTS_FILE, REJECTED_DIR, REJECTED_SCHEMA, 
 from pipeline.report.stages import SliceRows, WriteReport, slice_tables
 from pipeline.runtime import dataflow
 from pipeline.runtime.beam_tuning import shorten_bundle_sampler_sleep
+from pipeline.runtime.runner_args import check_runner
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +182,7 @@ def run_pipeline(config: Config, output: str, overwrite: bool = False, beam_argv
     started = time.time()
     options = PipelineOptions(list(beam_argv or []))
     runner = options.view_as(StandardOptions).runner or "DirectRunner"
+    check_runner(runner)
     # -- Dataflow (pipeline/runtime/dataflow.py): workers cannot see local paths; a
     # template or --dry_run only builds the job: no counts, no report.
     dataflow.check_dataflow_run(config, output, options)

@@ -154,6 +154,25 @@ def test_run_config_error_is_one_line(tmp_path, fake_run, capsys):
     assert "Traceback" not in err and not fake_run
 
 
+@pytest.mark.parametrize("runner, words", [
+    ("NoSuchRunner", "Unexpected pipeline runner: NoSuchRunner"),
+    ("no_such_package.Runner", "No module named 'no_such_package'"),
+    ("collections.OrderedDict", "is not a Beam PipelineRunner"),
+])
+def test_run_with_an_unknown_runner_is_a_usage_error(tmp_path, capsys, runner, words):
+    """One line and exit 2, before any folder is made (a traceback and exit 1
+    from inside Beam before)."""
+    config = tmp_path / "eval.yaml"
+    config.write_text(CONFIG)
+    out = tmp_path / "out"
+    assert cli.main(["run", str(config), "--output", str(out), "--runner=" + runner]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("headeval run: error: --runner=%s: " % runner) or \
+        err.startswith("headeval run: error: --runner=%s is" % runner), err
+    assert words in err and err.count("\n") == 1, err
+    assert sorted(os.listdir(tmp_path)) == ["eval.yaml"]
+
+
 def test_other_commands_reject_unknown_options(report):
     with pytest.raises(SystemExit) as info:
         cli.main(["show", report, "--runner=X"])
