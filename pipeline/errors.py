@@ -113,6 +113,12 @@ class OutputExistsError(HeadevalError):
     path = property(lambda self: self.args[1])
 
 
+class DamagedReportError(HeadevalError):
+    """A report file that exists but cannot be what the run wrote: not
+    Parquet or JSON, a page checksum that fails, a column missing or of
+    another type. `show` and `report` say which file, in one line."""
+
+
 class CountMismatchError(HeadevalError):
     """Records read != evaluated + rejected: an example went missing."""
 

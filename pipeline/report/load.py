@@ -1,11 +1,29 @@
 """Reading a finished report back: the one home of the readers that `show`,
-`report`, `demo` and the HTML page share. Any Beam filesystem works."""
-from dataclasses import dataclass
+`report`, `demo` and the HTML page share. Any Beam filesystem works.
 
-from pipeline.errors import HeadevalError
+A file that is missing is said so (metrics.parquet) or shown as missing
+(curves.parquet, run.json); a file that is there but damaged (not Parquet
+or JSON, a failing page checksum, a column missing or of another type,
+run.json fields of the wrong kind) is a `DamagedReportError` naming it, in
+one line: never a traceback, and never numbers read from a broken file.
+"""
+from dataclasses import dataclass
+from numbers import Number
+
+import pyarrow as pa
+from apache_beam.io.filesystems import FileSystems
+
+from pipeline.errors import DamagedReportError, HeadevalError
 from pipeline.io.files import read_json, read_table
 from pipeline.io.paths import join
-from pipeline.report.schema import CURVES_FILE, METRICS_FILE, RUN_FILE
+from pipeline.report.schema import (CURVES_FILE, CURVES_SCHEMA, METRICS_FILE, METRICS_SCHEMA,
+                                    RUN_FILE)
+
+# run.json's fields that the readers use, and what each must be.
+_RUN_FIELDS = {"counts": dict, "config": dict, "wall_seconds": Number, "runner": str,
+               "config_file": str, "output": str, "started": str, "finished": str,
+               "beam_options": list, "versions": dict}
+_COUNT_FIELDS = ("read", "evaluated", "rejected")
 
 
 @dataclass
@@ -18,31 +36,98 @@ class Report:
     run: dict
 
 
+def _first_line(error) -> str:
+    text = str(error).strip()
+    return (text.splitlines()[0] if text else type(error).__name__)[:300]
+
+
+def _column_problem(table: pa.Table, schema: pa.Schema):
+    """Why `table` does not hold `schema`'s columns, or None. More columns
+    are fine (a later format adds some); the dictionary-encoded string
+    columns the writer makes read back as dictionaries."""
+    for field in schema:
+        if field.name not in table.schema.names:
+            return "it has no column %r" % field.name
+        kind = table.schema.field(field.name).type
+        if pa.types.is_dictionary(kind):
+            kind = kind.value_type
+        if pa.types.is_large_string(kind):
+            kind = pa.string()
+        if kind != field.type:
+            return "column %r is %s, not %s" % (field.name, kind, field.type)
+        if not field.nullable and table.column(field.name).null_count:
+            return "column %r holds nulls" % field.name
+    return None
+
+
+def _read_parquet(folder: str, name: str, schema: pa.Schema):
+    """The table of report file `name`, None when the file is not there."""
+    path = join(folder, name)
+    if not FileSystems.exists(path):
+        return None
+    try:
+        table = read_table(path)
+    except (pa.ArrowException, OSError, ValueError) as e:
+        raise DamagedReportError("%s is damaged: %s" % (path, _first_line(e)), path) from e
+    why = _column_problem(table, schema)
+    if why is not None:
+        raise DamagedReportError("%s is not a headeval %s: %s" % (path, name, why), path)
+    return table
+
+
 def read_metrics_rows(folder: str) -> list:
     """metrics.parquet of a report folder as row dicts; HeadevalError when
-    there is none to read."""
-    try:
-        return read_table(join(folder, METRICS_FILE)).to_pylist()
-    except (OSError, IOError) as e:
-        raise HeadevalError("%s is not a headeval report: cannot read %s (%s)"
-                            % (folder, METRICS_FILE, e)) from e
+    there is none to read, DamagedReportError when it is damaged."""
+    table = _read_parquet(folder, METRICS_FILE, METRICS_SCHEMA)
+    if table is None:
+        raise HeadevalError("%s is not a headeval report: it has no %s" % (folder, METRICS_FILE))
+    return table.to_pylist()
+
+
+def _run_problem(run):
+    """Why `run` (run.json read as JSON) is not what a run writes, or None."""
+    if not isinstance(run, dict):
+        return "it holds a JSON %s, not an object" % type(run).__name__
+    for field, kind in _RUN_FIELDS.items():
+        value = run.get(field)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            return "field %r is %s, not %s" % (field, type(value).__name__,
+                                               "a number" if kind is Number else kind.__name__)
+    for field in _COUNT_FIELDS:
+        value = (run.get("counts") or {}).get(field)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            return "field 'counts.%s' is %s, not an integer" % (field, type(value).__name__)
+    heads = (run.get("config") or {}).get("heads")
+    if heads is not None and not (isinstance(heads, list)
+                                  and all(isinstance(h, dict) for h in heads)):
+        return "field 'config.heads' is not a list of objects"
+    if any(not isinstance(a, str) for a in run.get("beam_options") or []):
+        return "field 'beam_options' is not a list of strings"
+    return None
 
 
 def read_run(folder: str):
-    """run.json of a report folder, or None when it is absent or unreadable
-    (an incomplete report: show what is there)."""
-    try:
-        return read_json(join(folder, RUN_FILE))
-    except (OSError, IOError, ValueError):
+    """run.json of a report folder, or None when it is absent (an
+    incomplete report: show what is there); DamagedReportError when it is
+    there but is not JSON or not what a run writes."""
+    path = join(folder, RUN_FILE)
+    if not FileSystems.exists(path):
         return None
+    try:
+        run = read_json(path)
+    except (OSError, ValueError) as e:  # ValueError: not JSON, or not UTF-8
+        raise DamagedReportError("%s is damaged: %s" % (path, _first_line(e)), path) from e
+    why = _run_problem(run)
+    if why is not None:
+        raise DamagedReportError("%s is not a headeval %s: %s" % (path, RUN_FILE, why), path)
+    return run
 
 
 def read_curves(folder: str):
-    """curves.parquet of a report folder as {column: [values]}, or None."""
-    try:
-        return read_table(join(folder, CURVES_FILE)).to_pydict()
-    except (OSError, IOError):
-        return None
+    """curves.parquet of a report folder as {column: [values]}, or None
+    when there is none; DamagedReportError when it is damaged."""
+    table = _read_parquet(folder, CURVES_FILE, CURVES_SCHEMA)
+    return None if table is None else table.to_pydict()
 
 
 def load_report(folder: str) -> Report:
