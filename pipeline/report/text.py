@@ -11,6 +11,20 @@ from pipeline.report.tables import (CALIBRATION_PREFIX, CONFUSION_METRIC, class_
                                     slice_tables)
 
 FORMATS = ("table", "csv", "json", "markdown")
+TEXT_COLUMNS = ("head", "slice", "metric", "class", "key")
+
+# Characters a terminal acts on instead of showing (control characters: the
+# escape that starts a colour or cursor sequence, newlines that forge rows;
+# bidirectional overrides that reorder what is read): `show` writes them
+# as `\xHH` / `\uHHHH`, so names from the data print as what they are.
+_UNPRINTABLE = {c: "\\x%02x" % c for c in list(range(0x20)) + list(range(0x7F, 0xA0))}
+_UNPRINTABLE.update({c: "\\u%04x" % c for c in list(range(0x202A, 0x202F))
+                     + list(range(0x2066, 0x206A))})
+
+
+def printable(text):
+    """`text` with the characters a terminal would act on written as escapes."""
+    return text.translate(_UNPRINTABLE) if isinstance(text, str) else text
 
 
 def _format_value(row):
@@ -117,6 +131,11 @@ def format_rows(rows: list, fmt: str = "table", counts: dict | None = None,
     """
     counts = slice_counts(rows) if counts is None else counts
     rows = order_rows(rows, counts, heads)
+    if fmt != "json":  # json.dumps escapes them itself
+        rows = [dict(r, **{c: printable(r[c]) for c in TEXT_COLUMNS if c in r}) for r in rows]
+        counts = {(printable(h), printable(s)): c for (h, s), c in counts.items()}
+        vocabularies = {printable(h): [printable(c) for c in classes]
+                        for h, classes in (vocabularies or {}).items()}
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else [],

@@ -321,6 +321,30 @@ def test_show_filters_and_formats(report, capsys):
     assert "match" in capsys.readouterr().err
 
 
+def test_show_writes_control_characters_from_the_data_as_escapes(tmp_path, capsys):
+    """Class names (from a label vocabulary) and head names holding a terminal
+    escape sequence, a newline or a bidirectional override print as
+    `\\xHH` / `\\uHHHH`: nothing the terminal would act on (printed raw before)."""
+    evil = "ant\x1b[2J\x1b]0;pwned\x07\nforged row\u202e"
+    rows = [row("h\x1b[31m", "", "example_count", 40.0),
+            row("h\x1b[31m", "", "auc/" + evil, 0.81, class_=evil),
+            row("h\x1b[31m", "", "recall/" + evil, 0.71, class_=evil)]
+    folder = tmp_path / "r"
+    folder.mkdir()
+    write_metrics(rows, str(folder / METRICS_FILE))
+    write_json({"config": {"heads": [{"name": "h\x1b[31m", "type": "multi_class",
+                                      "label_vocabulary": [evil, "zebra"]}]}},
+               str(folder / RUN_FILE))
+    for fmt in ("table", "csv", "markdown", "json"):
+        assert cli.main(["show", str(folder), "--format", fmt]) == 0
+        out = capsys.readouterr().out
+        assert not any(c in out for c in "\x1b\x07\u202e"), (fmt, out)
+        assert "forged row" not in out.replace("\\x0aforged row", "").replace(
+            "\\nforged row", ""), (fmt, out)
+    assert cli.main(["show", str(folder)]) == 0
+    assert "ant\\x1b[2J\\x1b]0;pwned\\x07\\x0aforged row\\u202e" in capsys.readouterr().out
+
+
 def test_show_needs_a_report(tmp_path, capsys):
     assert cli.main(["show", str(tmp_path)]) == 1
     assert "not a headeval report" in capsys.readouterr().err
