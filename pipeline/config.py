@@ -89,11 +89,13 @@ MAX_SLICE_VALUE_BYTES = 1024      # one slice value (a string feature's value)
 MAX_CONFUSION_MATRIX_CLASSES = 256  # heads.multi_class, repeated: a test keeps them equal
 MAX_MESSAGE_VALUE = 200           # characters of a value shown in an error message
 # heads' AUC layout, repeated (a test keeps them equal): the default cap on a
-# histogram's buckets (heads.buckets.DEFAULT_MAX_BUCKETS), bytes per bucket
-# (heads.states.HistogramState) and the most points the report gives a curve.
+# histogram's buckets (heads.buckets.DEFAULT_MAX_BUCKETS) and the most points
+# the report gives a curve; and, measured (the test of `slice_bytes`), the
+# bytes of a full curve state per bucket and of a curve's report row.
 DEFAULT_AUC_BUCKETS = 9_000
-_BUCKET_BYTES = 36
 _CURVE_POINTS = 1000
+_BUCKET_BYTES = 56
+_CURVE_ROW_BYTES = 90
 
 _MISSING = object()
 
@@ -444,15 +446,15 @@ def slice_bytes(head: HeadConfig, auc: "AucConfig") -> int:
     """An upper estimate of the bytes one slice costs for `head`: its
     metric states at their largest and the report rows made from them.
 
-    Per AUC curve (one per binary head, one per class of the others): a
-    histogram of at most `buckets` entries of 36 bytes (method: exact grows
-    with the distinct scores instead, which no config bounds) and up to two
-    curves of `_CURVE_POINTS` report rows; per metric object and report row
-    about 1 KiB; the multi-class confusion matrix (up to
-    MAX_CONFUSION_MATRIX_CLASSES classes) n_classes^2 cells of about 720
-    bytes (state and row). tests/pipeline/test_config.py checks it against
-    real filled states."""
-    per_curve = 2 * _CURVE_POINTS * 80 + 4 * 1024
+    Per AUC curve (one per binary head, one per class of the others, and a
+    pooled one for multi-label): a histogram of at most `buckets` entries
+    (method: exact grows with the distinct scores instead, which no config
+    bounds) and up to two curves of `_CURVE_POINTS` report rows; per metric
+    object and report row about 1 KiB; the multi-class confusion matrix (up
+    to MAX_CONFUSION_MATRIX_CLASSES classes) n_classes^2 cells of about 720
+    bytes (state and row, as Python builds the rows). Checked against real
+    filled slices in tests/pipeline/test_config.py."""
+    per_curve = 2 * _CURVE_POINTS * _CURVE_ROW_BYTES + 4 * 1024
     if auc.method == HISTOGRAM:
         per_curve += (auc.buckets or DEFAULT_AUC_BUCKETS) * _BUCKET_BYTES
     thresholds = len(head.thresholds or ()) + 1
@@ -462,9 +464,9 @@ def slice_bytes(head: HeadConfig, auc: "AucConfig") -> int:
         return 16 * 1024 + head.label_dimension * 5 * 8
     n = head.n_classes
     per_class = per_curve + 4 * 1024
-    if head.type == MULTI_LABEL:
-        per_class += thresholds * 4 * 1024
     size = n * per_class + thresholds * 4 * 1024 + 16 * 1024
+    if head.type == MULTI_LABEL:
+        size += n * thresholds * 4 * 1024 + per_curve
     if head.type == MULTI_CLASS and n <= MAX_CONFUSION_MATRIX_CLASSES:
         size += n * n * 720
     return size
