@@ -23,7 +23,7 @@ The schema (README "Config reference" documents it for users):
                   thresholds, classes_for_class_based_metrics, label_dimension,
                   loss_reduction, loss_fn}]
     head_weights, slices, metrics: {auc: {method, buckets}}, bad_examples,
-    batch_size, output
+    batch_size, max_slices, output
 """
 import difflib
 import math
