@@ -7,6 +7,12 @@ from heads import (auc, base, common, keys, labels as labels_lib, losses, metric
 K = keys.MetricKeys
 P = keys.PredictionKeys
 
+# Beyond this many classes the extended metrics leave out the confusion
+# matrix: its n_classes^2 cells per slice (state, and as many report rows)
+# outgrow the per-class metrics (256 classes: 65,536 cells; 10,000 classes:
+# 10^8 cells, gigabytes per slice) and no one reads it.
+MAX_CONFUSION_MATRIX_CLASSES = 256
+
 
 class MultiClassHead(base.Head):
     """Single-label classification over `n_classes` > 2 with softmax
@@ -17,7 +23,8 @@ class MultiClassHead(base.Head):
     `label_vocabulary`. The predicted class is the argmax of the logits.
 
     `extended_metrics=True` adds per-class (one-vs-rest) precision, recall,
-    F1, AUC and AUC-PR, top-k accuracy and the confusion matrix.
+    F1, AUC and AUC-PR, top-k accuracy and, up to
+    `MAX_CONFUSION_MATRIX_CLASSES` classes, the confusion matrix.
     """
 
     def __init__(self, n_classes, weight_column=None, label_vocabulary=None,
@@ -48,6 +55,11 @@ class MultiClassHead(base.Head):
     @property
     def n_classes(self) -> int:
         return self._n_classes
+
+    @property
+    def has_confusion_matrix(self) -> bool:
+        """Whether the extended metrics include the confusion matrix."""
+        return self._extended and self._n_classes <= MAX_CONFUSION_MATRIX_CLASSES
 
     def _processed_labels(self, logits, labels):
         labels = labels_lib.check_dense_labels(labels, logits, 1)
@@ -98,7 +110,8 @@ class MultiClassHead(base.Head):
             w_cols = w[:, None] * tf.ones_like(label_hot)
             dense["ovr"] = segments.confusion_binned(label_hot, pred_hot, w_cols, (0.5,),
                                                      per_class=True)
-            dense["confusion"] = segments.Binned(label * n + pred, w, (n, n))
+            if self.has_confusion_matrix:
+                dense["confusion"] = segments.Binned(label * n + pred, w, (n, n))
             true_logit = tf.reduce_sum(z * label_hot, axis=-1, keepdims=True)
             rank = tf.reduce_sum(tf.cast(z > true_logit, tf.float64), axis=-1)
             dense["top_k"] = tf.stack([w * tf.cast(rank < k, tf.float64) for k in self._top_k], -1) \
@@ -126,6 +139,8 @@ class MultiClassHead(base.Head):
                 specs.append(S(inf.key, lambda cls_=metric_cls, inf=inf: cls_(inf),
                                base.absorb_confusion("ovr", (c, 0))))
             specs.append(self._curve("ovr_auc", c, class_id=c))
+        if not self.has_confusion_matrix:
+            return specs
         names = [keys.class_name(c, self._vocabulary_words()) for c in range(self._n_classes)]
         specs.append(S(self._key(K.CONFUSION_MATRIX),
                        lambda: M.ConfusionMatrix(info(K.CONFUSION_MATRIX), self._n_classes, names),

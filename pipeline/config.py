@@ -23,12 +23,13 @@ The schema (README "Config reference" documents it for users):
                   thresholds, classes_for_class_based_metrics, label_dimension,
                   loss_reduction, loss_fn}]
     head_weights, slices, metrics: {auc: {method, buckets}}, bad_examples,
-    batch_size, output
+    batch_size, max_slices, output
 """
 import difflib
 import math
 import os
 import posixpath
+import reprlib
 from dataclasses import dataclass, field
 from typing import List, Optional, Tuple, Union
 
@@ -75,6 +76,26 @@ DEFAULT_SIGNATURE = "serving_default"
 # (heads.buckets.num_buckets(0)); a smaller cap cannot hold it. A constant
 # here so that loading a config needs no TensorFlow; a test keeps them equal.
 MIN_AUC_BUCKETS = 252
+
+# Limits that keep a run's memory bounded whatever the config or the data
+# (docs/reliability.md, "Limits"). Each is checked before the pipeline starts
+# where the config alone decides it, else where the data shows it.
+MAX_YAML_NODES = 1_000_000        # nodes of the config's YAML, aliases expanded
+MAX_FEATURE_VALUES = 1_000_000    # values per example of one fixed-length feature
+MAX_BATCH_BYTES = 1 << 30         # batch_size x the fixed-length features' bytes
+MAX_SLICE_BYTES = 1 << 30         # estimated metric state and report rows per slice
+DEFAULT_MAX_SLICES = 10_000       # distinct slices of one slice spec (`max_slices`)
+MAX_SLICE_VALUE_BYTES = 1024      # one slice value (a string feature's value)
+MAX_CONFUSION_MATRIX_CLASSES = 256  # heads.multi_class, repeated: a test keeps them equal
+MAX_MESSAGE_VALUE = 200           # characters of a value shown in an error message
+# heads' AUC layout, repeated (a test keeps them equal): the default cap on a
+# histogram's buckets (heads.buckets.DEFAULT_MAX_BUCKETS) and the most points
+# the report gives a curve; and, measured (the test of `slice_bytes`), the
+# bytes of a full curve state per bucket and of a curve's report row.
+DEFAULT_AUC_BUCKETS = 9_000
+_CURVE_POINTS = 1000
+_BUCKET_BYTES = 56
+_CURVE_ROW_BYTES = 90
 
 _MISSING = object()
 
@@ -203,6 +224,7 @@ class Config:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     bad_examples: str = DEFAULT_BAD_EXAMPLES
     batch_size: int = DEFAULT_BATCH_SIZE
+    max_slices: int = DEFAULT_MAX_SLICES
     output: str = None
     source: str = None
 
@@ -249,6 +271,7 @@ class Config:
                                              "buckets": self.metrics.auc.buckets})}
         out["bad_examples"] = self.bad_examples
         out["batch_size"] = self.batch_size
+        out["max_slices"] = self.max_slices
         if self.output is not None:
             out["output"] = self.output
         return out
@@ -287,7 +310,49 @@ def _drop_none(d):
 # -- Loading --------------------------------------------------------------------
 
 class _StrictLoader(yaml.SafeLoader):
-    """safe_load, but a key given twice is an error, not a silent overwrite."""
+    """safe_load, but a key given twice is an error, not a silent overwrite,
+    and a document of more than MAX_YAML_NODES nodes, aliases expanded, is
+    refused before it is built (a 'billion laughs' document of a few
+    hundred bytes would otherwise expand to gigabytes)."""
+
+    def construct_document(self, node):
+        size = _expanded_size(node)
+        if size > MAX_YAML_NODES:
+            raise yaml.constructor.ConstructorError(
+                None, None, "the document expands to more than %d YAML nodes (aliases "
+                "expanded, or an alias inside its own anchor); a config needs far fewer"
+                % MAX_YAML_NODES,
+                node.start_mark)
+        return super().construct_document(node)
+
+
+def _expanded_size(root):
+    """Nodes of a composed YAML graph with every alias expanded, counted
+    without expanding them (each node once, its size memoized), so a bomb
+    costs its own size to measure. Iterative: a deep document needs no
+    recursion here."""
+    sizes, open_nodes = {}, set()
+    stack = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if id(node) in sizes and not done:
+            continue
+        if not done and id(node) in open_nodes:  # an alias inside its own anchor
+            return math.inf
+        open_nodes.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        else:
+            children = []
+        if done:
+            sizes[id(node)] = min(1 + sum(sizes[id(c)] for c in children), MAX_YAML_NODES + 1)
+            open_nodes.discard(id(node))
+            continue
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
+    return sizes[id(root)]
 
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -304,8 +369,8 @@ def _construct_mapping(loader, node, deep=False):
         key = loader.construct_object(key_node, deep=True)
         if key in seen:
             raise yaml.constructor.ConstructorError(
-                None, None, "key %r appears twice (first on line %d)"
-                % (key, seen[key] + 1), key_node.start_mark)
+                None, None, "key %s appears twice (first on line %d)"
+                % (_show(key), seen[key] + 1), key_node.start_mark)
         seen[key] = key_node.start_mark.line
     return yaml.SafeLoader.construct_mapping(loader, node, deep)
 
@@ -352,13 +417,20 @@ def load_config(path: Union[str, os.PathLike]) -> "Config":
     try:
         text = _read_text(path)
     except (OSError, IOError) as e:
-        raise ConfigError("%s: cannot read the config file: %s" % (path, e), path) from e
+        raise ConfigError("%s: cannot read the config file: %s" % (path, clip(e)), path) from e
     except UnicodeDecodeError as e:
-        raise ConfigError("%s: the config file is not UTF-8 text: %s" % (path, e), path) from e
+        raise ConfigError("%s: the config file is not UTF-8 text: %s" % (path, clip(e)),
+                          path) from e
     try:
         data = yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as e:
-        raise ConfigError("%s: not valid YAML: %s" % (path, e), path) from e
+        # One line: PyYAML's message spreads the context and its snippet over several.
+        raise ConfigError("%s: not valid YAML: %s" % (path, clip(" ".join(str(e).split()), 600)),
+                          path) from e
+    except (ValueError, RecursionError) as e:  # an int past Python's digit limit; deep nesting
+        raise ConfigError("%s: not a config YAML can load: %s" % (
+            path, clip(e) if isinstance(e, ValueError) else "it is nested too deeply"),
+            path) from e
     if is_local(path):
         path = os.path.abspath(local_path(path))
         base_dir = os.path.dirname(path)
@@ -373,11 +445,71 @@ def parse_config(data: dict, file: str = "<config>", base_dir: Optional[str] = N
     return _Parser(file, base_dir).config(data)
 
 
+# -- Limits ---------------------------------------------------------------------
+
+def _bytes(n) -> str:
+    """1536 -> '1.5 KiB' (for messages)."""
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return ("%d %s" if unit == "bytes" else "%.1f %s") % (n, unit)
+        n /= 1024
+
+
+def slice_bytes(head: HeadConfig, auc: "AucConfig") -> int:
+    """An upper estimate of the bytes one slice costs for `head`: its
+    metric states at their largest and the report rows made from them.
+
+    Per AUC curve (one per binary head, one per class of the others, and a
+    pooled one for multi-label): a histogram of at most `buckets` entries
+    (method: exact grows with the distinct scores instead, which no config
+    bounds) and up to two curves of `_CURVE_POINTS` report rows; per metric
+    object and report row about 1 KiB; the multi-class confusion matrix (up
+    to MAX_CONFUSION_MATRIX_CLASSES classes) n_classes^2 cells of about 720
+    bytes (state and row, as Python builds the rows). Checked against real
+    filled slices in tests/pipeline/test_config.py."""
+    per_curve = 2 * _CURVE_POINTS * _CURVE_ROW_BYTES + 4 * 1024
+    if auc.method == HISTOGRAM:
+        per_curve += (auc.buckets or DEFAULT_AUC_BUCKETS) * _BUCKET_BYTES
+    thresholds = len(head.thresholds or ()) + 1
+    if head.type == BINARY:
+        return per_curve + thresholds * 4 * 1024 + 16 * 1024
+    if head.type == REGRESSION:
+        return 16 * 1024 + head.label_dimension * 5 * 8
+    n = head.n_classes
+    per_class = per_curve + 4 * 1024
+    size = n * per_class + thresholds * 4 * 1024 + 16 * 1024
+    if head.type == MULTI_LABEL:
+        size += n * thresholds * 4 * 1024 + per_curve
+    if head.type == MULTI_CLASS and n <= MAX_CONFUSION_MATRIX_CLASSES:
+        size += n * n * 720
+    return size
+
+
 # -- Validation -----------------------------------------------------------------
 
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict, _REPR.maxtuple = 3, 10, 6, 10
+_REPR.maxstring = _REPR.maxother = _REPR.maxlong = MAX_MESSAGE_VALUE
+
+
 def _show(value, limit=80):
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    """A user value for an error message: repr'd without building the whole
+    of a huge one (reprlib bounds each level), then cut to `limit` chars."""
+    try:
+        text = _REPR.repr(value)
+    except ValueError:  # an int past Python's digit limit for str()
+        text = "<an integer of more than %d digits>" % (value.bit_length() * 3 // 10)
+    return clip(text, limit)
+
+
+def clip(text: str, limit: int = MAX_MESSAGE_VALUE) -> str:
+    """`text` cut to about `limit` characters, saying how long it was: every
+    name or value from a config or a record goes through this (or `_show`)
+    on its way into an error message."""
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    return "%s... (%d chars)" % (text[:limit], len(text))
 
 
 def _is_int(value):
@@ -405,7 +537,8 @@ class _Parser:
             found = _show(got)
             if isinstance(got, bool):
                 hint = hint or "YAML reads yes/no/on/off/true/false as booleans: quote the value"
-        message = "%s: `%s` must be %s; got %s" % (self.file, key, expected, found)
+        message = "%s: `%s` must be %s; got %s" % (self.file, clip(key), clip(expected, 400),
+                                                   found)
         if hint:
             message += " (%s)" % hint
         raise ConfigError(message, self.file, key)
@@ -415,9 +548,10 @@ class _Parser:
             self.fail(key, what, value)
         for k in value:
             if not isinstance(k, str):
-                self.fail("%s.%s" % (key, k) if key else str(k), "a key that is a string", k)
+                self.fail("%s.%s" % (key, _show(k)) if key else _show(k),
+                          "a key that is a string", k)
             if k not in allowed:
-                path = "%s.%s" % (key, k) if key else k
+                path = clip("%s.%s" % (key, k) if key else k)
                 close = difflib.get_close_matches(k, allowed, n=1)
                 message = "%s: unknown key `%s`; expected one of: %s" % (
                     self.file, path, ", ".join(allowed))
@@ -466,7 +600,8 @@ class _Parser:
         if data is None:
             raise ConfigError("%s: the config file is empty" % self.file, self.file, "")
         self.mapping(data, "", ("input", "model", "transform", "heads", "head_weights",
-                                "slices", "metrics", "bad_examples", "batch_size", "output"),
+                                "slices", "metrics", "bad_examples", "batch_size", "max_slices",
+                                "output"),
                      required=("input", "model", "heads"), what="a mapping of sections")
         inp = self.input(data["input"])
         features = inp.features
@@ -485,13 +620,45 @@ class _Parser:
         bad = self.string(bad, "bad_examples", BAD_EXAMPLES)
         batch_size = data.get("batch_size", DEFAULT_BATCH_SIZE)
         batch_size = self.integer(batch_size, "batch_size")
+        self.check_batch_bytes(inp.features, batch_size)
+        max_slices = self.integer(data.get("max_slices", DEFAULT_MAX_SLICES), "max_slices")
+        self.check_slice_bytes(heads, metrics.auc)
         output = None
         if data.get("output") is not None:
             output = self.path(data["output"], "output")
         return Config(input=inp, model=model, heads=heads, transform=transform,
                       head_weights=head_weights, slices=slices, metrics=metrics,
-                      bad_examples=bad, batch_size=batch_size, output=output,
+                      bad_examples=bad, batch_size=batch_size, max_slices=max_slices,
+                      output=output,
                       source=None if self.file == "<config>" else self.file)
+
+    def check_batch_bytes(self, features, batch_size):
+        """Refuses a batch the parser cannot hold: batch_size x the bytes of
+        every fixed-length feature (strings counted as 8), over MAX_BATCH_BYTES."""
+        per_example = sum(f.size * (4 if f.dtype == "float32" else 8)
+                          for f in features.values() if not f.varlen)
+        if batch_size * per_example > MAX_BATCH_BYTES:
+            self.fail("batch_size", "small enough that a batch of the fixed-length features "
+                      "fits in %s" % _bytes(MAX_BATCH_BYTES), batch_size,
+                      hint="%d examples x %s each = %s; lower batch_size" % (
+                          batch_size, _bytes(per_example), _bytes(batch_size * per_example)))
+
+    def check_slice_bytes(self, heads, auc):
+        """Refuses heads whose metric state and report rows for one slice
+        (`slice_bytes`, an upper estimate) add up to more than MAX_SLICE_BYTES:
+        every slice holds that much, on the workers and in the report."""
+        sizes = [slice_bytes(h, auc) for h in heads]
+        if sum(sizes) <= MAX_SLICE_BYTES:
+            return
+        i = max(range(len(heads)), key=sizes.__getitem__)
+        h = heads[i]
+        key = "heads[%d].%s" % (i, "n_classes" if h.n_classes else "thresholds")
+        raise ConfigError(
+            "%s: `%s`: the heads need about %s of metric state and report rows per slice "
+            "(heads[%d]: %s); the limit is %s per slice: evaluate fewer classes or "
+            "thresholds%s" % (self.file, key, _bytes(sum(sizes)), i, _bytes(sizes[i]),
+                              _bytes(MAX_SLICE_BYTES), ", or lower metrics.auc.buckets"
+                              if auc.method == HISTOGRAM else ""), self.file, key)
 
     def input(self, data):
         self.mapping(data, "input", ("pattern", "features"), ("pattern", "features"))
@@ -517,6 +684,10 @@ class _Parser:
         if not isinstance(shape, list) or not all(_is_int(d) and d >= 1 for d in shape):
             self.fail(key + ".shape", "a list of positive integers ([] for a scalar)", shape)
         shape = tuple(shape)
+        if math.prod(shape) > MAX_FEATURE_VALUES:
+            self.fail(key + ".shape", "a shape of at most %d values per example (the parser "
+                      "holds batch_size x that many)" % MAX_FEATURE_VALUES, list(shape),
+                      hint="it has %d" % math.prod(shape))
         if varlen and shape:
             self.fail(key + ".shape", "absent for a varlen feature (it has any number of "
                       "values)", list(shape))
@@ -692,8 +863,9 @@ class _Parser:
             try:
                 text = _read_text(path)
             except (OSError, IOError, UnicodeDecodeError) as e:
-                raise ConfigError("%s: `%s.file` must be a readable UTF-8 text file; got %r (%s)"
-                                  % (self.file, key, path, e), self.file, key + ".file") from e
+                raise ConfigError("%s: `%s.file` must be a readable UTF-8 text file; got %s (%s)"
+                                  % (self.file, key, _show(path, MAX_MESSAGE_VALUE),
+                                     clip(e)), self.file, key + ".file") from e
             words = text.splitlines()
             if words and words[-1] == "":
                 words.pop()

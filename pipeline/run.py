@@ -1,6 +1,6 @@
 """Build and run the evaluation pipeline; write the report (README.md, "The report").
 
-    ReadBatches ─> EvaluateBatches ─┬─ metrics ─> CombinePerKey(MergeMetrics) ─> SliceRows ─> ToList ─> WriteReport
+    ReadBatches ─> EvaluateBatches ─┬─ metrics ─> CombinePerKey(MergeMetrics) ─> SliceRows ─> GatherSlices ─> WriteReport
                                     ├─ counts ──> CombineGlobally(SumCounts) ─> counts file
                                     └─ rejected ─> WriteToParquet(rejected/)      (skip only)
 
@@ -30,7 +30,7 @@ from pipeline.io.reader import ReadBatches
 from pipeline.report.output import ReportOutput
 from pipeline.report.schema import (COUNTS_FILE, REJECTED_DIR, REJECTED_SCHEMA, REPORT_FORMAT,
                                     REPORT_MARKER, RUN_FILE)
-from pipeline.report.stages import SliceRows, WriteReport, slice_tables
+from pipeline.report.stages import SliceRows, WriteReport, gather_slices, slice_tables
 from pipeline.runtime import dataflow
 from pipeline.runtime.beam_tuning import shorten_bundle_sampler_sleep
 from pipeline.runtime.runner_args import check_runner
@@ -54,7 +54,7 @@ def build_pipeline(pipeline: beam.Pipeline, config: Config, folder: str) -> beam
     _ = (results[METRICS_TAG]
          | "MergePerSlice" >> beam.CombinePerKey(MergeMetrics())
          | "SliceRows" >> beam.ParDo(SliceRows(head_names))
-         | "GatherSlices" >> beam.combiners.ToList()
+         | "GatherSlices" >> gather_slices(config.slices, config.max_slices)
          | "WriteReport" >> beam.ParDo(WriteReport(
              folder, config.slices, slice_tables("", empty_metrics, head_names))))
     _ = (results[COUNTS_TAG]

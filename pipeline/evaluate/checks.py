@@ -11,15 +11,19 @@ from typing import Callable, Optional
 import numpy as np
 import tensorflow as tf
 
-from pipeline.config import BINARY, MULTI_LABEL, REGRESSION, HeadConfig
+from pipeline.config import BINARY, MULTI_LABEL, REGRESSION, HeadConfig, clip
 from pipeline.errors import (LABEL_NOT_FINITE, LABEL_NOT_IN_VOCABULARY, LABEL_OUT_OF_RANGE,
                              LOGITS_NOT_FINITE, WEIGHT_NEGATIVE, WEIGHT_NOT_FINITE)
 from pipeline.evaluate.features import HeadInputs, Labels, Logits
 
 
-def _show(values):
-    values = np.asarray(values).ravel().tolist()
-    return [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in values]
+def _show(values, limit=10):
+    """At most `limit` values of a row, each clipped, for a message."""
+    values = np.asarray(values).ravel()
+    shown = [clip(v.decode("utf-8", "replace")) if isinstance(v, bytes)
+             else clip(v) if isinstance(v, str) else v for v in values[:limit].tolist()]
+    return clip(str(shown) + (" ... (%d values)" % len(values) if len(values) > limit else ""),
+                400)
 
 
 def _describe_source(feature):
@@ -64,7 +68,7 @@ class RowChecks:
                 source = self.head_inputs.logits_source(cfg.name, model_logits)
                 mark(~np.isfinite(values).all(axis=1), LOGITS_NOT_FINITE, source,
                      lambda r, v=values, c=cfg, s=source: "%s logits (%s) must be "
-                     "finite; got %s" % (c.ref, _describe_source(s), v[r].tolist()))
+                     "finite; got %s" % (c.ref, _describe_source(s), _show(v[r])))
             self.check_labels(cfg, head_labels, mark)
             weight = cfg.weight_column
             if weight is not None and weight in features:
@@ -72,15 +76,15 @@ class RowChecks:
                     len(np.asarray(features[weight])), -1)
                 mark(~np.isfinite(w).all(axis=1), WEIGHT_NOT_FINITE, weight,
                      lambda r, w=w, n=weight: "weight %r must be finite; got %s"
-                     % (n, w[r].tolist()))
+                     % (n, _show(w[r])))
                 mark((w < 0).any(axis=1), WEIGHT_NEGATIVE, weight, lambda r, w=w, n=weight:
-                     "weight %r must be >= 0; got %s" % (n, w[r].tolist()))
+                     "weight %r must be >= 0; got %s" % (n, _show(w[r])))
         if not isinstance(logits_in, dict):
             values = np.asarray(logits_in, np.float64).reshape(len(logits_in), -1)
             source = self.head_inputs.logits_source(None, model_logits)
             mark(~np.isfinite(values).all(axis=1), LOGITS_NOT_FINITE, source,
                  lambda r: "logits (%s) must be finite; got %s"
-                 % (_describe_source(source), values[r].tolist()))
+                 % (_describe_source(source), _show(values[r])))
         return bad
 
     def _vocabulary_bytes(self, cfg):
@@ -110,7 +114,7 @@ class RowChecks:
                 bad_values = ~np.isin(values, np.asarray(vocab, dtype=str)) \
                     if values.dtype.kind == "U" else \
                     ~np.isin(values.astype(object), self._vocabulary_bytes(cfg))
-                why = "is not in label_vocabulary %s" % list(vocab)
+                why = "is not in label_vocabulary %s" % _show(list(vocab))
                 kind = LABEL_NOT_IN_VOCABULARY
         else:
             v = values.astype(np.float64)

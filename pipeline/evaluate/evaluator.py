@@ -44,7 +44,7 @@ class Evaluator:
         self.config = config
         self.head_cfgs = list(config.heads)
         self.head, self.heads = build_heads(config)
-        self.slice_specs = SliceSpecs(config.slices)
+        self.slice_specs = SliceSpecs(config.slices, config.max_slices)
         self.slices = self.slice_specs.specs
         self.head_inputs = HeadInputs(config)
         self.row_checks = RowChecks(self.head_inputs)

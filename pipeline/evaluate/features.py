@@ -11,7 +11,7 @@ from typing import Dict, Optional, Sequence, Union
 import numpy as np
 import tensorflow as tf
 
-from pipeline.config import Config, HeadConfig
+from pipeline.config import Config, HeadConfig, clip
 from pipeline.errors import ConfigError
 
 # One parsed feature of a batch: a numpy array (fixed length), a
@@ -64,8 +64,9 @@ def config_feature(features: dict, name: str, key: str) -> FeatureValue:
     try:
         return features[name]
     except KeyError:
-        raise ConfigError("`%s` names feature %r, which the parsed (and transformed) features "
-                          "lack; they are: %s" % (key, name, ", ".join(sorted(features))),
+        raise ConfigError("`%s` names feature %s, which the parsed (and transformed) features "
+                          "lack; they are: %s" % (key, clip(repr(name)),
+                                                  clip(", ".join(sorted(features)), 400)),
                           None, key) from None
 
 

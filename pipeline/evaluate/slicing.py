@@ -6,13 +6,22 @@ is one combination of their values, named in the report by its slice string
 (`segments`) and, once every batch is in, adds the slices of the specs it
 derives from others instead of taking every example again (`add_derived`).
 All whole-batch numpy: no Python per example.
+
+Two limits keep the slices' memory bounded (docs/reliability.md, "Limits"):
+a slice spec may yield at most `max_slices` distinct slices (each holds
+the heads' metric state), counted here on every worker and again where the
+report gathers them (`pipeline.report.stages.GatherSlices`); and a slice
+value (a string) may be at most MAX_SLICE_VALUE_BYTES long (it is copied
+into every report row of its slice): `long_slice_values` finds the longer.
 """
+import collections
 from typing import Callable, Iterable, Optional, Sequence
 
 import numpy as np
 
 from heads.metrics import merge_metric_dicts
-from pipeline.errors import ConfigError
+from pipeline.config import DEFAULT_MAX_SLICES, MAX_SLICE_VALUE_BYTES, clip
+from pipeline.errors import SLICE_VALUE_TOO_LONG, ConfigError
 from pipeline.evaluate.features import as_column, config_feature, to_sparse
 from pipeline.report.schema import slice_string, slice_text
 
@@ -74,7 +83,9 @@ class SliceSpecs:
     it, in `add_derived`. Only the `computed` specs take examples.
     """
 
-    def __init__(self, slices: Iterable[Sequence[str]]):
+    def __init__(self, slices: Iterable[Sequence[str]], max_slices: int = DEFAULT_MAX_SLICES):
+        self.max_slices = max_slices
+        self._per_spec = collections.Counter()  # distinct slices met, per spec
         self.specs = [tuple(s) for s in slices]
         if () not in self.specs:
             self.specs.insert(0, ())
@@ -95,12 +106,12 @@ class SliceSpecs:
         for feature in spec:
             column = config_feature(features, feature, "slices")
             if to_sparse(column) is not None:
-                raise ConfigError("slices: feature %r is var-length; slice on a feature with one "
-                                  "value per example" % feature)
+                raise ConfigError("slices: feature %s is var-length; slice on a feature with one "
+                                  "value per example" % clip(repr(feature)))
             column = as_column(np.asarray(column))
             if column.ndim != 1:
-                raise ConfigError("slices: feature %r has shape %s; slice on a feature with one "
-                                  "value per example" % (feature, column.shape))
+                raise ConfigError("slices: feature %s has shape %s; slice on a feature with one "
+                                  "value per example" % (clip(repr(feature)), column.shape))
             uniq, inverse = (factorized[feature] if factorized and feature in factorized
                              else distinct(column))
             codes.append(inverse)
@@ -113,9 +124,48 @@ class SliceSpecs:
         for j in range(len(uniq)):
             values = {f: names[i][parts[i][j]] for i, f in enumerate(spec)}
             key = slice_key(spec, values)
-            self._values.setdefault(key, (spec, values))
+            if key not in self._values:
+                self._values[key] = (spec, values)
+                self._per_spec[spec] += 1
             keys.append(key)
+        check_slice_count(spec, self._per_spec[spec], self.max_slices, "met by one worker")
         return segment_ids.astype(np.int32).ravel(), keys
+
+    def slice_features(self) -> list:
+        """The features the computed specs slice on, each once."""
+        return list(dict.fromkeys(f for spec in self.computed for f in spec))
+
+    def long_slice_values(self, features: dict, factorized: Optional[dict] = None) -> tuple:
+        """({row: (SLICE_VALUE_TOO_LONG, feature, reason)} for the rows of a
+        parsed batch with a slice value longer than MAX_SLICE_VALUE_BYTES,
+        `factorized` with the string slice features it factorized added).
+        Lengths are taken of each distinct value, not per example."""
+        factorized = dict(factorized or {})
+        bad = {}
+        for feature in self.slice_features():
+            column = features.get(feature)
+            if not isinstance(column, np.ndarray) or column.dtype.kind not in "OSU":
+                continue
+            column = as_column(column)
+            if column.ndim != 1:
+                continue  # segments() explains it
+            if feature not in factorized:
+                factorized[feature] = distinct(column)
+            uniq, inverse = factorized[feature]
+            values = uniq.tolist()
+            if column.dtype.kind == "U":  # utf-8 bytes, as a record holds them
+                values = [v.encode() for v in values]
+            lengths = np.fromiter(map(len, values), np.int64, len(values))
+            too_long = np.flatnonzero(lengths > MAX_SLICE_VALUE_BYTES)
+            if not len(too_long):
+                continue
+            for row in np.flatnonzero(np.isin(inverse, too_long)).tolist():
+                n = int(lengths[inverse[row]])
+                bad.setdefault(row, (SLICE_VALUE_TOO_LONG, feature,
+                                     "slice feature %s has a value of %d bytes; slice values "
+                                     "are at most %d bytes" % (clip(repr(feature)), n,
+                                                               MAX_SLICE_VALUE_BYTES)))
+        return bad, factorized
 
     def add_derived(self, accumulators: dict, new_metrics: Callable[[], dict]) -> dict:
         """Adds to `accumulators` ({slice string: metrics dict}, complete for
@@ -137,3 +187,12 @@ class SliceSpecs:
                 raise ValueError("finish() called twice on the same accumulators (slice %r)" % key)
             accumulators[key] = metrics
         return accumulators
+
+
+def check_slice_count(spec: Sequence[str], count: int, max_slices: int, where: str) -> None:
+    """Fails (ConfigError, one line) when slice spec `spec` has `count` >
+    `max_slices` distinct slices; `where`: who counted them."""
+    if count > max_slices:
+        raise ConfigError("slices: %s yields more than max_slices = %d distinct slices (%d %s); "
+                          "slice on features with fewer values, or raise max_slices"
+                          % (clip(list(spec)), max_slices, count, where), None, "max_slices")

@@ -9,7 +9,8 @@ bundle go downstream. Its outputs:
 * main: (slice string, {metric key: metric object}), once per slice per bundle;
 * `counts`: {read, evaluated, rejected, rejected/<kind>: n} once per bundle;
 * `rejected`: one dict per rejected example (file, index, kind, feature,
-  reason, record) — only under `bad_examples: skip`.
+  reason, record) — only under `bad_examples: skip`; a slice value longer
+  than `pipeline.config.MAX_SLICE_VALUE_BYTES` is one (`slice_value_too_long`).
 
 Under `bad_examples: fail` the first bad example raises `BadRecordError`
 naming its file, its position in it, the field and what was expected.
@@ -171,6 +172,11 @@ class EvaluateBatches(beam.DoFn):
         logits = self._model(features, len(rows)) if self._model is not None else None
         inputs = self._evaluator.inputs(features, logits)  # (logits, labels) for the heads
         bad = self._evaluator.find_bad_rows(features, logits, inputs=inputs)
+        # Slice values too long to copy into every row of their slice's report.
+        long_values, factorized = self._evaluator.slice_specs.long_slice_values(
+            features, factorized)
+        for row, problem in long_values.items():
+            bad.setdefault(row, problem)
         if bad:
             local = sorted(bad)
             if not self._skip:
@@ -178,7 +184,7 @@ class EvaluateBatches(beam.DoFn):
                 kind, feature, reason = bad[row]
                 index = batch.index(rows[row])
                 raise BadRecordError("bad record %d of %s: %s" % (index, batch.path, reason),
-                                     batch.path, index, feature, reason)
+                                     batch.path, index, feature, reason, kind)
             for row in local:
                 kind, feature, reason = bad[row]
                 index = batch.index(rows[row])

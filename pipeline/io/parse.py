@@ -64,7 +64,9 @@ def to_numpy(parsed: Mapping[str, object]) -> dict:
 
 def _preview(values, limit=5):
     values = list(values)
-    shown = [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in values[:limit]]
+    # Each value clipped: one string value may be megabytes.
+    shown = [v.decode("utf-8", "replace")[:100] if isinstance(v, bytes) else v
+             for v in values[:limit]]
     return "%s%s" % (shown, "..." if len(values) > limit else "")
 
 

@@ -1,16 +1,22 @@
 """The Beam stages that turn merged metric states into the report's tables.
 
-    (slice string, merged metrics) ─> SliceRows ─> ToList ─> WriteReport
+    (slice string, merged metrics) ─> SliceRows ─> GatherSlices ─> WriteReport
 
 `SliceRows` makes one slice's rows where its states were merged, so only
 small pyarrow tables travel to the one element that writes the Parquet
-files. Both stages get what they need (head names, the empty overall
-slice's tables) from the driver, not the config.
+files. `GatherSlices` gathers them into that element, and fails as soon as
+a slice spec has more than `max_slices` slices (each worker counts only
+those it met: `pipeline.evaluate.slicing`). The stages get what they need
+(head names, the empty overall slice's tables) from the driver, not the
+config.
 """
+import collections
+
 import apache_beam as beam
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline.evaluate.slicing import check_slice_count
 from pipeline.io.files import write_table
 from pipeline.io.paths import join
 from pipeline.report.rows import curve_columns, metric_rows
@@ -50,6 +56,49 @@ class SliceRows(beam.DoFn):
     def process(self, element):
         key, metrics = element
         yield slice_tables(key, metrics, self._names)
+
+
+class GatherSlices(beam.CombineFn):
+    """[(slice string, metrics table, curves table)] in one list, as
+    `beam.combiners.ToList`, but a slice spec with more than `max_slices`
+    slices fails (ConfigError, one line) once the list holds them, not after
+    memory is full."""
+
+    def __init__(self, slice_specs, max_slices):
+        self._specs = {tuple(slice_text(f) for f in s): tuple(s) for s in slice_specs}
+        self._max = max_slices
+
+    def create_accumulator(self):
+        return [], collections.Counter()
+
+    def _check(self, counts, names):
+        check_slice_count(self._specs.get(names, names), counts[names], self._max,
+                          "gathered for the report")
+
+    def add_input(self, accumulator, element):
+        slices, counts = accumulator
+        names = tuple(feature for feature, _ in slice_pairs(element[0]))
+        slices.append(element)
+        counts[names] += 1
+        self._check(counts, names)
+        return accumulator
+
+    def merge_accumulators(self, accumulators):
+        slices, counts = self.create_accumulator()
+        for more, more_counts in accumulators:
+            slices.extend(more)
+            counts.update(more_counts)
+        for names in counts:
+            self._check(counts, names)
+        return slices, counts
+
+    def extract_output(self, accumulator):
+        return accumulator[0]
+
+
+def gather_slices(slice_specs, max_slices) -> beam.PTransform:
+    """The stage that gathers every slice's tables into one list."""
+    return beam.CombineGlobally(GatherSlices(slice_specs, max_slices))
 
 
 def _sorted(table, slice_rank, columns):

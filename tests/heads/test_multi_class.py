@@ -262,3 +262,15 @@ def test_train_spec():
     assert spec.train_op.numpy() == b"my_train_op5.00"
     assert not spec.eval_metric_ops
     assert spec.export_outputs is None
+
+
+def test_the_confusion_matrix_stops_at_its_class_limit():
+    """Beyond MAX_CONFUSION_MATRIX_CLASSES the extended metrics leave out the
+    n^2 confusion matrix (10,000 classes: 10^8 cells per slice)."""
+    from heads.multi_class import MAX_CONFUSION_MATRIX_CLASSES as limit
+    at = heads.MultiClassHead(limit, extended_metrics=True)
+    past = heads.MultiClassHead(limit + 1, extended_metrics=True)
+    assert at.has_confusion_matrix and "confusion_matrix" in at.metrics()
+    assert not past.has_confusion_matrix and "confusion_matrix" not in past.metrics()
+    assert "precision/class_%d" % limit in past.metrics() or any(
+        k.startswith("precision") for k in past.metrics())

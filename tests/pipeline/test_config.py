@@ -407,3 +407,171 @@ def test_relative_paths_under_a_uri_config_resolve_dot_dot_within_the_bucket():
     with pytest.raises(ConfigError, match="output") as e:
         parse_config(data, file="gs://b/cfg/eval.yaml", base_dir="gs://b/cfg")
     assert "climbs above the bucket" in str(e.value)
+
+
+# -- Memory limits (issue 17, finding 10) -----------------------------------------
+
+def _bomb(levels=9, width=9):
+    """A 'billion laughs' thresholds list: 9 levels of 9 aliases each expand
+    to 9^9 (387 million) numbers from about 600 bytes of YAML."""
+    anchors = ["&l0 [%s]" % ", ".join(["0.5"] * width)]
+    for i in range(1, levels):
+        anchors.append("&l%d [%s]" % (i, ", ".join(["*l%d" % (i - 1)] * width)))
+    return "[%s]" % ", ".join(anchors)
+
+
+def test_a_yaml_alias_bomb_fails_fast_in_one_line(tmp_path):
+    """A few hundred bytes that expand to 9^9 values: refused while loading,
+    in a subprocess held to 1.5 GB of address space (the old code built a
+    2.5 GB repr of the value for its error message, then a MemoryError)."""
+    import subprocess
+    import sys
+    import time
+    text = BASE.replace("    thresholds: [0.5]\n", "    thresholds: %s\n" % _bomb())
+    assert len(text.encode()) - len(BASE.encode()) < 700
+    path = write(tmp_path, text)
+    code = ("import resource, sys\n"
+            "resource.setrlimit(resource.RLIMIT_AS, (1536 << 20, 1536 << 20))\n"
+            "from pipeline.config import load_config, ConfigError\n"
+            "try:\n    load_config(sys.argv[1])\n"
+            "except ConfigError as e:\n    print(e); sys.exit(1)\n")
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True,
+                          timeout=60)
+    assert time.monotonic() - start < 20
+    assert done.returncode == 1, done.stderr[-2000:]
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 1 and "more than 1000000 YAML nodes" in lines[0], done.stdout
+
+
+def test_yaml_aliases_within_the_budget_and_merge_keys_still_load(tmp_path):
+    text = BASE.replace("    thresholds: [0.5]\n", "    thresholds: &t [0.5]\n") + \
+        "metrics: {auc: {method: histogram, buckets: 1000}}\n"
+    text = text.replace("metrics: {auc: {method: histogram, buckets: 1000}}\n", "", 1)
+    assert load_config(write(tmp_path, text)).heads[1].thresholds == (0.5,)
+    merged = BASE.replace("metrics: {auc: {method: histogram, buckets: 1000}}",
+                          "metrics: {auc: {<<: {method: histogram}, buckets: 1000}}")
+    assert load_config(write(tmp_path, merged)).metrics.auc.buckets == 1000
+    with pytest.raises(ConfigError, match="alias inside its own anchor"):
+        load_config(write(tmp_path, BASE.replace("    thresholds: [0.5]\n",
+                                                 "    thresholds: &r [0.5, *r]\n")))
+
+
+def test_an_integer_past_pythons_digit_limit_is_a_config_error(tmp_path):
+    """Python 3.11 refuses str<->int of more than 4300 digits: PyYAML's
+    ValueError escaped load_config as a traceback."""
+    with pytest.raises(ConfigError, match="not a config YAML can load") as info:
+        load_config(write(tmp_path, BASE + "batch_size: 1%s\n" % ("0" * 5000)))
+    assert len(str(info.value)) < 600
+
+
+def test_error_messages_are_bounded(tmp_path):
+    """A key or value of megabytes is shown clipped, saying how long it was."""
+    long_key = "k" * 1_000_000
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, BASE + "? %s\n: 1\n" % long_key))  # an explicit key
+    message = str(info.value)
+    assert len(message) < 1000 and "(1000000 chars)" in message and "\n" not in message
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, BASE.replace("bad_examples: skip",
+                                                 "bad_examples: [%s]" % ("x" * 1_000_000))))
+    assert len(str(info.value)) < 1000
+    nested = "[" * 5000 + "]" * 5000
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, BASE.replace("bad_examples: skip", "bad_examples: " + nested)))
+    assert len(str(info.value)) < 1000
+
+
+def test_a_huge_feature_shape_is_refused():
+    """shape [100000000]: the parser would hold batch_size x 10^8 values."""
+    data = yaml.safe_load(BASE)
+    data["input"]["features"]["unused"] = {"dtype": "float32", "shape": [10000, 10000]}
+    with pytest.raises(ConfigError, match=r"input.features.unused.shape.*at most 1000000 values"):
+        parse_config(data)
+
+
+def test_a_batch_the_parser_cannot_hold_is_refused():
+    data = yaml.safe_load(BASE)
+    data["input"]["features"]["emb"] = {"dtype": "float32", "shape": [200_000]}
+    with pytest.raises(ConfigError, match=r"`batch_size` .*6.1 GiB; lower batch_size"):
+        parse_config(data)  # 8192 x 800 kB
+    data["batch_size"] = 1000
+    assert parse_config(data).batch_size == 1000
+
+
+def _classes_config(n_classes, method="histogram", kind="multi_class"):
+    return {"input": {"pattern": "x", "features": {
+                "y": {"dtype": "int64", **({"varlen": True} if kind == "multi_label" else {})},
+                "z": {"dtype": "float32", "shape": [n_classes]}}},
+            "model": {"logits": "z"},
+            "heads": [{"type": kind, "n_classes": n_classes, "label": "y"}],
+            "metrics": {"auc": {"method": method}}}
+
+
+@pytest.mark.parametrize("method", ["histogram", "exact"])
+def test_ten_thousand_classes_are_refused_with_the_estimate(method):
+    """10,000 classes went past 9 GB with 3 examples (a dense confusion
+    matrix per slice, 10^8 report rows): refused, naming the key."""
+    with pytest.raises(ConfigError, match=r"`heads\[0\].n_classes`: the heads need about "
+                                          r"[0-9.]+ GiB .* per slice .*limit is 1.0 GiB"):
+        parse_config(_classes_config(10_000, method))
+    assert parse_config(_classes_config(1000, method)).heads[0].n_classes == 1000
+
+
+def test_the_limits_repeat_the_heads_constants():
+    from heads import buckets, multi_class
+    from pipeline import config as c
+    assert c.DEFAULT_AUC_BUCKETS == buckets.DEFAULT_MAX_BUCKETS
+    assert c.MAX_CONFUSION_MATRIX_CLASSES == multi_class.MAX_CONFUSION_MATRIX_CLASSES
+    from pipeline.report.rows import MAX_CURVE_POINTS
+    assert c._CURVE_POINTS == MAX_CURVE_POINTS
+
+
+def test_max_slices_key():
+    data = yaml.safe_load(BASE)
+    assert parse_config(data).max_slices == 10_000
+    data["max_slices"] = 50
+    config = parse_config(data)
+    assert config.max_slices == 50 and parse_config(config.to_dict()) == config
+    data["max_slices"] = 0
+    with pytest.raises(ConfigError, match=r"`max_slices` must be an integer >= 1"):
+        parse_config(data)
+
+
+@pytest.mark.parametrize("kind,n_classes,thresholds", [
+    ("binary", None, [0.2, 0.5, 0.8]), ("multi_class", 40, None), ("multi_class", 300, None),
+    ("multi_label", 12, [0.3, 0.6])])
+def test_slice_bytes_bounds_a_filled_slice(kind, n_classes, thresholds):
+    """`slice_bytes` is an upper bound of what one slice really holds: the
+    pickled states of a slice filled with 20,000 examples of distinct scores
+    (histograms at their fullest) plus the report tables made from them."""
+    import pickle
+
+    import numpy as np
+
+    from pipeline.config import slice_bytes
+    from pipeline.evaluate.evaluator import Evaluator
+    from pipeline.report.stages import slice_tables
+    n = 20_000
+    rng = np.random.default_rng(0)
+    d = 1 if kind == "binary" else n_classes
+    head = {"type": kind, "label": "y"}
+    if n_classes:
+        head["n_classes"] = n_classes
+    if thresholds:
+        head["thresholds"] = thresholds
+    y = {"dtype": "int64", "shape": [n_classes]} if kind == "multi_label" else {"dtype": "int64"}
+    config = parse_config({"input": {"pattern": "x", "features": {
+        "y": y, "z": {"dtype": "float32", "shape": [d]}}}, "model": {"logits": "z"},
+        "heads": [head]})
+    labels = (rng.integers(0, 2, (n, n_classes)) if kind == "multi_label"
+              else rng.integers(0, n_classes or 2, n))
+    features = {"y": labels, "z": rng.normal(0, 3, (n, d)).astype(np.float32)}
+    evaluator, accumulators = Evaluator(config), {}
+    evaluator.add_batch(features, accumulators)
+    evaluator.finish(accumulators)
+    metrics = accumulators[""]
+    _, table, curves = slice_tables("", metrics, [""])
+    actual = len(pickle.dumps(metrics)) + table.nbytes + curves.nbytes
+    estimate = slice_bytes(config.heads[0], config.metrics.auc)
+    assert actual <= estimate < 3 * actual, (actual, estimate)
