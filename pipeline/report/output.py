@@ -257,8 +257,11 @@ class ReportOutput:
                 self._commit_local()
             else:
                 self._commit_remote()
-        except OSError as e:
-            raise self._write_error(e) from e
+        except BaseException as e:
+            self.abort()  # an interrupt, a failed rename: the old report goes back
+            if isinstance(e, OSError):
+                raise self._write_error(e) from e
+            raise
         self._done = True
 
     def _commit_local(self):

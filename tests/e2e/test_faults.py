@@ -205,17 +205,18 @@ def test_sigkill_at_random_points_leaves_the_old_report_or_nothing(dataset, tmp_
         proc = start(dataset, dest, "--overwrite")
         # One delay in each tenth of the clean run's time (the last tenths
         # reach the commit), in a seeded random order.
-        time.sleep(span * (i + rng.random()) / 10)
+        delay = span * (i + rng.random()) / 10
+        time.sleep(delay)
         proc.kill()
         proc.communicate(timeout=60)
         state = report_state(dest)
-        states.append(state)
+        states.append("%.1f s: %s" % (delay, state))
         if state == "nothing":  # the old report waits in a hidden sibling
             olds = [e for e in leftovers(dest) if ".old-" in e]
             assert len(olds) == 1, leftovers(dest)
         flags = ["--overwrite"] if state != "nothing" else []
         capsys.readouterr()
-        assert cli.main(["run", dataset, "--output", dest, "--quiet", RUNNER_FLAG, *flags]) == 0, \
+        assert cli.main(["run", str(dataset), "--output", dest, "--quiet", RUNNER_FLAG, *flags]) == 0, \
             capsys.readouterr().err[-3000:]
         assert report_state(dest) == "new" and leftovers(dest) == [], leftovers(dest)
         assert pq.read_table(os.path.join(dest, "metrics.parquet")).equals(
