@@ -241,14 +241,16 @@ def _signals_interrupt():
         number = getattr(signal, name)
         if signal.getsignal(number) is not signal.SIG_IGN:  # nohup, `cmd &` keep theirs
             previous[number] = signal.signal(number, _on_signal)
-    for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, _DropAfterInterrupt) for f in handler.filters):
-            handler.addFilter(_DropAfterInterrupt())
+    drop, handlers = _DropAfterInterrupt(), list(logging.getLogger().handlers)
+    for handler in handlers:
+        handler.addFilter(drop)
     try:
         yield
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+        for handler in handlers:
+            handler.removeFilter(drop)
 
 
 def _interruption(exc):
