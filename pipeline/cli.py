@@ -21,11 +21,22 @@ page (pipeline.report.html.page); `run --report` writes it beside the Parquet.
 Heavy imports (TensorFlow, Beam) happen inside the commands, so
 `headeval --help` starts quickly. Expected failures
 (`HeadevalError`: bad config, input, output) print one line, not a traceback.
+
+Ctrl-C (SIGINT) and SIGTERM print one line, `headeval CMD: interrupted`
+(exit 130) or `headeval CMD: terminated (SIGTERM)` (exit 143, 128 + 15, what
+a shell reports for a process SIGTERM ends), after the report's temporary
+folder is removed. Beam re-raises a KeyboardInterrupt in a bundle as a
+RuntimeError ("KeyboardInterrupt [while running ...]", it cannot rebuild one
+with its step name) and logs its traceback, so the CLI's own signal handler
+records the signal: whatever exception then ends the command, it reports the
+interruption, and log records after it are dropped.
 """
 import argparse
 import atexit
+import contextlib
 import logging
 import os
+import signal
 import sys
 import threading
 
@@ -183,12 +194,77 @@ def _version():
 
 class _DropExpectedErrors(logging.Filter):
     """Beam logs a worker's exception with its traceback before re-raising
-    it; for the errors headeval explains (HeadevalError) the CLI's one line
-    is the message, so those log records are dropped."""
+    it; for the errors headeval explains (HeadevalError, and a report that
+    cannot be written, which the run turns into one) the CLI's one line is
+    the message, so those log records are dropped."""
 
     def filter(self, record):
         exc = record.exc_info[1] if record.exc_info else None
-        return not isinstance(exc, HeadevalError)
+        if isinstance(exc, HeadevalError):
+            return False
+        if isinstance(exc, OSError) and "pipeline.report.output" in sys.modules:
+            return not sys.modules["pipeline.report.output"].is_write_failure(exc)
+        return True
+
+
+# -- interrupts -----------------------------------------------------------------
+
+_SIGNALS = {"SIGINT": (130, "interrupted"), "SIGTERM": (143, "terminated (SIGTERM)")}
+_received = []  # the signals received during main(), first first
+
+
+def _on_signal(signum, frame):
+    """Records the signal, then interrupts the main thread as Ctrl-C does:
+    the run unwinds, removing its temporary folder."""
+    _received.append(signum)
+    raise KeyboardInterrupt
+
+
+class _DropAfterInterrupt(logging.Filter):
+    """After a signal, what Beam logs (the traceback of the interrupted
+    bundle) is noise: the one line says what happened."""
+
+    def filter(self, record):
+        return not _received
+
+
+@contextlib.contextmanager
+def _signals_interrupt():
+    """SIGINT and SIGTERM raise KeyboardInterrupt in the main thread (and
+    are recorded) while the block runs; the old handlers come back after."""
+    _received.clear()
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {}
+    for name in _SIGNALS:
+        number = getattr(signal, name)
+        if signal.getsignal(number) is not signal.SIG_IGN:  # nohup, `cmd &` keep theirs
+            previous[number] = signal.signal(number, _on_signal)
+    drop, handlers = _DropAfterInterrupt(), list(logging.getLogger().handlers)
+    for handler in handlers:
+        handler.addFilter(drop)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        for handler in handlers:
+            handler.removeFilter(drop)
+
+
+def _interruption(exc):
+    """(exit code, words) when `exc` ends the command because of a signal
+    or Ctrl-C (recorded, or a KeyboardInterrupt that Beam wrapped); else None."""
+    if _received:
+        return _SIGNALS[signal.Signals(_received[0]).name]
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, KeyboardInterrupt):
+            return _SIGNALS["SIGINT"]
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def main(argv=None) -> int:
@@ -204,7 +280,16 @@ def main(argv=None) -> int:
     for name in ("apache_beam.runners.common", "apache_beam.runners.worker.sdk_worker"):
         logging.getLogger(name).addFilter(_DropExpectedErrors())
     try:
-        return args.func(args, extra)
+        with _signals_interrupt():
+            try:
+                return args.func(args, extra)
+            except BaseException as e:
+                interrupted = _interruption(e)
+                if interrupted is None:
+                    raise
+        code, words = interrupted
+        print("headeval %s: %s" % (args.command, words), file=sys.stderr)
+        return code
     except UsageError as e:
         print("headeval %s: error: %s" % (args.command, e), file=sys.stderr)
         return 2
@@ -214,9 +299,6 @@ def main(argv=None) -> int:
     except NotImplementedError as e:
         print("headeval %s: not implemented yet: %s" % (args.command, e), file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("headeval %s: interrupted" % args.command, file=sys.stderr)
-        return 130
 
 
 def console_main(argv=None) -> int:
@@ -232,9 +314,9 @@ def console_main(argv=None) -> int:
     global _OWN_PROCESS
     _OWN_PROCESS = True
     code = main(argv)
-    if any(t.is_alive() and not t.daemon for t in threading.enumerate()
-           if t is not threading.main_thread()):
-        return code
+    if not _received and any(t.is_alive() and not t.daemon for t in threading.enumerate()
+                             if t is not threading.main_thread()):
+        return code  # (after a signal, the threads of the cut-off run are not waited for)
     atexit._run_exitfuncs()  # what the interpreter runs first on exit, then the slow part
     for stream in (sys.stdout, sys.stderr):
         try:

@@ -144,3 +144,13 @@ class JobNotFinishedError(HeadevalError):
         super().__init__(message, state)
 
     state = property(lambda self: self.args[1])
+
+
+class OutputWriteError(HeadevalError):
+    """The report cannot be written: a read-only folder, a path under a
+    file, a full disk. The message names the path and the system's reason."""
+
+    def __init__(self, message, path=None):
+        super().__init__(message, path)
+
+    path = property(lambda self: self.args[1])

@@ -234,7 +234,10 @@ def run_pipeline(config: Config, output: str, overwrite: bool = False, beam_argv
         }
         write_json(run, out.file(RUN_FILE))
         out.commit()
-    except BaseException:
+    except BaseException as e:
         out.abort()
+        error = out.write_error(e)  # a full disk, a read-only folder: one line
+        if error is not None:
+            raise error from e
         raise
     return run

@@ -7,14 +7,27 @@ when the caller says `overwrite=True`. Beam's WriteToParquet deletes an
 existing file before its rename, which is why nothing writes into the
 destination directly. Everything goes through `pipeline.io.files`, so an
 output on gs:// works as a local one does.
+
+A run killed outright (SIGKILL, power loss) cannot clean up, so the hidden
+siblings it leaves are named after their owner, `.NAME.tmp-HOST-PID-RAND`
+(its unfinished report) and `.NAME.old-HOST-PID-RAND` (the old report,
+moved aside during the final move), and the next run to the same local
+output clears those of processes of this host that are gone: an unfinished
+one is deleted; an old report is moved back when the destination is empty
+(the run died before its new report was in place), else deleted. Folders
+of live processes, of other hosts and on gs:// are left alone: whether
+their owner still runs cannot be told from here.
 """
+import errno
 import os
+import re
 import shutil
+import socket
 import uuid
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.errors import OutputExistsError
+from pipeline.errors import HeadevalError, OutputExistsError, OutputWriteError
 from pipeline.io.files import files_under, read_json, remove_tree
 from pipeline.io.paths import is_uri, join, local_path, split
 from pipeline.report.schema import (CURVES_FILE, HTML_FILE, METRICS_FILE, REJECTED_DIR,
@@ -84,6 +97,89 @@ def _has_entries(folder):
     return bool(files_under(folder))
 
 
+# -- owners of the hidden siblings ---------------------------------------------------
+
+# This host's name as it goes into the siblings' names: no "-" (the field
+# separator), nothing a file name should not hold.
+_HOST = re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname()) or "localhost"
+
+# What a run writes that only a failed write explains (whatever the path).
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
+
+
+def is_write_failure(exc: BaseException) -> bool:
+    """True for an OSError that only a failed write of a report explains:
+    a full disk or quota, a read-only file system, or any error on a path
+    in a report's temporary folder. (The CLI drops Beam's log of it: the
+    run fails with `write_error`'s one line.)"""
+    if not isinstance(exc, OSError):
+        return False
+    return exc.errno in _WRITE_ERRNOS or any(
+        isinstance(n, str) and re.search(r"/\.[^/]+\.tmp-[^/-]+-\d+-[0-9a-f]{8}(/|$)", n)
+        for n in (exc.filename, exc.filename2))
+
+
+def _sibling(output, kind):
+    """`.NAME.KIND-HOST-PID-RAND` beside `output`: this process's temporary
+    (`tmp`) or set-aside (`old`) folder."""
+    parent, name = split(output)
+    return join(parent, ".%s.%s-%s-%d-%s" % (name, kind, _HOST, os.getpid(),
+                                              uuid.uuid4().hex[:8]))
+
+
+def _owner_gone(entry, name):
+    """`(kind, True)` when `entry` is a `.NAME.tmp-`/`.NAME.old-` sibling of
+    a process of this host that no longer runs; `(kind, False)` when its owner
+    runs or may (another host, our own process); `(None, False)` for any
+    other name."""
+    match = re.fullmatch(r"\.%s\.(tmp|old)-([^-]+)-(\d+)-[0-9a-f]{8}" % re.escape(name), entry)
+    if match is None:
+        return None, False
+    kind, host, pid = match.group(1), match.group(2), int(match.group(3))
+    if host != _HOST or pid == os.getpid():
+        return kind, False
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return kind, True
+    except OSError:  # EPERM: it exists, another user's
+        pass
+    return kind, False
+
+
+def clean_dead_siblings(output: str) -> list:
+    """Clears what dead runs of this host left beside the local `output`
+    (see the module's docstring); returns the paths removed or restored.
+    Never fails: a sibling that cannot be cleared is left."""
+    parent, name = os.path.split(output)
+    try:
+        entries = sorted(os.listdir(parent or "."))
+    except OSError:
+        return []
+    done, olds = [], []
+    for entry in entries:
+        kind, gone = _owner_gone(entry, name)
+        path = os.path.join(parent, entry)
+        if not gone:
+            continue
+        if kind == "old":
+            olds.append(path)
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        done.append(path)
+    for path in olds:
+        try:
+            # Moved aside, and the new report never got in: it is the report.
+            if not os.path.lexists(output) and not_a_report(path) is None:
+                os.rename(path, output)
+            else:
+                shutil.rmtree(path)
+            done.append(path)
+        except OSError:
+            pass
+    return done
+
+
 class ReportOutput:
     """The output folder of one run, written in a temporary sibling and put
     in place by `commit()`.
@@ -99,6 +195,11 @@ class ReportOutput:
     delete it). On gs:// the final move is object by object: the old
     report's run.json is deleted first and the new one copied last, so a
     folder with a run.json is always a complete report.
+
+    Folders left by dead runs of this host are cleared first
+    (`clean_dead_siblings`). A folder that cannot be created or written is
+    an `OutputWriteError` naming the path and the system's reason
+    (`write_error` finds it behind Beam's wrapping).
     """
 
     def __init__(self, output: str, overwrite: bool = False):
@@ -109,12 +210,17 @@ class ReportOutput:
             output = os.path.realpath(output)
         self.output = output
         self.overwrite = overwrite
+        if not is_uri(output):
+            clean_dead_siblings(output)
         self._check()
-        parent, name = split(output)
-        self.path = join(parent, ".%s.tmp-%s" % (name, uuid.uuid4().hex[:8]))
+        self.path = _sibling(output, "tmp")
+        self._old = None  # the old report while the commit moves it aside
         self._done = False
         if not is_uri(self.path):
-            os.makedirs(self.path)
+            try:
+                os.makedirs(self.path)
+            except OSError as e:
+                raise self._write_error(e) from e
 
     def _check(self):
         if not is_uri(self.output) and os.path.isfile(self.output):
@@ -123,6 +229,11 @@ class ReportOutput:
         if not _has_entries(self.output):
             return
         why = not_a_report(self.output)
+        if why is None and not is_uri(self.output) and not os.access(self.output, os.W_OK):
+            # Moving a folder updates its "..": it needs write permission,
+            # known now rather than after the whole run.
+            raise OutputWriteError("cannot replace the report %s: Permission denied (the "
+                                   "folder is read-only)" % self.output, self.output)
         if why is not None:
             raise OutputExistsError(
                 "output %s exists and is not a headeval report (%s); it will not be "
@@ -141,21 +252,31 @@ class ReportOutput:
         if self._done:
             return
         self._check()
-        if not is_uri(self.output):
-            self._commit_local()
-        else:
-            self._commit_remote()
+        try:
+            if not is_uri(self.output):
+                self._commit_local()
+            else:
+                self._commit_remote()
+        except BaseException as e:
+            self.abort()  # an interrupt, a failed rename: the old report goes back
+            if isinstance(e, OSError):
+                raise self._write_error(e) from e
+            raise
         self._done = True
 
     def _commit_local(self):
-        old = None
-        if os.path.exists(self.output):
-            old = "%s.old-%s" % (self.output, uuid.uuid4().hex[:8])
-            os.rename(self.output, old)
+        # Two renames; between them the destination is empty and the old
+        # report is in self._old, which abort() (an interrupt) or the next
+        # run (a kill) moves back.
+        if os.path.lexists(self.output):
+            self._old = _sibling(self.output, "old")
+            os.rename(self.output, self._old)
         os.makedirs(os.path.dirname(self.output), exist_ok=True)
         os.rename(self.path, self.output)
-        if old is not None:
-            shutil.rmtree(old)
+        self._done = True
+        if self._old is not None:
+            shutil.rmtree(self._old, ignore_errors=True)
+            self._old = None
 
     def _commit_remote(self):
         old = files_under(self.output)
@@ -175,11 +296,55 @@ class ReportOutput:
                 FileSystems.rename(group, [join(self.output, p[len(prefix):]) for p in group])
 
     def abort(self) -> None:
-        """Removes the temporary folder (a failed run leaves no report)."""
+        """Removes the temporary folder (a failed run leaves no report); an
+        old report that a commit cut short had moved aside goes back."""
         if self._done:
             return
+        old = self._old
+        if old is not None and os.path.lexists(old):
+            if os.path.lexists(self.output):  # the new report got in: done
+                self._done = True
+                shutil.rmtree(old, ignore_errors=True)
+                return
+            os.rename(old, self.output)
         remove_tree(self.path)
         self._done = True
+
+    def write_error(self, exc: BaseException):
+        """An `OutputWriteError` for `exc` when it (or an exception it
+        happened during, as Beam wraps a worker's error in a RuntimeError)
+        is a failure to write the report; else None."""
+        seen = set()
+        while exc is not None and id(exc) not in seen and not isinstance(exc, HeadevalError):
+            seen.add(id(exc))
+            if isinstance(exc, OSError) and (exc.errno in _WRITE_ERRNOS or self._ours(exc)):
+                return self._write_error(exc)
+            exc = exc.__cause__ or exc.__context__
+        return None
+
+    def _ours(self, e):
+        """True when the OSError `e` names a path of this report."""
+        parent, name = split(self.output)
+        mine = (self.output.rstrip("/") + "/", join(parent, ".%s." % name))
+        return any(n == self.output or n.startswith(mine)
+                   for n in (e.filename, e.filename2) if isinstance(n, str))
+
+    def _write_error(self, e):
+        """The one-line `OutputWriteError` for the OSError `e`."""
+        reason = e.strerror or str(e)
+        where = e.filename if isinstance(e.filename, str) else None
+        if e.errno == errno.ENOTDIR:
+            # `--output somefile/report`: name the file in the way.
+            up = self.output
+            while up and up != os.path.dirname(up) and not os.path.lexists(up):
+                up = os.path.dirname(up)
+            if os.path.lexists(up) and not os.path.isdir(up):
+                return OutputWriteError("cannot write the report to %s: %s is a file, not a "
+                                        "folder" % (self.output, up), self.output)
+        if where and where != self.output:
+            reason = "%s (%s)" % (reason, where)
+        return OutputWriteError("cannot write the report to %s: %s" % (self.output, reason),
+                                self.output)
 
     def __enter__(self):
         return self

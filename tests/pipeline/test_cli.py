@@ -507,3 +507,46 @@ def test_the_cli_process_imports_the_pipeline_uncollected_then_frozen():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                           timeout=300)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+# -- interrupts (issue 17; the subprocess tests are in tests/e2e/test_faults.py) -------
+
+def _run_raising(monkeypatch, raiser):
+    module = types.ModuleType("pipeline.run")
+    module.run_pipeline = lambda *args: raiser()
+    monkeypatch.setitem(sys.modules, "pipeline.run", module)
+
+
+def test_a_keyboard_interrupt_that_beam_wrapped_is_an_interruption(tmp_path, monkeypatch,
+                                                                     capsys):
+    # Beam's DoFnRunner cannot rebuild a KeyboardInterrupt with its step name
+    # (it has no message) and raises a RuntimeError during its handling.
+    def beam_like():
+        try:
+            raise KeyboardInterrupt
+        except BaseException:
+            raise RuntimeError("KeyboardInterrupt [while running 'Read/ReadFiles']")
+
+    _run_raising(monkeypatch, beam_like)
+    config = tmp_path / "eval.yaml"
+    config.write_text(CONFIG)
+    assert cli.main(["run", str(config), "--output", str(tmp_path / "out")]) == 130
+    assert capsys.readouterr().err == "headeval run: interrupted\n"
+
+
+def test_sigterm_is_recorded_and_ends_the_run_with_143(tmp_path, monkeypatch, capsys):
+    import signal
+    import time
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def terminated():
+        os.kill(os.getpid(), signal.SIGTERM)  # the handler raises in this thread
+        time.sleep(5)
+        raise AssertionError("SIGTERM did not interrupt the run")
+
+    _run_raising(monkeypatch, terminated)
+    config = tmp_path / "eval.yaml"
+    config.write_text(CONFIG)
+    assert cli.main(["run", str(config), "--output", str(tmp_path / "out")]) == 143
+    assert capsys.readouterr().err == "headeval run: terminated (SIGTERM)\n"
+    assert signal.getsignal(signal.SIGTERM) is previous  # put back after the command

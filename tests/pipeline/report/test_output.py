@@ -249,3 +249,108 @@ def test_report_on_an_object_store(tmp_path):
     left = sorted(os.path.relpath(os.path.join(d, n), tmp_path)
                   for d, _, names in os.walk(tmp_path) for n in names)
     assert left == ["bucket/reports/r/" + METRICS_FILE, "bucket/reports/r/" + RUN_FILE]
+
+
+# -- what killed runs leave (issue 17) ---------------------------------------------------
+
+def _dead_pid():
+    """The pid of a process that has ended (and been reaped)."""
+    import subprocess
+    import sys
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def _sibling(dest, kind, pid, host=None):
+    from pipeline.report import output
+    return os.path.join(os.path.dirname(dest), ".%s.%s-%s-%d-0123abcd"
+                        % (os.path.basename(dest), kind, host or output._HOST, pid))
+
+
+def test_temporary_and_set_aside_folders_name_their_owner(tmp_path):
+    from pipeline.report import output
+    dest = str(tmp_path / "r")
+    out = ReportOutput(dest)
+    assert os.path.basename(out.path).startswith(".r.tmp-%s-%d-" % (output._HOST, os.getpid()))
+    assert "-" not in output._HOST
+    out.abort()
+
+
+def test_a_dead_runs_temporary_folder_is_removed_a_live_ones_kept(tmp_path):
+    dest = str(tmp_path / "r")
+    dead = _sibling(dest, "tmp", _dead_pid())
+    live = _sibling(dest, "tmp", os.getppid())             # a running process
+    remote = _sibling(dest, "tmp", _dead_pid(), "otherhost")  # cannot tell: kept
+    unowned = str(tmp_path / ".r.tmp-0123abcd")            # an older version's name: kept
+    for folder in (dead, live, remote, unowned):
+        os.makedirs(os.path.join(folder, "x"))
+    with ReportOutput(dest) as out:
+        _write_report(out)
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        ["r", os.path.basename(live), os.path.basename(remote), os.path.basename(unowned)])
+
+
+def test_a_dead_runs_set_aside_report_is_moved_back_when_the_destination_is_empty(tmp_path):
+    dest = str(tmp_path / "r")
+    with ReportOutput(dest) as out:
+        _write_report(out, "old")
+    os.rename(dest, _sibling(dest, "old", _dead_pid()))  # killed between the two renames
+    os.makedirs(_sibling(dest, "tmp", _dead_pid()))
+    with pytest.raises(OutputExistsError, match="already holds a report"):
+        ReportOutput(dest)  # the old report is back, and protected
+    assert _run(os.path.join(dest, RUN_FILE)) == "old" and os.listdir(tmp_path) == ["r"]
+
+
+def test_a_dead_runs_set_aside_report_is_dropped_when_its_new_one_is_in(tmp_path):
+    dest = str(tmp_path / "r")
+    with ReportOutput(dest) as out:
+        _write_report(out, "old")
+    aside = _sibling(dest, "old", _dead_pid())
+    os.rename(dest, aside)
+    with ReportOutput(str(tmp_path / "n")) as out:
+        _write_report(out, "new")
+    os.rename(tmp_path / "n", dest)  # the killed run's second rename: its report is in
+    with ReportOutput(dest, overwrite=True) as out:
+        _write_report(out, "newer")
+    assert _run(os.path.join(dest, RUN_FILE)) == "newer" and os.listdir(tmp_path) == ["r"]
+
+
+def test_an_interrupt_between_the_renames_puts_the_old_report_back(tmp_path, monkeypatch):
+    from pipeline.report import output
+    dest = str(tmp_path / "r")
+    with ReportOutput(dest) as out:
+        _write_report(out, "old")
+    rename = os.rename
+
+    def rename_then_interrupt(a, b):
+        rename(a, b)
+        if ".old-" in b:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(output.os, "rename", rename_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        with ReportOutput(dest, overwrite=True) as out:
+            _write_report(out, "new")
+    monkeypatch.setattr(output.os, "rename", rename)
+    assert _run(os.path.join(dest, RUN_FILE)) == "old" and os.listdir(tmp_path) == ["r"]
+
+
+def test_write_error_finds_the_os_error_behind_beams_wrapping(tmp_path):
+    import errno
+    from pipeline.errors import OutputWriteError
+    out = ReportOutput(str(tmp_path / "r"))
+    try:
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        except OSError:  # as Beam's DoFnRunner re-raises a worker's error
+            raise RuntimeError("OSError: ... [while running 'WriteReport']")
+    except RuntimeError as wrapped:
+        error = out.write_error(wrapped)
+    assert isinstance(error, OutputWriteError)
+    assert str(error) == "cannot write the report to %s: No space left on device" % out.output
+    elsewhere = PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "input.tfr"))
+    assert out.write_error(elsewhere) is None  # an input's error stays what it is
+    mine = PermissionError(errno.EACCES, "Permission denied", out.file(METRICS_FILE))
+    assert str(out.write_error(mine)).endswith("Permission denied (%s)" % out.file(METRICS_FILE))
+    out.abort()
