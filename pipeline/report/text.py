@@ -11,14 +11,15 @@ from pipeline.report.tables import (CALIBRATION_PREFIX, CONFUSION_METRIC, class_
                                     slice_tables)
 
 FORMATS = ("table", "csv", "json", "markdown")
+UNDEFINED = "undefined"  # a NaN value: a zero denominator on the slice (pipeline.report.rows)
 
 
 def _format_value(row):
     if row is None:
         return ""
     value = row["value"]
-    if is_missing(value):
-        return "nan"
+    if value is None or math.isnan(value):  # an infinity prints as one: it is a value
+        return UNDEFINED
     if (row["metric"].endswith("count") or row["metric"] == CONFUSION_METRIC
             or row["metric"] == CALIBRATION_PREFIX + "weight") and float(value).is_integer():
         return "%d" % value
