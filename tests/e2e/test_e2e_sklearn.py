@@ -25,7 +25,7 @@ semantics are the TF Estimator's (tensorflow_estimator/python/estimator/head/):
 
 AUCs must match to 1e-5 absolute (the pipeline may bucket scores), every
 other value to 1e-6 relative. A value with a zero denominator on its slice
-(sklearn's `zero_division`, roc_auc_score's ValueError for one class, a mean
+(sklearn's `zero_division`, roc_auc_score's NaN for one class, a mean
 of zero weight, an empty calibration bucket) is NaN in the oracle and must
 be NaN in the report, where the estimator says 0.
 
@@ -141,8 +141,9 @@ def threshold_key(base, t):
 
 
 def auc_or_nan(y, s, w):
-    """sklearn's ROC AUC; NaN where it raises ValueError (one class present,
-    counting only examples of non-zero weight)."""
+    """sklearn's ROC AUC; NaN with one class present, counting only examples
+    of non-zero weight (sklearn 1.9 warns and gives NaN, older versions raise
+    ValueError)."""
     try:
         return roc_auc_score(np.asarray(y)[w != 0], np.asarray(s)[w != 0],
                              sample_weight=np.asarray(w)[w != 0])

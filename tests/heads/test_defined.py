@@ -2,7 +2,7 @@
 result() stays the estimator's 0 (div_no_nan).
 
 Oracle: scikit-learn with zero_division=nan (precision, recall, F1),
-roc_auc_score's ValueError for one class present, numpy's weighted average
+roc_auc_score's NaN (or ValueError, before sklearn 1.9) for one class present, numpy's weighted average
 (ZeroDivisionError for zero total weight), r2_score without force_finite.
 """
 import math
@@ -26,8 +26,10 @@ def _weighted_average(x, w):
 def _roc(y, s, w):
     keep = w != 0
     try:
-        return roc_auc_score(y[keep], s[keep], sample_weight=w[keep])
-    except ValueError:  # "Only one class present in y_true"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "Only one class is present": NaN
+            return roc_auc_score(y[keep], s[keep], sample_weight=w[keep])
+    except ValueError:  # the same, before sklearn 1.9 (or no example at all)
         return math.nan
 
 
