@@ -68,9 +68,9 @@ def report(tmp_path_factory, headeval_cli):
     }
     (folder / "eval.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     out = folder / "out"
-    headeval_cli.run("run", folder / "eval.yaml", "--output", out, "--report",
-                     headeval_cli.runner_flag)
-    return a, out
+    proc = headeval_cli.run("run", folder / "eval.yaml", "--output", out, "--report",
+                            headeval_cli.runner_flag)
+    return a, out, proc.stdout
 
 
 def _oracle(a):
@@ -88,7 +88,7 @@ def _oracle(a):
 
 @pytest.mark.e2e
 def test_undefined_metrics_are_nan_and_counted(report):
-    a, out = report
+    a, out, stdout = report
     rows = read_metrics(out)
     expected, slices = _oracle(a)
     required = {"bin": required_keys("binary", (0.5,)), "mc": required_keys("multi_class")}
@@ -115,11 +115,12 @@ def test_undefined_metrics_are_nan_and_counted(report):
         undefined = json.load(f)["undefined_metrics"]
     assert undefined["rows"] == len(nan_rows) > 0
     assert undefined["by_metric"] == dict(Counter(r["metric"] for r in nan_rows))
+    assert "; %d metric values undefined (NaN" % len(nan_rows) in stdout.splitlines()[0]
 
 
 @pytest.mark.e2e
 def test_show_and_page_say_undefined(report, headeval_cli):
-    _, out = report
+    _, out, _ = report
     shown = headeval_cli.run("show", out, "--slice", "group=positive", "--metric", "auc",
                              "--head", "bin").stdout
     line = next(x for x in shown.splitlines() if x.strip().startswith("auc "))
