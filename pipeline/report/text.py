@@ -11,7 +11,6 @@ from pipeline.report.tables import (CALIBRATION_PREFIX, CONFUSION_METRIC, class_
                                     slice_tables)
 
 FORMATS = ("table", "csv", "json", "markdown")
-UNDEFINED = "undefined"  # a NaN value: a zero denominator on the slice (pipeline.report.rows)
 
 
 def _format_value(row):
@@ -24,6 +23,9 @@ def _format_value(row):
             or row["metric"] == CALIBRATION_PREFIX + "weight") and float(value).is_integer():
         return "%d" % value
     return "%.6g" % value
+
+
+UNDEFINED = "undefined"  # a NaN value: a zero denominator on the slice (pipeline.report.rows)
 
 
 def _matches(value, patterns):
