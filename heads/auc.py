@@ -503,6 +503,13 @@ class AUC(metrics.Metric):
         f = formulas.roc_auc if self.curve == ROC else formulas.pr_auc
         return f(*self._read_state().entries())
 
+    def defined(self) -> bool:
+        """ROC AUC needs both classes, AUC-PR positives (`result()` is 0
+        without)."""
+        f = formulas.roc_auc_defined if self.curve == ROC else formulas.pr_auc_defined
+        pos, neg, _, _ = self._read_state().entries()
+        return f(pos, neg)
+
     def curve_points(self, max_points: int = 1000) -> dict:
         """Points of both curves (`formulas.curve_points`), at most about
         `max_points`."""

@@ -1,7 +1,10 @@
 """Pure functions of metric states: precision, recall, AUC, ...
 
 Zero denominators give 0, as Keras' `div_no_nan` does (precision with no
-predicted positives is 0; AUC with one class absent is 0).
+predicted positives is 0; AUC with one class absent is 0): the estimator's
+numbers. That 0 is no measurement, so each value has a `*_defined`
+companion, true where its denominator is not zero, for reports to say
+"undefined" instead (heads.metrics.Metric.defined).
 """
 import numpy as np
 import numpy.typing as npt
@@ -18,6 +21,11 @@ def div_no_nan(num: npt.ArrayLike, den: npt.ArrayLike) -> np.ndarray:
 
 def mean(state: states.MeanState) -> np.ndarray:
     return div_no_nan(state.total, state.count)
+
+
+def mean_defined(state: states.MeanState) -> np.ndarray:
+    """Where `mean` divides by a non-zero total weight."""
+    return np.asarray(state.count) != 0
 
 
 def accuracy_baseline(label_mean_state: states.MeanState) -> np.ndarray:
@@ -44,6 +52,26 @@ def recall(matrix: np.ndarray) -> np.ndarray:
 def f1(matrix: np.ndarray) -> np.ndarray:
     p, r = precision(matrix), recall(matrix)
     return div_no_nan(2 * p * r, p + r)
+
+
+def precision_defined(matrix: np.ndarray) -> np.ndarray:
+    """Where some weight is predicted positive (tp + fp != 0)."""
+    tp, fp, _, _ = confusion_counts(matrix)
+    return tp + fp != 0
+
+
+def recall_defined(matrix: np.ndarray) -> np.ndarray:
+    """Where some weight is labelled positive (tp + fn != 0)."""
+    tp, _, _, fn = confusion_counts(matrix)
+    return tp + fn != 0
+
+
+def f1_defined(matrix: np.ndarray) -> np.ndarray:
+    """Where tp + fp + fn != 0: F1 = 2tp / (2tp + fp + fn), which `f1` equals
+    there (with tp = 0 both of its factors are 0, whichever is 0/0), as
+    scikit-learn defines it."""
+    tp, fp, _, fn = confusion_counts(matrix)
+    return tp + fp + fn != 0
 
 
 def _occupied(pos, neg, *more):
@@ -93,6 +121,18 @@ def roc_auc(pos: npt.ArrayLike, neg: npt.ArrayLike, pos_t: npt.ArrayLike = None,
     pos_above = np.cumsum(pos[::-1])[::-1] - pos
     inside = within_bucket_pairs(pos, neg, pos_t, neg_t)
     return float((np.sum(neg * pos_above) + np.sum(inside)) / (total_pos * total_neg))
+
+
+def roc_auc_defined(pos: npt.ArrayLike, neg: npt.ArrayLike) -> bool:
+    """Whether both classes have weight: `roc_auc` gives 0 when one is absent."""
+    return bool(np.sum(pos) != 0 and np.sum(neg) != 0)
+
+
+def pr_auc_defined(pos: npt.ArrayLike, neg: npt.ArrayLike) -> bool:
+    """Whether positives have weight: `pr_auc` gives 0 without (recall is
+    0/0). Negatives may be absent: precision is then 1 everywhere."""
+    del neg
+    return bool(np.sum(pos) != 0)
 
 
 def _interpolated_pr_area(tp, fp):
@@ -190,3 +230,12 @@ def regression_summary(sums: np.ndarray) -> tuple:
     total_ss = wy2 - div_no_nan(wy * wy, w)
     r2 = np.where(total_ss > 0, 1.0 - div_no_nan(wsq, total_ss), 0.0)
     return mae, rmse, r2
+
+
+def regression_defined(sums: np.ndarray) -> tuple:
+    """Where `regression_summary`'s MAE, RMSE and R² have non-zero
+    denominators: weight, and for R² a positive total sum of squares (the
+    labels vary)."""
+    w, wy, wy2, _, _ = sums
+    total_ss = wy2 - div_no_nan(wy * wy, w)
+    return w != 0, w != 0, total_ss > 0

@@ -21,7 +21,11 @@ CALIBRATION_BUCKETS = 20
 MetricInfo = collections.namedtuple("MetricInfo", ["key", "name", "class_name", "threshold"])
 MetricInfo.__new__.__defaults__ = (None, None)
 
-Row = collections.namedtuple("Row", ["metric", "class_name", "threshold", "value", "key"])
+# `value` is the estimator's number (0 for 0/0); `defined` is False where
+# that 0 stands for a zero denominator (`Metric.defined`).
+Row = collections.namedtuple("Row", ["metric", "class_name", "threshold", "value", "key",
+                                     "defined"])
+Row.__new__.__defaults__ = (True,)
 
 
 def flat_weights(values: npt.ArrayLike, sample_weight: npt.ArrayLike = None) -> tuple:
@@ -99,10 +103,18 @@ class Metric:
         """The value: a float, or an array for a composite metric."""
         raise NotImplementedError
 
+    def defined(self) -> bool:
+        """Whether `result()` is a value: False where its denominator is zero
+        (no weight, no positives...) and `result()` gives the estimator's 0
+        (`div_no_nan`). Reports say "undefined" there; `result()` does not
+        change."""
+        return True
+
     def rows(self) -> list:
         """Report rows: one per value this metric holds."""
         i = self.info
-        return [Row(i.name, i.class_name, i.threshold, float(self.result()), i.key)]
+        return [Row(i.name, i.class_name, i.threshold, float(self.result()), i.key,
+                    bool(self.defined()))]
 
     def __repr__(self):
         return "%s(%r)" % (type(self).__name__, self.info.key)
@@ -121,12 +133,18 @@ class Mean(Metric):
     def result(self) -> float:
         return float(formulas.mean(self._state))
 
+    def defined(self) -> bool:
+        return bool(formulas.mean_defined(self._state))
+
 
 class Sum(Mean):
     """Weighted total (example counts): `result()` is the sum, not the mean."""
 
     def result(self) -> float:
         return float(self._state.total)
+
+    def defined(self) -> bool:
+        return True  # a sum over nothing is 0
 
 
 class AccuracyBaseline(Mean):
@@ -157,6 +175,7 @@ class _ConfusionMetric(Metric):
     """A metric computed from the confusion counts at one threshold."""
 
     formula = None
+    defined_formula = None
 
     def __init__(self, info, threshold=0.5):
         self.threshold = float(threshold)
@@ -181,17 +200,23 @@ class _ConfusionMetric(Metric):
     def result(self) -> float:
         return float(type(self).formula(self._state.matrix[0]))
 
+    def defined(self) -> bool:
+        return bool(type(self).defined_formula(self._state.matrix[0]))
+
 
 class Precision(_ConfusionMetric):
     formula = staticmethod(formulas.precision)
+    defined_formula = staticmethod(formulas.precision_defined)
 
 
 class Recall(_ConfusionMetric):
     formula = staticmethod(formulas.recall)
+    defined_formula = staticmethod(formulas.recall_defined)
 
 
 class F1(_ConfusionMetric):
     formula = staticmethod(formulas.f1)
+    defined_formula = staticmethod(formulas.f1_defined)
 
 
 class ConfusionMatrix(Metric):
@@ -287,6 +312,11 @@ class RegressionError(Metric):
         mae, rmse, r2 = formulas.regression_summary(self._state.sums)
         return float(np.mean({"mae": mae, "rmse": rmse, "r2": r2}[self.kind]))
 
+    def defined(self) -> bool:
+        """Defined in every label dimension (the value averages them)."""
+        defined = dict(zip(self.KINDS, formulas.regression_defined(self._state.sums)))
+        return bool(np.all(defined[self.kind]))
+
 
 class Calibration(Metric):
     """Mean prediction and mean label per equal-width probability bucket."""
@@ -325,9 +355,11 @@ class Calibration(Metric):
         rows = []
         for b in range(self.n_buckets):
             lower = b / self.n_buckets
-            for suffix, value in (("weight", weight[b]), ("prediction_mean", mean_p[b]),
-                                  ("label_mean", mean_y[b])):
+            occupied = bool(weight[b] != 0)  # the means of an empty bucket are 0/0
+            for suffix, value, defined in (("weight", weight[b], True),
+                                           ("prediction_mean", mean_p[b], occupied),
+                                           ("label_mean", mean_y[b], occupied)):
                 rows.append(Row(keys.sub_name(i.name, suffix), i.class_name, lower,
                                 float(value), keys.sub_key(i.key, i.name, suffix,
-                                                           keys.bucket(lower))))
+                                                           keys.bucket(lower)), defined))
         return rows

@@ -83,14 +83,18 @@ def _cmd_run(args, extra):
 
 
 def _counts_text(run):
-    """': 599 records read, 599 evaluated, 0 rejected in 3.1 s' from run.json."""
+    """': 599 records read, 599 evaluated, 0 rejected in 3.1 s' from run.json
+    (then '; 12 metric values undefined (NaN)' when some are)."""
     counts = (run or {}).get("counts") if isinstance(run, dict) else None
     if not counts:
         return ""
     text = ": {:,} records read, {:,} evaluated, {:,} rejected".format(
         counts.get("read", 0), counts.get("evaluated", 0), counts.get("rejected", 0))
     wall = run.get("wall_seconds")
-    return text + (" in %.1f s" % wall if isinstance(wall, (int, float)) else "")
+    text += " in %.1f s" % wall if isinstance(wall, (int, float)) else ""
+    undefined = (run.get("undefined_metrics") or {}).get("rows")
+    # NaN in metrics.parquet: a zero denominator on the slice (run.json says which metrics).
+    return text + ("; {:,} metric values undefined (NaN)".format(undefined) if undefined else "")
 
 
 def _cmd_show(args, extra):

@@ -28,6 +28,7 @@ from pipeline.io.files import read_json, write_json
 from pipeline.io.paths import join
 from pipeline.io.reader import ReadBatches
 from pipeline.report.output import ReportOutput
+from pipeline.report.rows import undefined_metrics
 from pipeline.report.schema import (COUNTS_FILE, REJECTED_DIR, REJECTED_SCHEMA, REPORT_FORMAT,
                                     REPORT_MARKER, RUN_FILE)
 from pipeline.report.stages import SliceRows, WriteReport, gather_slices, slice_tables
@@ -228,6 +229,7 @@ def run_pipeline(config: Config, output: str, overwrite: bool = False, beam_argv
                                                 "evaluated": counts["evaluated"],
                                                 "rejected": counts["rejected"]}
                                  for h in config.heads}},
+            "undefined_metrics": undefined_metrics(out.path),  # NaN values: 0/0 on their slice
             "started": datetime.fromtimestamp(started, timezone.utc).isoformat(),
             "finished": datetime.fromtimestamp(finished, timezone.utc).isoformat(),
             "wall_seconds": finished - started,

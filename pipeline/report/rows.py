@@ -3,13 +3,21 @@
 metrics rows: head, slice, metric, class, threshold, value, key
 curves rows:  head, slice, class, curve, threshold, tp, fp, tn, fn, precision, recall, fpr
 The key is the estimator's metric key without the `/<head name>` suffix a
-MultiHead adds: the head has its own column.
+MultiHead adds: the head has its own column. A value whose denominator is
+zero on the slice (`heads.metrics.Metric.defined`: AUC with one class,
+precision with nothing predicted positive, a mean of zero weight...) is
+NaN, not the 0 the estimator gives: 0 would read as a measurement.
 """
+import math
+
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from heads.auc import ROC
-from pipeline.report.schema import CURVE_KINDS, CURVE_VALUES
+from pipeline.io.files import read_table
+from pipeline.io.paths import join
+from pipeline.report.schema import CURVE_KINDS, CURVE_VALUES, METRICS_FILE
 
 MAX_CURVE_POINTS = 1000
 
@@ -36,8 +44,25 @@ def metric_rows(slice_key: str, metrics: dict, head_names) -> list:
             name = row.metric
             rows.append({"head": head, "slice": slice_key, "metric": name,
                          "class": row.class_name, "threshold": _float_or_none(row.threshold),
-                         "value": float(row.value), "key": short_key})
+                         "value": float(row.value) if row.defined else math.nan,
+                         "key": short_key})
     return rows
+
+
+def undefined_counts(table: pa.Table) -> dict:
+    """run.json's `undefined_metrics` from a metrics table: the number of NaN
+    values (undefined on their slice), in all and per metric name."""
+    undefined = table.filter(pc.is_nan(table.column("value")))
+    by_metric = {}
+    for name in undefined.column("metric").to_pylist():
+        by_metric[name] = by_metric.get(name, 0) + 1
+    return {"rows": undefined.num_rows, "by_metric": dict(sorted(by_metric.items()))}
+
+
+def undefined_metrics(folder: str) -> dict:
+    """`undefined_counts` of the metrics.parquet in `folder`: counted in what
+    was written."""
+    return undefined_counts(read_table(join(folder, METRICS_FILE)))
 
 
 def curve_columns(slice_key: str, metrics: dict, head_names,

@@ -17,8 +17,10 @@ CALIBRATION_COLUMNS = ("weight", "prediction_mean", "label_mean")
 
 
 def is_missing(value) -> bool:
-    """None or NaN: a value the report does not have."""
-    return value is None or (isinstance(value, float) and math.isnan(value))
+    """None, NaN or infinite: a value the report does not have (NaN: the
+    metric is undefined on its slice, pipeline.report.rows). The one test
+    `show` and the page share."""
+    return value is None or (isinstance(value, float) and not math.isfinite(value))
 
 
 def natural_key(text) -> list:

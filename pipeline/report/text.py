@@ -31,12 +31,15 @@ def _format_value(row):
     if row is None:
         return ""
     value = row["value"]
-    if is_missing(value):
-        return "nan"
+    if value is None or math.isnan(value):  # an infinity prints as one: it is a value
+        return UNDEFINED
     if (row["metric"].endswith("count") or row["metric"] == CONFUSION_METRIC
             or row["metric"] == CALIBRATION_PREFIX + "weight") and float(value).is_integer():
         return "%d" % value
     return "%.6g" % value
+
+
+UNDEFINED = "undefined"  # a NaN value: a zero denominator on the slice (pipeline.report.rows)
 
 
 def _matches(value, patterns):

@@ -24,7 +24,10 @@ semantics are the TF Estimator's (tensorflow_estimator/python/estimator/head/):
 * `example_count` counts examples, `weighted_example_count` sums their weights.
 
 AUCs must match to 1e-5 absolute (the pipeline may bucket scores), every
-other value to 1e-6 relative.
+other value to 1e-6 relative. A value with a zero denominator on its slice
+(sklearn's `zero_division`, roc_auc_score's NaN for one class, a mean
+of zero weight, an empty calibration bucket) is NaN in the oracle and must
+be NaN in the report, where the estimator says 0.
 
 The tests marked `e2e` run a Beam pipeline (the CLI in a subprocess, or the
 demo in-process): 10-40 s each. They run by default; `pytest -m "not e2e"`
@@ -84,8 +87,9 @@ def softmax_cross_entropy(y, z):
 
 
 def wmean(x, w):
-    """sum(w * x) / sum(w), in float64."""
-    return float(np.sum(np.asarray(x, np.float64) * w) / np.sum(w))
+    """sum(w * x) / sum(w), in float64; NaN for zero total weight."""
+    total = np.sum(w)
+    return float(np.sum(np.asarray(x, np.float64) * w) / total) if total else math.nan
 
 
 def pr_auc(y, s, w):
@@ -96,7 +100,8 @@ def pr_auc(y, s, w):
     (Keras `interpolate_pr_auc`), with p = tp + fp:
         slope = (tp_i - tp_{i+1}) / (p_i - p_{i+1}),  b = tp_{i+1} - slope * p_{i+1}
         area_i = slope * (tp_i - tp_{i+1} + b * ln(p_i / p_{i+1}))   (ln 1 when p_{i+1} = 0)
-    and the AUC is sum(area_i) / (total positive weight).
+    and the AUC is sum(area_i) / (total positive weight): NaN without
+    positives (recall is 0/0).
     """
     y, s, w = (np.asarray(a, np.float64).ravel() for a in (y, s, w))
     distinct, index = np.unique(s, return_inverse=True)
@@ -114,16 +119,20 @@ def pr_auc(y, s, w):
         ratio = np.where((p[:-1] > 0) & (p[1:] > 0), p[:-1] / np.where(p[1:] > 0, p[1:], 1), 1.0)
     area = slope * (dtp + intercept * np.log(ratio))
     total = pos.sum()
-    return float(area.sum() / total) if total > 0 else 0.0
+    return float(area.sum() / total) if total > 0 else math.nan
 
 
 def binary_metrics(y, prob, w, prefix=""):
-    """accuracy / precision / recall of `prob > t` predictions (pooled arrays)."""
+    """accuracy / precision / recall of `prob > t` predictions (pooled
+    arrays); NaN where the denominator is zero (all of them when every
+    weight is 0, which sklearn refuses)."""
+    if not np.any(w):
+        return dict.fromkeys(("accuracy", "precision", "recall", "f1"), math.nan)
     return {
-        "accuracy": accuracy_score(y, prob, sample_weight=w),
-        "precision": precision_score(y, prob, sample_weight=w, zero_division=0),
-        "recall": recall_score(y, prob, sample_weight=w, zero_division=0),
-        "f1": f1_score(y, prob, sample_weight=w, zero_division=0),
+        "accuracy": accuracy_score(y, prob, sample_weight=w) if np.sum(w) else math.nan,
+        "precision": precision_score(y, prob, sample_weight=w, zero_division=np.nan),
+        "recall": recall_score(y, prob, sample_weight=w, zero_division=np.nan),
+        "f1": f1_score(y, prob, sample_weight=w, zero_division=np.nan),
     }
 
 
@@ -131,11 +140,15 @@ def threshold_key(base, t):
     return "%s/positive_threshold_%g" % (base, t)
 
 
-def auc_or_none(y, s, w):
-    """sklearn's ROC AUC, None when the slice has a single label value."""
-    if len(np.unique(y)) < 2:
-        return None
-    return roc_auc_score(y, s, sample_weight=w)
+def auc_or_nan(y, s, w):
+    """sklearn's ROC AUC; NaN with one class present, counting only examples
+    of non-zero weight (sklearn 1.9 warns and gives NaN, older versions raise
+    ValueError)."""
+    try:
+        return roc_auc_score(np.asarray(y)[w != 0], np.asarray(s)[w != 0],
+                             sample_weight=np.asarray(w)[w != 0])
+    except ValueError:
+        return math.nan
 
 
 # -- oracle: one head, one slice -----------------------------------------------------
@@ -149,10 +162,11 @@ def expected_binary(y, z, w, thresholds):
         "loss": float(np.sum(loss * w) / len(y)),
         "prediction/mean": wmean(p, w),
         "label/mean": wmean(y, w),
-        "auc": auc_or_none(y, p, w),
+        "auc": auc_or_nan(y, p, w),
         "auc_precision_recall": pr_auc(y, p, w),
     }
-    out["accuracy_baseline"] = max(out["label/mean"], 1 - out["label/mean"])
+    out["accuracy_baseline"] = max(out["label/mean"], 1 - out["label/mean"]) \
+        if np.sum(w) else math.nan
     out.update(binary_metrics(y, class_ids, w))
     for t in thresholds:
         for k, v in binary_metrics(y, (p > t).astype(np.int64), w).items():
@@ -163,7 +177,7 @@ def expected_binary(y, z, w, thresholds):
 
 def calibration(y, p, w, n_buckets=20):
     """Extended metric: per equal-width probability bucket [k/20, (k+1)/20),
-    the weight, weighted mean probability and weighted mean label (0 when
+    the weight, weighted mean probability and weighted mean label (NaN when
     empty); keyed by the bucket's lower edge."""
     y, p, w = (np.asarray(a, np.float64).ravel() for a in (y, p, w))
     b = np.clip(np.floor(p * n_buckets).astype(np.int64), 0, n_buckets - 1)
@@ -175,7 +189,8 @@ def calibration(y, p, w, n_buckets=20):
         suffix = "bucket_%g" % (k / n_buckets)
         out["calibration/weight/" + suffix] = weight[k]
         for name, total in sums.items():
-            out["calibration/%s/%s" % (name, suffix)] = total[k] / weight[k] if weight[k] else 0.0
+            out["calibration/%s/%s" % (name, suffix)] = total[k] / weight[k] if weight[k] \
+                else math.nan
     return out
 
 
@@ -185,7 +200,7 @@ def expected_multi_class(y, z, w, class_names):
     out = {
         "average_loss": wmean(loss, w),
         "loss": float(np.sum(loss * w) / len(y)),
-        "accuracy": accuracy_score(y, pred, sample_weight=w),
+        "accuracy": accuracy_score(y, pred, sample_weight=w) if np.sum(w) else math.nan,
     }
     # Extended metrics. top-k: the true class's logit is beaten by fewer than k.
     rank = (z > z[np.arange(len(y)), y][:, None]).sum(axis=1)
@@ -199,7 +214,7 @@ def expected_multi_class(y, z, w, class_names):
         for k, v in binary_metrics(y == c, pred == c, w).items():
             if k != "accuracy":
                 out["%s/%s" % (k, name)] = v
-        out["auc/" + name] = auc_or_none(y == c, p[:, c], w)
+        out["auc/" + name] = auc_or_nan(y == c, p[:, c], w)
         out["auc_precision_recall/" + name] = pr_auc(y == c, p[:, c], w)
         for c2, name2 in enumerate(class_names):  # rows: label, columns: prediction
             out["confusion_matrix/%s/%s" % (name, name2)] = confusion[c, c2]
@@ -215,7 +230,7 @@ def expected_multi_label(y, z, w, thresholds, classes, class_names=None):
     out = {
         "average_loss": wmean(loss, w),
         "loss": float(np.sum(loss * w) / len(y)),
-        "auc": auc_or_none(y.ravel(), p.ravel(), wb.ravel()),
+        "auc": auc_or_nan(y.ravel(), p.ravel(), wb.ravel()),
         "auc_precision_recall": pr_auc(y, p, wb),
     }
     for t in thresholds:
@@ -226,7 +241,7 @@ def expected_multi_label(y, z, w, thresholds, classes, class_names=None):
     # classes' rows are extended metrics, checked when reported.
     for c in range(y.shape[1]):
         name = "class%d" % c if class_names is None else class_names[c]
-        out["auc/" + name] = auc_or_none(y[:, c], p[:, c], w)
+        out["auc/" + name] = auc_or_nan(y[:, c], p[:, c], w)
         out["auc_precision_recall/" + name] = pr_auc(y[:, c], p[:, c], w)
         out["probability_mean/" + name] = wmean(p[:, c], w)
         out["label/mean/" + name] = wmean(y[:, c], w)
@@ -246,10 +261,17 @@ def expected_regression(y, z, w):
         "loss": float(np.sum(sq * w) / len(y)),
         "label/mean": wmean(y, w),
         "prediction/mean": wmean(z, w),
-        "mean_absolute_error": mean_absolute_error(y, z, sample_weight=w),
-        "root_mean_squared_error": math.sqrt(mean_squared_error(y, z, sample_weight=w)),
-        "r_squared": r2_score(y, z, sample_weight=w),
+        **(regression_errors(y, z, w) if np.sum(w) else dict.fromkeys(
+            ("mean_absolute_error", "root_mean_squared_error", "r_squared"), math.nan)),
     }
+
+
+def regression_errors(y, z, w):
+    """MAE, RMSE, R² (NaN where sklearn's unforced R² is not finite: constant labels)."""
+    r2 = r2_score(y, z, sample_weight=w, force_finite=False)
+    return {"mean_absolute_error": mean_absolute_error(y, z, sample_weight=w),
+            "root_mean_squared_error": math.sqrt(mean_squared_error(y, z, sample_weight=w)),
+            "r_squared": r2 if math.isfinite(r2) else math.nan}
 
 
 def with_counts(metrics, w):
@@ -361,6 +383,8 @@ def read_metrics(output):
 
 
 def close(actual, expected, metric):
+    if math.isnan(expected) or math.isnan(actual):  # undefined: NaN on both sides
+        return math.isnan(expected) and math.isnan(actual)
     if metric in AUC_METRICS:
         return abs(actual - expected) <= AUC_ATOL
     return abs(actual - expected) <= RTOL * abs(expected) + 1e-12
@@ -484,7 +508,7 @@ def test_multi_processing_gives_the_same_numbers(e2e_dataset, in_process_report,
     for k, r in single.items():
         a, b = r["value"], multi[k]["value"]
         tol = 1e-9 if r["metric"] in AUC_METRICS else 1e-9 * abs(a) + 1e-12
-        if not abs(a - b) <= tol:
+        if not (abs(a - b) <= tol or (math.isnan(a) and math.isnan(b))):  # NaN: undefined
             diffs.append("%s: single %r, multi %r" % (k, a, b))
     assert not diffs, "\n".join(diffs[:40])
     _, counts = run_json_counts(out)

@@ -3,8 +3,9 @@ script element. One place, so every table, chart and card of the page
 writes a value the same way."""
 import html
 import json
-import math
 from datetime import datetime, timezone
+
+from pipeline.report.tables import is_missing
 
 
 def escape(text: object) -> str:
@@ -13,8 +14,9 @@ def escape(text: object) -> str:
 
 
 def missing(value: object) -> bool:
-    """None, NaN or infinite: a value the page shows as '–' (and JSON as null)."""
-    return value is None or (isinstance(value, float) and not math.isfinite(value))
+    """None, NaN (undefined) or infinite: a value the page shows as '–' (and
+    JSON as null); `tables.is_missing`, as `show` tests it."""
+    return is_missing(value)
 
 
 def fmt(value: float | None, digits: int = 4) -> str:

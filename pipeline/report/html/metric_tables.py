@@ -103,7 +103,9 @@ def slice_table(head: str, head_rows: list[dict], counts: dict) -> str:
             if s == "":
                 cells += ['<td></td>'] * 5
             elif result is None:
-                cells += ['<td></td>'] * 4 + ['<td class="verdict">too few to test</td>']
+                cells += ['<td></td>'] * 4 + ['<td class="verdict">%s</td>' % (
+                    "undefined" if acc is not None and missing(acc["value"])
+                    else "too few to test")]
             else:
                 cells += ['<td>%s</td>' % fmt(result["rest"]),
                           '<td>%+.3g</td>' % result["diff"],

@@ -157,6 +157,14 @@ def _run_section(run):
         facts.append(("throughput", "{:,.0f} records/s (whole run)".format(read / wall)))
     for kind, n in sorted((counts.get("rejected_by_kind") or {}).items()):
         facts.append(("rejected: %s" % kind, fmt_count(n)))
+    undefined = run.get("undefined_metrics")
+    if isinstance(undefined, dict) and undefined.get("rows"):  # NaN: 0/0 on the slice
+        by_metric = undefined.get("by_metric")
+        by_metric = ", ".join("%s %s" % (k, fmt_count(v)) for k, v in by_metric.items()) \
+            if isinstance(by_metric, dict) else ""
+        facts.append(("undefined metric values",
+                      "%s, shown as – (a zero denominator on the slice, e.g. AUC with one "
+                      "class present): %s" % (fmt_count(undefined["rows"]), by_metric)))
     config = run.get("config") or {}
     if config.get("slices") is not None:
         facts.append(("slices", "; ".join(", ".join(s) or "(overall)" for s in config["slices"])))
