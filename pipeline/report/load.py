@@ -22,7 +22,7 @@ from pipeline.report.schema import (CURVES_FILE, CURVES_SCHEMA, METRICS_FILE, ME
 # run.json's fields that the readers use, and what each must be.
 _RUN_FIELDS = {"counts": dict, "config": dict, "wall_seconds": Number, "runner": str,
                "config_file": str, "output": str, "started": str, "finished": str,
-               "beam_options": list, "versions": dict}
+               "beam_options": list, "versions": dict, "undefined_metrics": dict}
 _COUNT_FIELDS = ("read", "evaluated", "rejected")
 
 
