@@ -36,6 +36,7 @@ import atexit
 import contextlib
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -44,6 +45,7 @@ from pipeline.errors import ConfigError, HeadevalError, UsageError
 from pipeline.demo import DEFAULT_OUTPUT as DEFAULT_DEMO_OUTPUT
 from pipeline.report.text import FORMATS
 from pipeline.runtime.gc_tuning import import_uncollected
+from pipeline.runtime.quiet_start import import_quietly
 from pipeline.runtime.runner_args import DEFAULT_RUNNER, with_default_runner
 
 _OWN_PROCESS = False  # set by console_main: the process ends when main returns
@@ -59,8 +61,7 @@ def _cmd_run(args, extra):
         raise ConfigError("%s: no output folder: pass --output DIR or set `output:` in the "
                           "config" % config.source, config.source, "output")
     from pipeline.runtime import progress
-    if _OWN_PROCESS:
-        import_uncollected("pipeline.run")
+    _import_pipeline()
     from pipeline.run import run_pipeline  # the pipeline pulls in TensorFlow and Beam
     progress.reset()
     with progress.quiet(args.quiet):
@@ -118,9 +119,16 @@ def _cmd_report(args, extra):
     return 0
 
 
-def _cmd_demo(args, extra):
+def _import_pipeline():
+    """In the CLI's own process, the pipeline (TensorFlow, Beam) imported
+    with the collector paused and TensorFlow's start-up notes off stderr
+    (pipeline.runtime.gc_tuning, pipeline.runtime.quiet_start)."""
     if _OWN_PROCESS:
-        import_uncollected("pipeline.run")
+        import_quietly(lambda: import_uncollected("pipeline.run"))
+
+
+def _cmd_demo(args, extra):
+    _import_pipeline()
     from pipeline.demo import run_demo
     run_demo(args.output, beam_argv=with_default_runner(extra))
     return 0
@@ -271,6 +279,15 @@ def _interruption(exc):
     return None
 
 
+_BEAM_STEPS = re.compile(r"( \[while running '[^']*'\])+$")
+
+
+def _without_beam_steps(error) -> str:
+    """The message without the " [while running 'Step']" Beam appends when it
+    re-raises a worker's error: our messages name the file and record."""
+    return _BEAM_STEPS.sub("", str(error))
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
@@ -298,7 +315,8 @@ def main(argv=None) -> int:
         print("headeval %s: error: %s" % (args.command, e), file=sys.stderr)
         return 2
     except HeadevalError as e:
-        print("headeval %s: error: %s" % (args.command, e), file=sys.stderr)
+        print("headeval %s: error: %s" % (args.command, _without_beam_steps(e)),
+              file=sys.stderr)
         return 1
     except NotImplementedError as e:
         print("headeval %s: not implemented yet: %s" % (args.command, e), file=sys.stderr)

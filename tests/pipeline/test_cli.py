@@ -550,3 +550,42 @@ def test_sigterm_is_recorded_and_ends_the_run_with_143(tmp_path, monkeypatch, ca
     assert cli.main(["run", str(config), "--output", str(tmp_path / "out")]) == 143
     assert capsys.readouterr().err == "headeval run: terminated (SIGTERM)\n"
     assert signal.getsignal(signal.SIGTERM) is previous  # put back after the command
+
+
+def test_a_failed_run_prints_exactly_one_line(tmp_path):
+    """The whole stderr of a failing `headeval run` process is its one line:
+    no TensorFlow start-up notes (absl's pre-init warning, "Could not find
+    cuda drivers", printed on every run before) and no Beam step suffix."""
+    import subprocess
+    config = tmp_path / "eval.yaml"
+    config.write_text(CONFIG.replace("data/*.tfrecord", str(tmp_path / "none-*.tfrecord")))
+    env = dict(os.environ, PYTHONPATH=REPO)
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    proc = subprocess.run([sys.executable, "-m", "pipeline", "run", str(config), "--output",
+                           str(tmp_path / "out")], capture_output=True, text=True, env=env,
+                          cwd=str(tmp_path), timeout=300)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        "headeval run: error: input.pattern %r matches no files"
+        % str(tmp_path / "none-*.tfrecord")], proc.stderr
+
+
+def test_import_quietly_drops_the_start_up_notes_and_keeps_the_rest(tmp_path):
+    import subprocess
+    code = (
+        "import os\n"
+        "from pipeline.runtime.quiet_start import import_quietly\n"
+        "def noisy():\n"
+        "    os.write(2, b'WARNING: All log messages before absl::InitializeLog() is called "
+        "are written to STDERR\\n')\n"
+        "    os.write(2, b'I0000 00:00:1796678990.110861   25998 cudart_stub.cc:31] Could not "
+        "find cuda drivers on your machine, GPU will not be used.\\n')\n"
+        "    os.write(2, b'E0000 something real went wrong\\n')\n"
+        "    os.write(1, b'stdout untouched\\n')\n"
+        "import_quietly(noisy)\n"
+        "os.write(2, b'after\\n')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=REPO), timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == "E0000 something real went wrong\nafter\n"
+    assert proc.stdout == "stdout untouched\n"
