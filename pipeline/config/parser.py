@@ -1,515 +1,37 @@
-"""Evaluation config: one YAML file -> frozen, validated dataclasses.
+"""The validating parser: YAML data (a dict) -> a frozen `Config`.
 
 Every check that can run before a pipeline starts runs here, so a typo costs
 a second, not a Dataflow job: unknown keys, wrong types, missing fields, and
 heads, slices, weights or labels naming a feature the parse spec lacks. An
 error names the file, the key path (`heads[1].thresholds`), what was expected
 and what was found.
-
-Loading a config imports neither TensorFlow nor Beam: what a path is comes
-from `pipeline.io.paths` (standard library only), the devices from
-`pipeline.runtime.devices`, and only a config or vocabulary file on an object
-store (gs://) is read through `pipeline.io.files`, imported for it. Lists
-that `heads` also defines (AUC methods, loss reductions, the smallest AUC
-histogram) are repeated here for that reason; tests/pipeline/test_config.py
-keeps them equal.
-
-The schema (README "Config reference" documents it for users):
-
-    input:      {pattern, features: {name: {dtype, shape, varlen, default}}}
-    model:      {logits} | {saved_model, output, signature, device, batch_size}
-    transform:  {tft_output}
-    heads:      [{name, type, n_classes, label, label_vocabulary, weight_column,
-                  thresholds, classes_for_class_based_metrics, label_dimension,
-                  loss_reduction, loss_fn}]
-    head_weights, slices, metrics: {auc: {method, buckets}}, bad_examples,
-    batch_size, max_slices, output
 """
 import difflib
 import math
-import os
-import posixpath
-import reprlib
-from dataclasses import dataclass, field
-from typing import List, Optional, Tuple, Union
+from typing import Optional
 
-import yaml
-
+from pipeline.config.files import read_text, resolve_path
+from pipeline.config.limits import (MAX_BATCH_BYTES, MAX_FEATURE_VALUES, MAX_MESSAGE_VALUE,
+                                    MAX_SLICE_BYTES, clip, format_bytes, show_value,
+                                    slice_bytes)
+from pipeline.config.spec import (AUC_METHODS, BAD_EXAMPLES, BINARY, COMMON_HEAD_KEYS,
+                                  DEFAULT_AUC_METHOD, DEFAULT_BAD_EXAMPLES, DEFAULT_BATCH_SIZE,
+                                  DEFAULT_LOSS_REDUCTION, DEFAULT_MAX_SLICES, DEFAULT_SIGNATURE,
+                                  DTYPES, HEAD_KEYS_BY_TYPE, HEAD_TYPES, HISTOGRAM,
+                                  LOSS_REDUCTIONS, MIN_AUC_BUCKETS, MULTI_CLASS, MULTI_LABEL,
+                                  REGRESSION, AucConfig, Config, Feature, HeadConfig,
+                                  InputConfig, MetricsConfig, ModelConfig, TransformConfig,
+                                  VocabularyRef)
 from pipeline.errors import ConfigError
-from pipeline.io.paths import is_local, is_uri, local_path
 from pipeline.runtime.devices import DEFAULT_DEVICE, DEVICES
-
-DTYPES = ("float32", "int64", "string")
-
-BINARY = "binary"
-MULTI_CLASS = "multi_class"
-MULTI_LABEL = "multi_label"
-REGRESSION = "regression"
-# The keys every head takes, and those each type of head takes besides them.
-# Its keys are the head types (pipeline.evaluate.build maps each to a class).
-COMMON_HEAD_KEYS = ("name", "type", "label", "weight_column", "loss_reduction", "loss_fn")
-HEAD_KEYS_BY_TYPE = {
-    BINARY: ("n_classes", "label_vocabulary", "thresholds"),
-    MULTI_CLASS: ("n_classes", "label_vocabulary"),
-    MULTI_LABEL: ("n_classes", "label_vocabulary", "thresholds",
-                  "classes_for_class_based_metrics"),
-    REGRESSION: ("label_dimension",),
-}
-HEAD_TYPES = tuple(HEAD_KEYS_BY_TYPE)
-
-# heads.losses.REDUCTIONS and heads.auc.AUC_METHODS, repeated so that loading
-# a config needs no TensorFlow (a test keeps them equal).
-LOSS_REDUCTIONS = ("sum_over_batch_size", "sum")
-DEFAULT_LOSS_REDUCTION = LOSS_REDUCTIONS[0]
-HISTOGRAM = "histogram"
-EXACT = "exact"
-AUC_METHODS = (HISTOGRAM, EXACT)
-DEFAULT_AUC_METHOD = HISTOGRAM
-
-FAIL = "fail"  # bad_examples: the first bad example fails the run
-SKIP = "skip"  # bad_examples: bad examples are left out and listed
-BAD_EXAMPLES = (FAIL, SKIP)
-DEFAULT_BAD_EXAMPLES = FAIL
-DEFAULT_BATCH_SIZE = 8192
-DEFAULT_SIGNATURE = "serving_default"
-# The coarsest AUC histogram layout has this many buckets
-# (heads.buckets.num_buckets(0)); a smaller cap cannot hold it. A constant
-# here so that loading a config needs no TensorFlow; a test keeps them equal.
-MIN_AUC_BUCKETS = 252
-
-# Limits that keep a run's memory bounded whatever the config or the data
-# (docs/reliability.md, "Limits"). Each is checked before the pipeline starts
-# where the config alone decides it, else where the data shows it.
-MAX_YAML_NODES = 1_000_000        # nodes of the config's YAML, aliases expanded
-MAX_FEATURE_VALUES = 1_000_000    # values per example of one fixed-length feature
-MAX_BATCH_BYTES = 1 << 30         # batch_size x the fixed-length features' bytes
-MAX_SLICE_BYTES = 1 << 30         # estimated metric state and report rows per slice
-DEFAULT_MAX_SLICES = 10_000       # distinct slices of one slice spec (`max_slices`)
-MAX_SLICE_VALUE_BYTES = 1024      # one slice value (a string feature's value)
-MAX_CONFUSION_MATRIX_CLASSES = 256  # heads.multi_class, repeated: a test keeps them equal
-MAX_MESSAGE_VALUE = 200           # characters of a value shown in an error message
-# heads' AUC layout, repeated (a test keeps them equal): the default cap on a
-# histogram's buckets (heads.buckets.DEFAULT_MAX_BUCKETS) and the most points
-# the report gives a curve; and, measured (the test of `slice_bytes`), the
-# bytes of a full curve state per bucket and of a curve's report row.
-DEFAULT_AUC_BUCKETS = 9_000
-_CURVE_POINTS = 1000
-_BUCKET_BYTES = 56
-_CURVE_ROW_BYTES = 90
 
 _MISSING = object()
 
 
-# -- The config objects ---------------------------------------------------------
-
-@dataclass(frozen=True)
-class Feature:
-    """One entry of the parse spec.
-
-    `shape` () is a scalar: one value per example, parsed to a `[batch]`
-    array; `(n,)` parses to `[batch, n]`. A `varlen` feature has any number
-    of values and parses to a `tf.RaggedTensor`. `default` (a scalar, or a
-    tuple of `size` values) fills in for examples that lack the feature;
-    without one, a fixed-length feature is required.
-    """
-    name: str
-    dtype: str
-    shape: tuple = ()
-    varlen: bool = False
-    default: object = None
-
-    @property
-    def size(self) -> int:
-        """Values per example of a fixed-length feature."""
-        return math.prod(self.shape)
-
-    @property
-    def numeric(self) -> bool:
-        return self.dtype != "string"
-
-    def describe(self) -> str:
-        """'float32 [3]', 'string scalar', 'int64 var-length' (for messages)."""
-        if self.varlen:
-            return "%s var-length" % self.dtype
-        return "%s %s" % (self.dtype, list(self.shape) if self.shape else "scalar")
-
-
-@dataclass(frozen=True)
-class InputConfig:
-    pattern: str
-    features: dict  # name -> Feature, in the file's order
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """Where logits come from: parsed features (`logits`: a feature name,
-    or {head name: feature}) or a model run on the workers (`saved_model`)."""
-    logits: object = None
-    saved_model: str = None
-    output: object = None
-    signature: str = DEFAULT_SIGNATURE
-    device: str = DEFAULT_DEVICE
-    batch_size: int = None
-
-
-@dataclass(frozen=True)
-class TransformConfig:
-    tft_output: str
-
-
-@dataclass(frozen=True)
-class VocabularyRef:
-    """A label vocabulary known only at run time: computed by a tf.Transform
-    analyzer pass over the input (`compute`), or the vocabulary named `tft`
-    in the `transform.tft_output`."""
-    compute: bool = False
-    tft: str = None
-
-    def to_dict(self) -> dict:
-        return {"compute": True} if self.compute else {"tft": self.tft}
-
-
-@dataclass(frozen=True)
-class HeadConfig:
-    """One head. `label_vocabulary` is a tuple of strings (given inline or
-    read from a file) or a `VocabularyRef`."""
-    name: str
-    type: str
-    label: str
-    n_classes: int = None
-    label_vocabulary: object = None
-    weight_column: str = None
-    thresholds: tuple = None
-    classes_for_class_based_metrics: tuple = None
-    label_dimension: int = None
-    loss_reduction: str = DEFAULT_LOSS_REDUCTION
-    loss_fn: str = None
-
-    @property
-    def ref(self) -> str:
-        """How messages name the head: `heads[NAME]`, or `heads[0]` for the
-        one head of a config that leaves it unnamed."""
-        return "heads[%s]" % (0 if self.name is None else self.name)
-
-    @property
-    def logits_dimension(self) -> int:
-        if self.type == BINARY:
-            return 1
-        if self.type == REGRESSION:
-            return self.label_dimension
-        return self.n_classes
-
-
-@dataclass(frozen=True)
-class AucConfig:
-    method: str = DEFAULT_AUC_METHOD
-    buckets: int = None
-
-
-@dataclass(frozen=True)
-class MetricsConfig:
-    auc: AucConfig = field(default_factory=AucConfig)
-
-
-@dataclass(frozen=True)
-class Config:
-    """A whole evaluation. `slices` always starts with the overall slice `()`;
-    `source` is the config file it came from (None when built from a dict)."""
-    input: InputConfig
-    model: ModelConfig
-    heads: tuple
-    transform: TransformConfig = None
-    head_weights: tuple = None
-    slices: tuple = ((),)
-    metrics: MetricsConfig = field(default_factory=MetricsConfig)
-    bad_examples: str = DEFAULT_BAD_EXAMPLES
-    batch_size: int = DEFAULT_BATCH_SIZE
-    max_slices: int = DEFAULT_MAX_SLICES
-    output: str = None
-    source: str = None
-
-    def to_dict(self) -> dict:
-        """Plain data in the YAML schema (paths resolved, vocabulary files
-        read), for run.json: `parse_config(config.to_dict())` gives an equal
-        Config back."""
-        features = {}
-        for f in self.input.features.values():
-            entry = {"dtype": f.dtype}
-            if f.shape:
-                entry["shape"] = list(f.shape)
-            if f.varlen:
-                entry["varlen"] = True
-            if f.default is not None:
-                entry["default"] = list(f.default) if isinstance(f.default, tuple) else f.default
-            features[f.name] = entry
-        out = {"input": {"pattern": self.input.pattern, "features": features},
-               "model": _drop_none({
-                   "logits": _plain(self.model.logits),
-                   "saved_model": self.model.saved_model,
-                   "output": _plain(self.model.output),
-                   "signature": self.model.signature if self.model.saved_model else None,
-                   "device": self.model.device if self.model.saved_model else None,
-                   "batch_size": self.model.batch_size})}
-        if self.transform is not None:
-            out["transform"] = {"tft_output": self.transform.tft_output}
-        heads = []
-        for h in self.heads:
-            vocab = h.label_vocabulary
-            heads.append(_drop_none({
-                "name": h.name, "type": h.type, "label": h.label, "n_classes": h.n_classes,
-                "label_vocabulary": vocab.to_dict() if isinstance(vocab, VocabularyRef)
-                else _plain(vocab),
-                "weight_column": h.weight_column, "thresholds": _plain(h.thresholds),
-                "classes_for_class_based_metrics": _plain(h.classes_for_class_based_metrics),
-                "label_dimension": h.label_dimension, "loss_reduction": h.loss_reduction,
-                "loss_fn": h.loss_fn}))
-        out["heads"] = heads
-        if self.head_weights is not None:
-            out["head_weights"] = list(self.head_weights)
-        out["slices"] = [list(s) for s in self.slices]
-        out["metrics"] = {"auc": _drop_none({"method": self.metrics.auc.method,
-                                             "buckets": self.metrics.auc.buckets})}
-        out["bad_examples"] = self.bad_examples
-        out["batch_size"] = self.batch_size
-        out["max_slices"] = self.max_slices
-        if self.output is not None:
-            out["output"] = self.output
-        return out
-
-    def feature_references(self) -> List[Tuple[str, str]]:
-        """[(key path, feature name)] for every feature the config names
-        (logits, labels, weights, slices): what must exist after parsing
-        (and after the transform, when there is one)."""
-        refs = []
-        logits = self.model.logits
-        if isinstance(logits, str):
-            refs.append(("model.logits", logits))
-        elif isinstance(logits, dict):
-            refs += [("model.logits.%s" % k, v) for k, v in logits.items()]
-        for i, h in enumerate(self.heads):
-            refs.append(("heads[%d].label" % i, h.label))
-            if h.weight_column is not None:
-                refs.append(("heads[%d].weight_column" % i, h.weight_column))
-        for i, spec in enumerate(self.slices):
-            refs += [("slices[%d][%d]" % (i, j), name) for j, name in enumerate(spec)]
-        return refs
-
-
-def _plain(value):
-    if isinstance(value, tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
-
-
-def _drop_none(d):
-    return {k: v for k, v in d.items() if v is not None}
-
-
-# -- Loading --------------------------------------------------------------------
-
-class _StrictLoader(yaml.SafeLoader):
-    """safe_load, but a key given twice is an error, not a silent overwrite,
-    and a document of more than MAX_YAML_NODES nodes, aliases expanded, is
-    refused before it is built (a 'billion laughs' document of a few
-    hundred bytes would otherwise expand to gigabytes)."""
-
-    def construct_document(self, node):
-        size = _expanded_size(node)
-        if size > MAX_YAML_NODES:
-            raise yaml.constructor.ConstructorError(
-                None, None, "the document expands to more than %d YAML nodes (aliases "
-                "expanded, or an alias inside its own anchor); a config needs far fewer"
-                % MAX_YAML_NODES,
-                node.start_mark)
-        return super().construct_document(node)
-
-
-def _expanded_size(root):
-    """Nodes of a composed YAML graph with every alias expanded, counted
-    without expanding them (each node once, its size memoized), so a bomb
-    costs its own size to measure. Iterative: a deep document needs no
-    recursion here."""
-    sizes, open_nodes = {}, set()
-    stack = [(root, False)]
-    while stack:
-        node, done = stack.pop()
-        if id(node) in sizes and not done:
-            continue
-        if not done and id(node) in open_nodes:  # an alias inside its own anchor
-            return math.inf
-        open_nodes.add(id(node))
-        if isinstance(node, yaml.MappingNode):
-            children = [n for pair in node.value for n in pair]
-        elif isinstance(node, yaml.SequenceNode):
-            children = list(node.value)
-        else:
-            children = []
-        if done:
-            sizes[id(node)] = min(1 + sum(sizes[id(c)] for c in children), MAX_YAML_NODES + 1)
-            open_nodes.discard(id(node))
-            continue
-        stack.append((node, True))
-        stack.extend((c, False) for c in children if id(c) not in sizes)
-    return sizes[id(root)]
-
-
-_MERGE_TAG = "tag:yaml.org,2002:merge"
-
-
-def _construct_mapping(loader, node, deep=False):
-    """A key written twice in one mapping is refused. Keys that a `<<`
-    merge brings in are not the mapping's own: the mapping's own keys
-    override them, as YAML's merge-key rule says."""
-    seen = {}
-    for key_node, _ in node.value:
-        if key_node.tag == _MERGE_TAG:
-            continue
-        key = loader.construct_object(key_node, deep=True)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, "key %s appears twice (first on line %d)"
-                % (_show(key), seen[key] + 1), key_node.start_mark)
-        seen[key] = key_node.start_mark.line
-    return yaml.SafeLoader.construct_mapping(loader, node, deep)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def _read_text(path):
-    """A UTF-8 text file (the config, a vocabulary file) without a leading
-    byte-order mark (an editor's BOM would otherwise stick to the first
-    vocabulary word), as `pipeline.io.files.read_text` reads it: local ones
-    here, others through it (Beam's FileSystems)."""
-    if is_local(path):
-        with open(local_path(path), encoding="utf-8-sig") as f:
-            return f.read()
-    # Imported here, not with the module: it imports Beam and pyarrow (seconds),
-    # which loading a local config does not need.
-    from pipeline.io.files import read_text
-    return read_text(path)
-
-
-def resolve_path(path: str, base_dir: Optional[str]) -> str:
-    """`path` against the config's folder; URIs and absolute paths as given.
-    A `file://` path is a local one: it comes back without the scheme."""
-    path = local_path(path)
-    if base_dir is None or is_uri(path) or os.path.isabs(path):
-        return path
-    if not is_local(base_dir):
-        # Object stores do not resolve `..` or `.`: normalise here, within
-        # the bucket (gs://b/cfg + ../data/x -> gs://b/data/x).
-        scheme, rest = base_dir.split("://", 1)
-        bucket, _, prefix = rest.partition("/")
-        inside = posixpath.normpath(posixpath.join(prefix, path))
-        if inside == ".." or inside.startswith("../"):
-            raise ValueError("%r climbs above the bucket of %s://%s" % (path, scheme, bucket))
-        return "%s://%s/%s" % (scheme, bucket, "" if inside == "." else inside)
-    return os.path.normpath(os.path.join(local_path(base_dir), path))
-
-
-def load_config(path: Union[str, os.PathLike]) -> "Config":
-    """Reads and validates a YAML config file (a path, local or on any
-    filesystem Beam knows). Raises ConfigError."""
-    path = str(path)
-    try:
-        text = _read_text(path)
-    except (OSError, IOError) as e:
-        raise ConfigError("%s: cannot read the config file: %s" % (path, clip(e)), path) from e
-    except UnicodeDecodeError as e:
-        raise ConfigError("%s: the config file is not UTF-8 text: %s" % (path, clip(e)),
-                          path) from e
-    try:
-        data = yaml.load(text, Loader=_StrictLoader)
-    except yaml.YAMLError as e:
-        # One line: PyYAML's message spreads the context and its snippet over several.
-        raise ConfigError("%s: not valid YAML: %s" % (path, clip(" ".join(str(e).split()), 600)),
-                          path) from e
-    except (ValueError, RecursionError) as e:  # an int past Python's digit limit; deep nesting
-        raise ConfigError("%s: not a config YAML can load: %s" % (
-            path, clip(e) if isinstance(e, ValueError) else "it is nested too deeply"),
-            path) from e
-    if is_local(path):
-        path = os.path.abspath(local_path(path))
-        base_dir = os.path.dirname(path)
-    else:
-        base_dir = posixpath.dirname(path)
-    return parse_config(data, file=path, base_dir=base_dir)
-
-
-def parse_config(data: dict, file: str = "<config>", base_dir: Optional[str] = None) -> "Config":
+def parse_config(data: dict, file: str = "<config>", base_dir: Optional[str] = None) -> Config:
     """Validates already-loaded YAML data (a dict). Relative paths resolve
     against `base_dir` (left as given when it is None). Raises ConfigError."""
     return _Parser(file, base_dir).config(data)
-
-
-# -- Limits ---------------------------------------------------------------------
-
-def _bytes(n) -> str:
-    """1536 -> '1.5 KiB' (for messages)."""
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return ("%d %s" if unit == "bytes" else "%.1f %s") % (n, unit)
-        n /= 1024
-
-
-def slice_bytes(head: HeadConfig, auc: "AucConfig") -> int:
-    """An upper estimate of the bytes one slice costs for `head`: its
-    metric states at their largest and the report rows made from them.
-
-    Per AUC curve (one per binary head, one per class of the others, and a
-    pooled one for multi-label): a histogram of at most `buckets` entries
-    (method: exact grows with the distinct scores instead, which no config
-    bounds) and up to two curves of `_CURVE_POINTS` report rows; per metric
-    object and report row about 1 KiB; the multi-class confusion matrix (up
-    to MAX_CONFUSION_MATRIX_CLASSES classes) n_classes^2 cells of about 720
-    bytes (state and row, as Python builds the rows). Checked against real
-    filled slices in tests/pipeline/test_config.py."""
-    per_curve = 2 * _CURVE_POINTS * _CURVE_ROW_BYTES + 4 * 1024
-    if auc.method == HISTOGRAM:
-        per_curve += (auc.buckets or DEFAULT_AUC_BUCKETS) * _BUCKET_BYTES
-    thresholds = len(head.thresholds or ()) + 1
-    if head.type == BINARY:
-        return per_curve + thresholds * 4 * 1024 + 16 * 1024
-    if head.type == REGRESSION:
-        return 16 * 1024 + head.label_dimension * 5 * 8
-    n = head.n_classes
-    per_class = per_curve + 4 * 1024
-    size = n * per_class + thresholds * 4 * 1024 + 16 * 1024
-    if head.type == MULTI_LABEL:
-        size += n * thresholds * 4 * 1024 + per_curve
-    if head.type == MULTI_CLASS and n <= MAX_CONFUSION_MATRIX_CLASSES:
-        size += n * n * 720
-    return size
-
-
-# -- Validation -----------------------------------------------------------------
-
-_REPR = reprlib.Repr()
-_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict, _REPR.maxtuple = 3, 10, 6, 10
-_REPR.maxstring = _REPR.maxother = _REPR.maxlong = MAX_MESSAGE_VALUE
-
-
-def _show(value, limit=80):
-    """A user value for an error message: repr'd without building the whole
-    of a huge one (reprlib bounds each level), then cut to `limit` chars."""
-    try:
-        text = _REPR.repr(value)
-    except ValueError:  # an int past Python's digit limit for str()
-        text = "<an integer of more than %d digits>" % (value.bit_length() * 3 // 10)
-    return clip(text, limit)
-
-
-def clip(text: str, limit: int = MAX_MESSAGE_VALUE) -> str:
-    """`text` cut to about `limit` characters, saying how long it was: every
-    name or value from a config or a record goes through this (or `_show`)
-    on its way into an error message."""
-    text = str(text)
-    if len(text) <= limit:
-        return text
-    return "%s... (%d chars)" % (text[:limit], len(text))
 
 
 def _is_int(value):
@@ -534,7 +56,7 @@ class _Parser:
         if got is _MISSING:
             found = "nothing (the key is missing)"
         else:
-            found = _show(got)
+            found = show_value(got)
             if isinstance(got, bool):
                 hint = hint or "YAML reads yes/no/on/off/true/false as booleans: quote the value"
         message = "%s: `%s` must be %s; got %s" % (self.file, clip(key), clip(expected, 400),
@@ -548,7 +70,7 @@ class _Parser:
             self.fail(key, what, value)
         for k in value:
             if not isinstance(k, str):
-                self.fail("%s.%s" % (key, _show(k)) if key else _show(k),
+                self.fail("%s.%s" % (key, show_value(k)) if key else show_value(k),
                           "a key that is a string", k)
             if k not in allowed:
                 path = clip("%s.%s" % (key, k) if key else k)
@@ -639,9 +161,9 @@ class _Parser:
                           for f in features.values() if not f.varlen)
         if batch_size * per_example > MAX_BATCH_BYTES:
             self.fail("batch_size", "small enough that a batch of the fixed-length features "
-                      "fits in %s" % _bytes(MAX_BATCH_BYTES), batch_size,
+                      "fits in %s" % format_bytes(MAX_BATCH_BYTES), batch_size,
                       hint="%d examples x %s each = %s; lower batch_size" % (
-                          batch_size, _bytes(per_example), _bytes(batch_size * per_example)))
+                          batch_size, format_bytes(per_example), format_bytes(batch_size * per_example)))
 
     def check_slice_bytes(self, heads, auc):
         """Refuses heads whose metric state and report rows for one slice
@@ -656,8 +178,8 @@ class _Parser:
         raise ConfigError(
             "%s: `%s`: the heads need about %s of metric state and report rows per slice "
             "(heads[%d]: %s); the limit is %s per slice: evaluate fewer classes or "
-            "thresholds%s" % (self.file, key, _bytes(sum(sizes)), i, _bytes(sizes[i]),
-                              _bytes(MAX_SLICE_BYTES), ", or lower metrics.auc.buckets"
+            "thresholds%s" % (self.file, key, format_bytes(sum(sizes)), i, format_bytes(sizes[i]),
+                              format_bytes(MAX_SLICE_BYTES), ", or lower metrics.auc.buckets"
                               if auc.method == HISTOGRAM else ""), self.file, key)
 
     def input(self, data):
@@ -861,10 +383,10 @@ class _Parser:
                 return VocabularyRef(tft=name)
             path = self.path(data["file"], key + ".file")
             try:
-                text = _read_text(path)
+                text = read_text(path)
             except (OSError, IOError, UnicodeDecodeError) as e:
                 raise ConfigError("%s: `%s.file` must be a readable UTF-8 text file; got %s (%s)"
-                                  % (self.file, key, _show(path, MAX_MESSAGE_VALUE),
+                                  % (self.file, key, show_value(path, MAX_MESSAGE_VALUE),
                                      clip(e)), self.file, key + ".file") from e
             words = text.splitlines()
             if words and words[-1] == "":
@@ -997,3 +519,4 @@ class _Parser:
                           "method: histogram)", buckets)
             buckets = self.integer(buckets, "metrics.auc.buckets", minimum=MIN_AUC_BUCKETS)
         return MetricsConfig(auc=AucConfig(method=method, buckets=buckets))
+

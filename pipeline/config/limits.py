@@ -1,0 +1,92 @@
+"""The limits that keep a run's memory bounded whatever the config or the
+data (docs/reliability.md, "Limits"), the per-slice memory estimate they
+are checked against, and the clipping of every user value shown in an
+error message (a huge name or value must not make a huge message).
+
+Each limit is checked before the pipeline starts where the config alone
+decides it (pipeline.config.parser), else where the data shows it.
+"""
+import reprlib
+
+from pipeline.config.spec import (BINARY, HISTOGRAM, MULTI_CLASS, MULTI_LABEL, REGRESSION,
+                                  AucConfig, HeadConfig)
+
+MAX_YAML_NODES = 1_000_000        # nodes of the config's YAML, aliases expanded
+MAX_FEATURE_VALUES = 1_000_000    # values per example of one fixed-length feature
+MAX_BATCH_BYTES = 1 << 30         # batch_size x the fixed-length features' bytes
+MAX_SLICE_BYTES = 1 << 30         # estimated metric state and report rows per slice
+MAX_SLICE_VALUE_BYTES = 1024      # one slice value (a string feature's value)
+MAX_CONFUSION_MATRIX_CLASSES = 256  # heads.multi_class, repeated: a test keeps them equal
+MAX_MESSAGE_VALUE = 200           # characters of a value shown in an error message
+# heads' AUC layout, repeated (a test keeps them equal): the default cap on a
+# histogram's buckets (heads.buckets.DEFAULT_MAX_BUCKETS) and the most points
+# the report gives a curve; and, measured (the test of `slice_bytes`), the
+# bytes of a full curve state per bucket and of a curve's report row.
+DEFAULT_AUC_BUCKETS = 9_000
+_CURVE_POINTS = 1000
+_BUCKET_BYTES = 56
+_CURVE_ROW_BYTES = 90
+
+
+def format_bytes(n) -> str:
+    """1536 -> '1.5 KiB' (for messages)."""
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return ("%d %s" if unit == "bytes" else "%.1f %s") % (n, unit)
+        n /= 1024
+
+
+def slice_bytes(head: HeadConfig, auc: AucConfig) -> int:
+    """An upper estimate of the bytes one slice costs for `head`: its
+    metric states at their largest and the report rows made from them.
+
+    Per AUC curve (one per binary head, one per class of the others, and a
+    pooled one for multi-label): a histogram of at most `buckets` entries
+    (method: exact grows with the distinct scores instead, which no config
+    bounds) and up to two curves of `_CURVE_POINTS` report rows; per metric
+    object and report row about 1 KiB; the multi-class confusion matrix (up
+    to MAX_CONFUSION_MATRIX_CLASSES classes) n_classes^2 cells of about 720
+    bytes (state and row, as Python builds the rows). Checked against real
+    filled slices in tests/pipeline/test_config.py."""
+    per_curve = 2 * _CURVE_POINTS * _CURVE_ROW_BYTES + 4 * 1024
+    if auc.method == HISTOGRAM:
+        per_curve += (auc.buckets or DEFAULT_AUC_BUCKETS) * _BUCKET_BYTES
+    thresholds = len(head.thresholds or ()) + 1
+    if head.type == BINARY:
+        return per_curve + thresholds * 4 * 1024 + 16 * 1024
+    if head.type == REGRESSION:
+        return 16 * 1024 + head.label_dimension * 5 * 8
+    n = head.n_classes
+    per_class = per_curve + 4 * 1024
+    size = n * per_class + thresholds * 4 * 1024 + 16 * 1024
+    if head.type == MULTI_LABEL:
+        size += n * thresholds * 4 * 1024 + per_curve
+    if head.type == MULTI_CLASS and n <= MAX_CONFUSION_MATRIX_CLASSES:
+        size += n * n * 720
+    return size
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict, _REPR.maxtuple = 3, 10, 6, 10
+_REPR.maxstring = _REPR.maxother = _REPR.maxlong = MAX_MESSAGE_VALUE
+
+
+def show_value(value, limit=80):
+    """A user value for an error message: repr'd without building the whole
+    of a huge one (reprlib bounds each level), then cut to `limit` chars."""
+    try:
+        text = _REPR.repr(value)
+    except ValueError:  # an int past Python's digit limit for str()
+        text = "<an integer of more than %d digits>" % (value.bit_length() * 3 // 10)
+    return clip(text, limit)
+
+
+def clip(text: str, limit: int = MAX_MESSAGE_VALUE) -> str:
+    """`text` cut to about `limit` characters, saying how long it was: every
+    name or value from a config or a record goes through this (or `show_value`)
+    on its way into an error message."""
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    return "%s... (%d chars)" % (text[:limit], len(text))
+

@@ -1,0 +1,262 @@
+"""The config's data model: the names a config's values take, the defaults
+of its keys, and the frozen dataclasses a parsed config is made of.
+
+Only the standard library: every stage of the pipeline imports these
+classes, and loading a config must stay quick. Lists that `heads` also
+defines (AUC methods, loss reductions, the smallest AUC histogram) are
+repeated here so that loading a config needs no TensorFlow;
+tests/pipeline/test_config.py keeps them equal.
+"""
+import math
+from dataclasses import dataclass, field
+from typing import List, Tuple
+
+from pipeline.runtime.devices import DEFAULT_DEVICE
+
+DTYPES = ("float32", "int64", "string")
+
+BINARY = "binary"
+MULTI_CLASS = "multi_class"
+MULTI_LABEL = "multi_label"
+REGRESSION = "regression"
+# The keys every head takes, and those each type of head takes besides them.
+# Its keys are the head types (pipeline.evaluate.build maps each to a class).
+COMMON_HEAD_KEYS = ("name", "type", "label", "weight_column", "loss_reduction", "loss_fn")
+HEAD_KEYS_BY_TYPE = {
+    BINARY: ("n_classes", "label_vocabulary", "thresholds"),
+    MULTI_CLASS: ("n_classes", "label_vocabulary"),
+    MULTI_LABEL: ("n_classes", "label_vocabulary", "thresholds",
+                  "classes_for_class_based_metrics"),
+    REGRESSION: ("label_dimension",),
+}
+HEAD_TYPES = tuple(HEAD_KEYS_BY_TYPE)
+
+# heads.losses.REDUCTIONS and heads.auc.AUC_METHODS, repeated so that loading
+# a config needs no TensorFlow (a test keeps them equal).
+LOSS_REDUCTIONS = ("sum_over_batch_size", "sum")
+DEFAULT_LOSS_REDUCTION = LOSS_REDUCTIONS[0]
+HISTOGRAM = "histogram"
+EXACT = "exact"
+AUC_METHODS = (HISTOGRAM, EXACT)
+DEFAULT_AUC_METHOD = HISTOGRAM
+
+FAIL = "fail"  # bad_examples: the first bad example fails the run
+SKIP = "skip"  # bad_examples: bad examples are left out and listed
+BAD_EXAMPLES = (FAIL, SKIP)
+DEFAULT_BAD_EXAMPLES = FAIL
+DEFAULT_BATCH_SIZE = 8192
+DEFAULT_SIGNATURE = "serving_default"
+# The coarsest AUC histogram layout has this many buckets
+# (heads.buckets.num_buckets(0)); a smaller cap cannot hold it. A constant
+# here so that loading a config needs no TensorFlow; a test keeps them equal.
+MIN_AUC_BUCKETS = 252
+# The default of `max_slices`, the most distinct slices of one slice spec: a
+# limit (docs/reliability.md, "Limits"), kept with the other keys' defaults
+# because `Config` needs it and the limits module builds on this one.
+DEFAULT_MAX_SLICES = 10_000
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One entry of the parse spec.
+
+    `shape` () is a scalar: one value per example, parsed to a `[batch]`
+    array; `(n,)` parses to `[batch, n]`. A `varlen` feature has any number
+    of values and parses to a `tf.RaggedTensor`. `default` (a scalar, or a
+    tuple of `size` values) fills in for examples that lack the feature;
+    without one, a fixed-length feature is required.
+    """
+    name: str
+    dtype: str
+    shape: tuple = ()
+    varlen: bool = False
+    default: object = None
+
+    @property
+    def size(self) -> int:
+        """Values per example of a fixed-length feature."""
+        return math.prod(self.shape)
+
+    @property
+    def numeric(self) -> bool:
+        return self.dtype != "string"
+
+    def describe(self) -> str:
+        """'float32 [3]', 'string scalar', 'int64 var-length' (for messages)."""
+        if self.varlen:
+            return "%s var-length" % self.dtype
+        return "%s %s" % (self.dtype, list(self.shape) if self.shape else "scalar")
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    pattern: str
+    features: dict  # name -> Feature, in the file's order
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Where logits come from: parsed features (`logits`: a feature name,
+    or {head name: feature}) or a model run on the workers (`saved_model`)."""
+    logits: object = None
+    saved_model: str = None
+    output: object = None
+    signature: str = DEFAULT_SIGNATURE
+    device: str = DEFAULT_DEVICE
+    batch_size: int = None
+
+
+@dataclass(frozen=True)
+class TransformConfig:
+    tft_output: str
+
+
+@dataclass(frozen=True)
+class VocabularyRef:
+    """A label vocabulary known only at run time: computed by a tf.Transform
+    analyzer pass over the input (`compute`), or the vocabulary named `tft`
+    in the `transform.tft_output`."""
+    compute: bool = False
+    tft: str = None
+
+    def to_dict(self) -> dict:
+        return {"compute": True} if self.compute else {"tft": self.tft}
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    """One head. `label_vocabulary` is a tuple of strings (given inline or
+    read from a file) or a `VocabularyRef`."""
+    name: str
+    type: str
+    label: str
+    n_classes: int = None
+    label_vocabulary: object = None
+    weight_column: str = None
+    thresholds: tuple = None
+    classes_for_class_based_metrics: tuple = None
+    label_dimension: int = None
+    loss_reduction: str = DEFAULT_LOSS_REDUCTION
+    loss_fn: str = None
+
+    @property
+    def ref(self) -> str:
+        """How messages name the head: `heads[NAME]`, or `heads[0]` for the
+        one head of a config that leaves it unnamed."""
+        return "heads[%s]" % (0 if self.name is None else self.name)
+
+    @property
+    def logits_dimension(self) -> int:
+        if self.type == BINARY:
+            return 1
+        if self.type == REGRESSION:
+            return self.label_dimension
+        return self.n_classes
+
+
+@dataclass(frozen=True)
+class AucConfig:
+    method: str = DEFAULT_AUC_METHOD
+    buckets: int = None
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    auc: AucConfig = field(default_factory=AucConfig)
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole evaluation. `slices` always starts with the overall slice `()`;
+    `source` is the config file it came from (None when built from a dict)."""
+    input: InputConfig
+    model: ModelConfig
+    heads: tuple
+    transform: TransformConfig = None
+    head_weights: tuple = None
+    slices: tuple = ((),)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    bad_examples: str = DEFAULT_BAD_EXAMPLES
+    batch_size: int = DEFAULT_BATCH_SIZE
+    max_slices: int = DEFAULT_MAX_SLICES
+    output: str = None
+    source: str = None
+
+    def to_dict(self) -> dict:
+        """Plain data in the YAML schema (paths resolved, vocabulary files
+        read), for run.json: `parse_config(config.to_dict())` gives an equal
+        Config back."""
+        features = {}
+        for f in self.input.features.values():
+            entry = {"dtype": f.dtype}
+            if f.shape:
+                entry["shape"] = list(f.shape)
+            if f.varlen:
+                entry["varlen"] = True
+            if f.default is not None:
+                entry["default"] = list(f.default) if isinstance(f.default, tuple) else f.default
+            features[f.name] = entry
+        out = {"input": {"pattern": self.input.pattern, "features": features},
+               "model": _drop_none({
+                   "logits": _plain(self.model.logits),
+                   "saved_model": self.model.saved_model,
+                   "output": _plain(self.model.output),
+                   "signature": self.model.signature if self.model.saved_model else None,
+                   "device": self.model.device if self.model.saved_model else None,
+                   "batch_size": self.model.batch_size})}
+        if self.transform is not None:
+            out["transform"] = {"tft_output": self.transform.tft_output}
+        heads = []
+        for h in self.heads:
+            vocab = h.label_vocabulary
+            heads.append(_drop_none({
+                "name": h.name, "type": h.type, "label": h.label, "n_classes": h.n_classes,
+                "label_vocabulary": vocab.to_dict() if isinstance(vocab, VocabularyRef)
+                else _plain(vocab),
+                "weight_column": h.weight_column, "thresholds": _plain(h.thresholds),
+                "classes_for_class_based_metrics": _plain(h.classes_for_class_based_metrics),
+                "label_dimension": h.label_dimension, "loss_reduction": h.loss_reduction,
+                "loss_fn": h.loss_fn}))
+        out["heads"] = heads
+        if self.head_weights is not None:
+            out["head_weights"] = list(self.head_weights)
+        out["slices"] = [list(s) for s in self.slices]
+        out["metrics"] = {"auc": _drop_none({"method": self.metrics.auc.method,
+                                             "buckets": self.metrics.auc.buckets})}
+        out["bad_examples"] = self.bad_examples
+        out["batch_size"] = self.batch_size
+        out["max_slices"] = self.max_slices
+        if self.output is not None:
+            out["output"] = self.output
+        return out
+
+    def feature_references(self) -> List[Tuple[str, str]]:
+        """[(key path, feature name)] for every feature the config names
+        (logits, labels, weights, slices): what must exist after parsing
+        (and after the transform, when there is one)."""
+        refs = []
+        logits = self.model.logits
+        if isinstance(logits, str):
+            refs.append(("model.logits", logits))
+        elif isinstance(logits, dict):
+            refs += [("model.logits.%s" % k, v) for k, v in logits.items()]
+        for i, h in enumerate(self.heads):
+            refs.append(("heads[%d].label" % i, h.label))
+            if h.weight_column is not None:
+                refs.append(("heads[%d].weight_column" % i, h.weight_column))
+        for i, spec in enumerate(self.slices):
+            refs += [("slices[%d][%d]" % (i, j), name) for j, name in enumerate(spec)]
+        return refs
+
+
+def _plain(value):
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _drop_none(d):
+    return {k: v for k, v in d.items() if v is not None}
+
