@@ -81,8 +81,41 @@ def open_records(path: str):
     raw = FileSystems.open(path, mime_type="application/octet-stream",
                            compression_type=CompressionTypes.UNCOMPRESSED)
     if is_gzip(path):
-        return gzip.GzipFile(fileobj=raw, mode="rb"), raw
+        return _GzipStream(gzip.GzipFile(fileobj=raw, mode="rb")), raw
     return raw, None
+
+
+class _GzipStream:
+    """A GzipFile whose `read(n)` returns the data decompressed before an
+    error and raises the error on the next call. GzipFile.read(n) drops
+    what it decompressed in the call that fails, so a reader could only
+    blame the error on where it stood before that call (record 0 of a small
+    file with trailing garbage); this way it blames the right record."""
+
+    def __init__(self, gz):
+        self._gz = gz
+        self._error = None
+
+    def read(self, n: int) -> bytes:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+        parts, got = [], 0
+        try:
+            while got < n:
+                part = self._gz.read1(n - got)  # what one block of input gives
+                if not part:
+                    break
+                parts.append(part)
+                got += len(part)
+        except Exception as e:  # EOFError, zlib.error, BadGzipFile
+            if not parts:
+                raise
+            self._error = e
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def close(self):
+        self._gz.close()
 
 
 def read_text(path: str) -> str:
