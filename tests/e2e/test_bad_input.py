@@ -268,6 +268,29 @@ def test_an_input_file_without_read_permission_is_one_error_line(tmp_path, heade
     assert sorted(os.listdir(tmp_path)) == ["data", "eval.yaml"]
 
 
+@pytest.mark.e2e
+def test_a_gs_pattern_without_cloud_storage_is_one_error_line_at_once(tmp_path, headeval_cli,
+                                                                     monkeypatch):
+    """No network: the run waited about 150 s, then said the pattern 'matches
+    no files'. Cloud Storage made unreachable offline, honestly: the storage
+    client's own emulator setting names a closed port."""
+    import time
+
+    make_config(str(tmp_path))
+    config = tmp_path / "eval.yaml"
+    config.write_text(config.read_text().replace("data/*.tfrecord*", "gs://bucket/data/*"))
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", "http://127.0.0.1:1")
+    start = time.monotonic()
+    proc = headeval_cli.run("run", config, "--output", tmp_path / "out", "--quiet",
+                            headeval_cli.runner_flag, check=False, timeout=100)
+    assert proc.returncode == 1, (proc.returncode, proc.stderr[-3000:])
+    assert time.monotonic() - start < 60  # start-up included; the probe fails in milliseconds
+    line = _cli_error_line(proc)
+    assert "input.pattern 'gs://bucket/data/*' cannot be matched: Cloud Storage could not be " \
+           "reached (the storage emulator (STORAGE_EMULATOR_HOST) at 127.0.0.1:1" in line, line
+    assert sorted(os.listdir(tmp_path)) == ["eval.yaml"]
+
+
 @pytest.mark.parametrize("mode", ["fail", "skip"])
 def test_gzip_with_trailing_data_fails_the_run_saying_so(tmp_path, mode):
     """Bytes after a gzip stream that are not a gzip member fail the run in

@@ -234,6 +234,38 @@ def test_a_fifo_among_the_shards_is_refused_without_waiting(tmp_path):
         match_files(str(tmp_path / "part-*.tfrecord"))
 
 
+def test_a_gs_pattern_without_cloud_storage_fails_at_once_saying_so(monkeypatch):
+    """Without a connection to Cloud Storage, Beam's client looked for
+    credentials, retried the listing for 120 s, and the pattern 'matched no
+    files'. Here the client's own emulator setting points it at a closed
+    port: the match fails at once, saying what could not be reached."""
+    import time
+
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", "http://127.0.0.1:1")
+    start = time.monotonic()
+    with pytest.raises(UnreadableInputError) as info:
+        match_files("gs://bucket/data/*.tfrecord")
+    assert time.monotonic() - start < 5
+    assert str(info.value) == (
+        "input.pattern 'gs://bucket/data/*.tfrecord' cannot be matched: Cloud Storage could not "
+        "be reached (the storage emulator (STORAGE_EMULATOR_HOST) at 127.0.0.1:1: Connection "
+        "refused); check the network connection")
+
+
+def test_the_cloud_storage_probe_goes_where_the_client_goes(monkeypatch):
+    from pipeline.io.files import _gcs_endpoint
+
+    for name in ("STORAGE_EMULATOR_HOST", "https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    assert _gcs_endpoint() == ("storage.googleapis.com", 443, "")
+    monkeypatch.setenv("https_proxy", "http://proxy.internal:3128")
+    assert _gcs_endpoint() == ("proxy.internal", 3128, "the https proxy at")
+    monkeypatch.setenv("no_proxy", ".googleapis.com")
+    assert _gcs_endpoint() == ("storage.googleapis.com", 443, "")
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", "localhost:9023")
+    assert _gcs_endpoint()[:2] == ("localhost", 9023)
+
+
 def test_folder_pattern_is_explained(tmp_path):
     (tmp_path / "data").mkdir()
     with pytest.raises(NoMatchError, match="matches the folder .*match its files"):
