@@ -12,6 +12,15 @@ parsing them does (docs/performance.md). It carries `FileRecords` instead,
 the batch's place in the file, which reads the records back (with Python's
 framing) only when one is asked for: when an example is rejected.
 
+TensorFlow's reader allocates the bytes a record's length claims before
+reading them: a length far past the end of the file (with a valid length
+checksum) kills the process with SIGSEGV, no message. So before the file
+goes to `tf.data`, `pipeline.io.framing.lengths_reach_the_end` walks its
+record headers (reading it once more, from the page cache); a file whose
+lengths do not end exactly at its end is read by
+`pipeline.io.framing.iter_record_batches` alone, which names the file, the
+record and its byte offset as for any truncated file.
+
 It is only a fast path. TensorFlow's reader and ours agree on every
 checksum, but its messages do not name the record, and it ignores a few
 trailing bytes that do not make a record header. So as soon as anything
@@ -33,8 +42,8 @@ from pipeline.config import Feature
 from pipeline.errors import CorruptRecordError
 from pipeline.io import parse
 from pipeline.io.batches import ReadItem, RecordBatch
-from pipeline.io.framing import (FOOTER_BYTES, HEADER_BYTES, iter_record_batches, masked_crcs,
-                                 split_records)
+from pipeline.io.framing import (FOOTER_BYTES, HEADER_BYTES, iter_record_batches,
+                                 lengths_reach_the_end, masked_crcs, split_records)
 from pipeline.io.paths import is_gzip, is_local, local_path
 
 _PREFETCH = 2
@@ -152,6 +161,9 @@ def iter_parsed_batches(path: str, batch_size: int, features: Mapping[str, Featu
     features), so errors and skipped records are exactly its own. A
     `file://` path is read, and named in the batches, as a plain path."""
     path = local_path(path)
+    if not lengths_reach_the_end(path):  # TensorFlow's reader could crash on it
+        yield from iter_record_batches(path, batch_size, skip_corrupt=skip_corrupt)
+        return
     handed_out = 0       # records yielded so far
     consumed = 0         # bytes of the file they take up
     failed = False

@@ -9,7 +9,10 @@ import json
 import math
 import os
 import shutil
+import socket
 import stat
+import urllib.parse
+import urllib.request
 
 import numpy as np
 import pyarrow as pa
@@ -18,7 +21,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.errors import NoMatchError, UnreadableInputError
-from pipeline.io.paths import is_gzip, is_uri, local_path
+from pipeline.io.paths import is_gzip, is_uri, local_path, scheme
 
 
 # -- Matching and opening input files ---------------------------------------------
@@ -30,9 +33,12 @@ def match_files(pattern: str) -> list:
     matches a folder, and UnreadableInputError naming a local match that
     cannot be read as a file: a link to nothing (Beam's match leaves those
     out silently), a FIFO or device (reading one would hang), no
-    permission.
+    permission; and UnreadableInputError for a gs:// pattern when Cloud
+    Storage cannot be reached.
     """
     pattern = local_path(pattern)
+    if scheme(pattern) == "gs":
+        _check_reachable(pattern)
     try:
         results = FileSystems.match([pattern])
     except Exception as e:  # Beam raises BeamIOError for a folder that does not exist
@@ -52,6 +58,43 @@ def match_files(pattern: str) -> list:
         if not is_uri(path):
             _check_readable(pattern, path)
     return paths
+
+
+GCS_HOST = "storage.googleapis.com"
+REACH_TIMEOUT_S = 10
+
+
+def _gcs_endpoint():
+    """(host, port, what) that a Cloud Storage request connects to first:
+    the emulator of STORAGE_EMULATOR_HOST (google-cloud-storage's own
+    setting), else the https proxy (unless no_proxy exempts Cloud Storage),
+    else Cloud Storage itself."""
+    emulator = os.environ.get("STORAGE_EMULATOR_HOST")
+    if emulator:
+        url = urllib.parse.urlsplit(emulator if "://" in emulator else "http://" + emulator)
+        return url.hostname, url.port or (443 if url.scheme == "https" else 80), \
+            "the storage emulator (STORAGE_EMULATOR_HOST) at"
+    proxy = urllib.request.getproxies().get("https")
+    if proxy and not urllib.request.proxy_bypass_environment(GCS_HOST):
+        url = urllib.parse.urlsplit(proxy if "://" in proxy else "http://" + proxy)
+        return url.hostname, url.port or 80, "the https proxy at"
+    return GCS_HOST, 443, ""
+
+
+def _check_reachable(pattern):
+    """UnreadableInputError unless Cloud Storage (or the proxy or emulator
+    in between) takes a TCP connection within REACH_TIMEOUT_S. Without one,
+    Beam's client looks for credentials for about 26 s, retries the listing
+    for 120 s, and the pattern then 'matches no files'."""
+    host, port, what = _gcs_endpoint()
+    try:
+        socket.create_connection((host, port), timeout=REACH_TIMEOUT_S).close()
+    except OSError as e:
+        raise UnreadableInputError(
+            "input.pattern %r cannot be matched: Cloud Storage could not be reached (%s%s:%d: "
+            "%s); check the network connection" % (pattern, what + " " if what else "", host,
+                                                  port, e.strerror or e),
+            pattern) from e
 
 
 def _check_readable(pattern, path):
@@ -81,8 +124,41 @@ def open_records(path: str):
     raw = FileSystems.open(path, mime_type="application/octet-stream",
                            compression_type=CompressionTypes.UNCOMPRESSED)
     if is_gzip(path):
-        return gzip.GzipFile(fileobj=raw, mode="rb"), raw
+        return _GzipStream(gzip.GzipFile(fileobj=raw, mode="rb")), raw
     return raw, None
+
+
+class _GzipStream:
+    """A GzipFile whose `read(n)` returns the data decompressed before an
+    error and raises the error on the next call. GzipFile.read(n) drops
+    what it decompressed in the call that fails, so a reader could only
+    blame the error on where it stood before that call (record 0 of a small
+    file with trailing garbage); this way it blames the right record."""
+
+    def __init__(self, gz):
+        self._gz = gz
+        self._error = None
+
+    def read(self, n: int) -> bytes:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+        parts, got = [], 0
+        try:
+            while got < n:
+                part = self._gz.read1(n - got)  # what one block of input gives
+                if not part:
+                    break
+                parts.append(part)
+                got += len(part)
+        except Exception as e:  # EOFError, zlib.error, BadGzipFile
+            if not parts:
+                raise
+            self._error = e
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def close(self):
+        self._gz.close()
 
 
 def read_text(path: str) -> str:

@@ -7,6 +7,7 @@ The bad records are built here by hand as `tf.train.Example` protos or raw
 bytes, independent of the code under test; the expected metrics come from
 scikit-learn / numpy on the valid arrays.
 """
+import gzip
 import json
 import math
 import os
@@ -27,6 +28,7 @@ from pipeline.errors import (BadRecordError, ConfigError, CorruptRecordError, He
                              NoMatchError)
 from pipeline.run import run_pipeline
 from pipeline.io.writer import serialize_examples
+from tests.support.example_records import tfrecord_header
 
 RUNNER = ["--runner=FnApiRunner"]
 VOCAB = ["neg", "pos"]
@@ -217,6 +219,99 @@ def test_truncated_file_fails_in_both_modes(tmp_path):
         with pytest.raises(CorruptRecordError, match=r"truncated TFRecord file .*record 29"):
             run_pipeline(make_config(str(tmp_path), bad_examples=mode), str(tmp_path / mode),
                          beam_argv=RUNNER)
+
+
+def _cli_error_line(proc):
+    """The CLI's one error line, checked to be the only one, no traceback."""
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("headeval run: error:")]
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    return lines[0]
+
+
+# A length of 2**62 with a valid length checksum made TensorFlow's reader
+# (the local fast path) kill the process with SIGSEGV and no message; one just
+# past the end got TensorFlow's own error, then the Python reader's.
+@pytest.mark.e2e
+@pytest.mark.parametrize("length,mode", [(2 ** 62, "fail"), (2 ** 62, "skip"), (101, "fail")])
+def test_a_record_length_past_the_end_of_the_file_is_one_error_line(tmp_path, headeval_cli,
+                                                                    length, mode):
+    records = good_records(good_arrays(20, 6))
+    path = tmp_path / "data" / "part-0.tfrecord"
+    write_records(path, records)
+    with open(path, "ab") as f:
+        f.write(tfrecord_header(length) + b"x" * 100)
+    offset = sum(12 + len(r) + 4 for r in records)
+    make_config(str(tmp_path), bad_examples=mode)
+    proc = headeval_cli.run("run", tmp_path / "eval.yaml", "--output", tmp_path / "out",
+                            "--quiet", headeval_cli.runner_flag, check=False, timeout=180)
+    assert proc.returncode == 1, (proc.returncode, proc.stderr[-3000:])
+    line = _cli_error_line(proc)
+    assert ("truncated TFRecord file %s: record 20 at byte offset %d needs %d bytes but only "
+            "112 remain" % (path, offset, length + 16)) in line, line
+    assert sorted(os.listdir(tmp_path)) == ["data", "eval.yaml"], "a report or temporary left"
+
+
+@pytest.mark.e2e
+def test_an_input_file_without_read_permission_is_one_error_line(tmp_path, headeval_cli):
+    if os.geteuid() == 0:
+        pytest.skip("running as root: chmod 000 does not stop root from reading")
+    write_records(tmp_path / "data" / "part-0.tfrecord", good_records(good_arrays(20, 7)))
+    locked = tmp_path / "data" / "part-1.tfrecord"
+    write_records(locked, good_records(good_arrays(20, 8)))
+    os.chmod(locked, 0)
+    make_config(str(tmp_path))
+    proc = headeval_cli.run("run", tmp_path / "eval.yaml", "--output", tmp_path / "out",
+                            "--quiet", headeval_cli.runner_flag, check=False, timeout=180)
+    assert proc.returncode == 1, (proc.returncode, proc.stderr[-3000:])
+    line = _cli_error_line(proc)
+    assert "%s, which this process may not read (permission denied)" % locked in line, line
+    assert sorted(os.listdir(tmp_path)) == ["data", "eval.yaml"]
+
+
+@pytest.mark.e2e
+def test_a_gs_pattern_without_cloud_storage_is_one_error_line_at_once(tmp_path, headeval_cli,
+                                                                     monkeypatch):
+    """No network: the run waited about 150 s, then said the pattern 'matches
+    no files'. Cloud Storage made unreachable offline, honestly: the storage
+    client's own emulator setting names a closed port."""
+    import time
+
+    make_config(str(tmp_path))
+    config = tmp_path / "eval.yaml"
+    config.write_text(config.read_text().replace("data/*.tfrecord*", "gs://bucket/data/*"))
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", "http://127.0.0.1:1")
+    start = time.monotonic()
+    proc = headeval_cli.run("run", config, "--output", tmp_path / "out", "--quiet",
+                            headeval_cli.runner_flag, check=False, timeout=100)
+    assert proc.returncode == 1, (proc.returncode, proc.stderr[-3000:])
+    assert time.monotonic() - start < 60  # start-up included; the probe fails in milliseconds
+    line = _cli_error_line(proc)
+    assert "input.pattern 'gs://bucket/data/*' cannot be matched: Cloud Storage could not be " \
+           "reached (the storage emulator (STORAGE_EMULATOR_HOST) at 127.0.0.1:1" in line, line
+    assert sorted(os.listdir(tmp_path)) == ["eval.yaml"]
+
+
+@pytest.mark.parametrize("mode", ["fail", "skip"])
+def test_gzip_with_trailing_data_fails_the_run_saying_so(tmp_path, mode):
+    """Bytes after a gzip stream that are not a gzip member fail the run in
+    both modes, as a truncated file does: they may be records lost in a
+    botched copy or concatenation, so no report could be trusted to be
+    whole. The error said record 0, byte 0."""
+    plain = tmp_path / "plain.tfrecord"
+    write_records(plain, good_records(good_arrays(30, 9)))
+    os.makedirs(tmp_path / "data")
+    framed = plain.read_bytes()
+    plain.unlink()
+    path = tmp_path / "data" / "part-0.tfrecord.gz"
+    path.write_bytes(gzip.compress(framed) + b"PK\x03\x04 not gzip")
+    with pytest.raises(CorruptRecordError) as info:
+        run_pipeline(make_config(str(tmp_path), bad_examples=mode), str(tmp_path / "out"),
+                     beam_argv=RUNNER)
+    message = str(info.value)
+    assert message.startswith("corrupt gzip file %s: trailing data after the gzip stream (not a "
+                              "gzip member" % path), message
+    assert "the stream held 30 records (%d bytes uncompressed)" % len(framed) in message, message
+    assert sorted(os.listdir(tmp_path)) == ["data", "eval.yaml"]
 
 
 @pytest.mark.parametrize("mode", ["fail", "skip"])

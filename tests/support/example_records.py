@@ -24,3 +24,16 @@ def write_tfrecords(path, records, gzip=False):
         for record in records:
             writer.write(record)
     return str(path)
+
+
+def tfrecord_header(length):
+    """The 12 bytes that start a TFRecord record of `length` bytes: the
+    length (uint64, little-endian) and its masked crc32c, written here from
+    the TFRecord format, not with the code under test."""
+    import struct
+
+    import google_crc32c
+
+    data = struct.pack("<Q", length)
+    crc = google_crc32c.value(data)
+    return data + struct.pack("<I", (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF)

@@ -3,13 +3,13 @@ Parser give, and hands over to them, from the right record, at any problem."""
 import numpy as np
 import pytest
 import tensorflow as tf
-from tests.support.example_records import example, write_tfrecords
+from tests.support.example_records import example, tfrecord_header, write_tfrecords
 
 from pipeline.config import Feature
 from pipeline.errors import CorruptRecordError
 from pipeline.io.parse import Parser
 from pipeline.io.batches import CorruptRecord
-from pipeline.io.framing import iter_record_batches
+from pipeline.io.framing import iter_record_batches, lengths_reach_the_end
 from pipeline.io.fast_path import fast_path_applies, iter_parsed_batches
 
 FEATURES = {"id": Feature("id", "int64"), "x": Feature("x", "float32", (2,)),
@@ -129,6 +129,49 @@ def test_trailing_bytes_that_tensorflow_ignores_still_fail(plain, tmp_path):
     assert sum(int(b.shape[0]) for b in tf.data.TFRecordDataset(str(bad)).batch(512)) == N
     with pytest.raises(CorruptRecordError, match="truncated .* record %d" % N):
         list(iter_parsed_batches(str(bad), 300, FEATURES))
+
+
+@pytest.mark.parametrize("chunk_bytes", [8, 100, 4096, 1 << 24])
+def test_the_walk_over_the_record_lengths(plain, tmp_path, chunk_bytes):
+    """True exactly when the lengths end at the file's end, whatever the
+    chunk size (a chunk smaller than a record: its data is skipped)."""
+    path, records = plain
+    data = open(path, "rb").read()
+    at = sum(16 + len(r) for r in records[:10])  # where record 10 starts
+    empty = tmp_path / "empty.tfrecord"
+    empty.write_bytes(b"")
+    assert lengths_reach_the_end(str(empty), chunk_bytes)
+    assert lengths_reach_the_end(path, chunk_bytes)
+    cases = {
+        "cut": data[:-1],                                   # last record 1 byte short
+        "tail2": data + b"\x01\x02",                        # less than a length after the end
+        "tail12": data + tfrecord_header(0),                 # a header without its footer
+        "far": data + tfrecord_header(2 ** 62) + b"x" * 100,
+        "wrap": data + tfrecord_header(2 ** 64 - 1) + b"x" * 100,
+        # record 10 claims the rest of the file, 4 bytes short of its footer
+        "mid": data[:at] + tfrecord_header(len(data) - at) + data[at:],
+    }
+    for name, content in cases.items():
+        bad = tmp_path / (name + ".tfrecord")
+        bad.write_bytes(content)
+        assert not lengths_reach_the_end(str(bad), chunk_bytes), name
+
+
+@pytest.mark.parametrize("skip", [False, True])
+def test_a_length_past_the_end_of_the_file_is_the_truncated_file_error(plain, tmp_path, skip):
+    """A record whose length (with a valid checksum) runs past the end of
+    the file: the Python reader's error for a truncated file, in both modes.
+    (A length far past the end crashed TensorFlow's reader, SIGSEGV: that
+    one is tested in a subprocess, tests/e2e/test_bad_input.py.)"""
+    path, records = plain
+    bad = tmp_path / "past.tfrecord"
+    bad.write_bytes(open(path, "rb").read() + tfrecord_header(101) + b"x" * 100)
+    offset = sum(16 + len(r) for r in records)
+    with pytest.raises(CorruptRecordError) as info:
+        list(iter_parsed_batches(str(bad), 300, FEATURES, skip_corrupt=skip))
+    assert str(info.value) == ("truncated TFRecord file %s: record %d at byte offset %d needs "
+                               "117 bytes but only 112 remain" % (bad, N, offset))
+    assert (info.value.path, info.value.index) == (str(bad), N)
 
 
 def test_a_batch_that_does_not_parse_goes_to_the_parser_from_its_first_record(tmp_path):

@@ -1,11 +1,14 @@
 """pipeline.io.reader: TFRecord files -> RecordBatches, every record exactly once."""
+import gzip
 import os
+import zlib
 
 import apache_beam as beam
+import numpy as np
 import pytest
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.testing.util import assert_that, equal_to
-from tests.support.example_records import example, write_tfrecords
+from tests.support.example_records import example, tfrecord_header, write_tfrecords
 from tests.support.fake_object_store import use_root
 
 from pipeline.errors import CorruptRecordError, NoMatchError
@@ -78,12 +81,95 @@ def test_truncated_header(files, tmp_path):
         list(iter_record_batches(str(bad), 100))
 
 
+def _whole_records(records, n_bytes):
+    """How many of `records`, framed, fit whole in the first n_bytes."""
+    ends = np.cumsum([16 + len(r) for r in records])
+    return int(np.searchsorted(ends, n_bytes, side="right"))
+
+
 def test_truncated_gzip(files, tmp_path):
     source = next(p for p in files if p.endswith(".gz"))
+    data = open(source, "rb").read()[:-20]
     bad = tmp_path / "truncated.tfrecord.gz"
-    bad.write_bytes(open(source, "rb").read()[:-20])
+    bad.write_bytes(data)
     with pytest.raises(CorruptRecordError, match="truncated or corrupt gzip file .*truncated"):
         list(iter_record_batches(str(bad), 100))
+    # The error names the first record the stream did not hold whole (it
+    # once named the record where the failing 16 MB read began: record 0).
+    with pytest.raises(CorruptRecordError) as info:
+        list(iter_record_batches(str(bad), 100, chunk_bytes=1 << 20))
+    readable = zlib.decompressobj(31).decompress(data)  # zlib alone: all it can inflate
+    assert info.value.index == _whole_records(files[source], len(readable)) > 900
+
+
+def test_gzip_with_trailing_data_says_so(files, tmp_path):
+    """Bytes after the end of the gzip stream that are not a gzip member:
+    the file is refused in both modes, with an error that says so and how
+    many records the stream held (it once blamed record 0, byte 0)."""
+    source = next(p for p in files if p.endswith(".gz"))
+    bad = tmp_path / "tail.tfrecord.gz"
+    bad.write_bytes(open(source, "rb").read() + b"garbage after the stream")
+    for skip in (False, True):
+        with pytest.raises(CorruptRecordError) as info:
+            list(iter_record_batches(str(bad), 100, skip_corrupt=skip))
+        message = str(info.value)
+        assert message.startswith("corrupt gzip file %s: trailing data after the gzip stream "
+                                  "(not a gzip member" % bad), message
+        assert "held 1001 records (" in message and info.value.index == 1001, message
+        assert "record 0" not in message and "byte offset 0" not in message
+
+
+def test_gzip_members_one_after_another_are_one_stream(files, tmp_path):
+    """Concatenated gzip members are a valid gzip file (`cat a.gz b.gz`);
+    zero padding after the stream is ignored, as gzip(1) does."""
+    source = next(p for p in files if p.endswith(".gz"))
+    one = open(source, "rb").read()
+    both = tmp_path / "both.tfrecord.gz"
+    both.write_bytes(one + gzip.compress(b"") + one + b"\x00" * 10)
+    records = [r for b in iter_record_batches(str(both), 300) for r in b.records]
+    assert records == files[source] * 2
+
+
+def test_a_length_past_the_end_of_a_local_file_fails_without_reading_the_rest(tmp_path,
+                                                                             monkeypatch):
+    """Record 3 claims 2**62 bytes (its length checksum valid) in a 4 MB file:
+    truncated, said at once; the reader once read and buffered the rest of
+    the file, a chunk at a time, to find out."""
+    from pipeline.io import framing
+
+    rs = records("t", 3)
+    path = write_tfrecords(tmp_path / "long.tfrecord", rs)
+    with open(path, "ab") as f:
+        f.write(tfrecord_header(2 ** 62) + b"\x07" * (4 << 20))
+    offset = sum(16 + len(r) for r in rs)
+    read = []
+    real_open = framing.open_records
+
+    def counting_open(p):
+        stream, raw = real_open(p)
+        return _Counting(stream, read), raw
+    monkeypatch.setattr(framing, "open_records", counting_open)
+    with pytest.raises(CorruptRecordError) as info:
+        list(iter_record_batches(path, 100, chunk_bytes=4096))
+    assert str(info.value) == (
+        "truncated TFRecord file %s: record 3 at byte offset %d needs %d bytes but only %d "
+        "remain" % (path, offset, 2 ** 62 + 16, os.path.getsize(path) - offset))
+    assert sum(read) <= 4096
+
+
+class _Counting:
+    """A file's stream that counts the bytes read through it."""
+
+    def __init__(self, stream, counts):
+        self._stream, self._counts = stream, counts
+
+    def read(self, n):
+        data = self._stream.read(n)
+        self._counts.append(len(data))
+        return data
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
 
 
 # Record 0 is bytes [0, 8) length, [8, 12) its crc, then data: flip a byte of each.
@@ -146,6 +232,38 @@ def test_a_fifo_among_the_shards_is_refused_without_waiting(tmp_path):
     os.mkfifo(tmp_path / "part-1.tfrecord")
     with pytest.raises(UnreadableInputError, match="part-1.tfrecord, which is not a regular file"):
         match_files(str(tmp_path / "part-*.tfrecord"))
+
+
+def test_a_gs_pattern_without_cloud_storage_fails_at_once_saying_so(monkeypatch):
+    """Without a connection to Cloud Storage, Beam's client looked for
+    credentials, retried the listing for 120 s, and the pattern 'matched no
+    files'. Here the client's own emulator setting points it at a closed
+    port: the match fails at once, saying what could not be reached."""
+    import time
+
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", "http://127.0.0.1:1")
+    start = time.monotonic()
+    with pytest.raises(UnreadableInputError) as info:
+        match_files("gs://bucket/data/*.tfrecord")
+    assert time.monotonic() - start < 5
+    assert str(info.value) == (
+        "input.pattern 'gs://bucket/data/*.tfrecord' cannot be matched: Cloud Storage could not "
+        "be reached (the storage emulator (STORAGE_EMULATOR_HOST) at 127.0.0.1:1: Connection "
+        "refused); check the network connection")
+
+
+def test_the_cloud_storage_probe_goes_where_the_client_goes(monkeypatch):
+    from pipeline.io.files import _gcs_endpoint
+
+    for name in ("STORAGE_EMULATOR_HOST", "https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    assert _gcs_endpoint() == ("storage.googleapis.com", 443, "")
+    monkeypatch.setenv("https_proxy", "http://proxy.internal:3128")
+    assert _gcs_endpoint() == ("proxy.internal", 3128, "the https proxy at")
+    monkeypatch.setenv("no_proxy", ".googleapis.com")
+    assert _gcs_endpoint() == ("storage.googleapis.com", 443, "")
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", "localhost:9023")
+    assert _gcs_endpoint()[:2] == ("localhost", 9023)
 
 
 def test_folder_pattern_is_explained(tmp_path):
