@@ -1,6 +1,7 @@
 """The head factory functions of TensorFlow 1.x, mapped onto our heads.
 
-Code written for `tf.contrib.estimator` (TF 1.5-1.15, later
+Code written for `tf.contrib.estimator` (TF 1.3-1.15; `classes_for_class_based_metrics`
+since 1.9; later
 `tensorflow_estimator/contrib/estimator/python/estimator/head.py` and
 `multi_head.py`) or for `tf.contrib.learn`
 (`tensorflow/contrib/learn/python/learn/estimators/head.py`) builds its heads
@@ -26,8 +27,10 @@ meaning, so that code evaluates unchanged:
 
 One function takes both keyword sets: a call that names any argument only
 `tf.contrib.learn` has (`label_name`, `weight_column_name`, `head_name`,
-`enable_centered_bias`, `metric_class_ids`, `label_keys`, `link_fn`) is read
-the `tf.contrib.learn` way, where `thresholds=None` meant `[0.5]`. The two
+`enable_centered_bias`, `metric_class_ids`, `label_keys`, `link_fn`; in
+`multi_class_head`, `thresholds`) is read the `tf.contrib.learn` way, where
+`thresholds=None` meant `[0.5]`; any other call the `tf.contrib.estimator` way
+(so `multi_label_head(3)` has no thresholds). The two
 forms order their arguments differently (the second one is `weight_column` in
 one and `label_name` in the other), so every argument after `n_classes` (all
 of `regression_head`'s) is taken by keyword only. Nothing is dropped: an
