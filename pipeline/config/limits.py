@@ -66,6 +66,33 @@ def slice_bytes(head: HeadConfig, auc: AucConfig) -> int:
     return size
 
 
+def batch_too_big(features: dict, batch_size: int):
+    """Why a batch of the fixed-length `features` (strings counted as 8
+    bytes) is over MAX_BATCH_BYTES, or None: the parser could not hold it."""
+    per_example = sum(f.size * (4 if f.dtype == "float32" else 8)
+                      for f in features.values() if not f.varlen)
+    if batch_size * per_example <= MAX_BATCH_BYTES:
+        return None
+    return "%d examples x %s each = %s; lower batch_size" % (
+        batch_size, format_bytes(per_example), format_bytes(batch_size * per_example))
+
+
+def slice_too_big(heads, auc: AucConfig):
+    """(key, why) when the heads' metric state and report rows for one slice
+    (`slice_bytes`, an upper estimate) add up to more than MAX_SLICE_BYTES,
+    else None: every slice holds that much, on the workers and in the report."""
+    sizes = [slice_bytes(h, auc) for h in heads]
+    if sum(sizes) <= MAX_SLICE_BYTES:
+        return None
+    i = max(range(len(heads)), key=sizes.__getitem__)
+    key = "heads[%d].%s" % (i, "n_classes" if heads[i].n_classes else "thresholds")
+    return key, ("the heads need about %s of metric state and report rows per slice "
+                 "(heads[%d]: %s); the limit is %s per slice: evaluate fewer classes or "
+                 "thresholds%s" % (format_bytes(sum(sizes)), i, format_bytes(sizes[i]),
+                                   format_bytes(MAX_SLICE_BYTES), ", or lower metrics.auc.buckets"
+                                   if auc.method == HISTOGRAM else ""))
+
+
 _REPR = reprlib.Repr()
 _REPR.maxlevel, _REPR.maxlist, _REPR.maxdict, _REPR.maxtuple = 3, 10, 6, 10
 _REPR.maxstring = _REPR.maxother = _REPR.maxlong = MAX_MESSAGE_VALUE

@@ -12,8 +12,8 @@ from typing import Optional
 
 from pipeline.config.files import read_text, resolve_path
 from pipeline.config.limits import (MAX_BATCH_BYTES, MAX_FEATURE_VALUES, MAX_MESSAGE_VALUE,
-                                    MAX_SLICE_BYTES, clip, format_bytes, show_value,
-                                    slice_bytes)
+                                    batch_too_big, clip, format_bytes, show_value,
+                                    slice_too_big)
 from pipeline.config.spec import (AUC_METHODS, BAD_EXAMPLES, BINARY, COMMON_HEAD_KEYS,
                                   DEFAULT_AUC_METHOD, DEFAULT_BAD_EXAMPLES, DEFAULT_BATCH_SIZE,
                                   DEFAULT_LOSS_REDUCTION, DEFAULT_MAX_SLICES, DEFAULT_SIGNATURE,
@@ -142,9 +142,15 @@ class _Parser:
         bad = self.string(bad, "bad_examples", BAD_EXAMPLES)
         batch_size = data.get("batch_size", DEFAULT_BATCH_SIZE)
         batch_size = self.integer(batch_size, "batch_size")
-        self.check_batch_bytes(inp.features, batch_size)
+        too_big = batch_too_big(inp.features, batch_size)
+        if too_big:
+            self.fail("batch_size", "small enough that a batch of the fixed-length features "
+                      "fits in %s" % format_bytes(MAX_BATCH_BYTES), batch_size, hint=too_big)
         max_slices = self.integer(data.get("max_slices", DEFAULT_MAX_SLICES), "max_slices")
-        self.check_slice_bytes(heads, metrics.auc)
+        too_big = slice_too_big(heads, metrics.auc)
+        if too_big:
+            key, why = too_big
+            raise ConfigError("%s: `%s`: %s" % (self.file, key, why), self.file, key)
         output = None
         if data.get("output") is not None:
             output = self.path(data["output"], "output")
@@ -153,34 +159,6 @@ class _Parser:
                       bad_examples=bad, batch_size=batch_size, max_slices=max_slices,
                       output=output,
                       source=None if self.file == "<config>" else self.file)
-
-    def check_batch_bytes(self, features, batch_size):
-        """Refuses a batch the parser cannot hold: batch_size x the bytes of
-        every fixed-length feature (strings counted as 8), over MAX_BATCH_BYTES."""
-        per_example = sum(f.size * (4 if f.dtype == "float32" else 8)
-                          for f in features.values() if not f.varlen)
-        if batch_size * per_example > MAX_BATCH_BYTES:
-            self.fail("batch_size", "small enough that a batch of the fixed-length features "
-                      "fits in %s" % format_bytes(MAX_BATCH_BYTES), batch_size,
-                      hint="%d examples x %s each = %s; lower batch_size" % (
-                          batch_size, format_bytes(per_example), format_bytes(batch_size * per_example)))
-
-    def check_slice_bytes(self, heads, auc):
-        """Refuses heads whose metric state and report rows for one slice
-        (`slice_bytes`, an upper estimate) add up to more than MAX_SLICE_BYTES:
-        every slice holds that much, on the workers and in the report."""
-        sizes = [slice_bytes(h, auc) for h in heads]
-        if sum(sizes) <= MAX_SLICE_BYTES:
-            return
-        i = max(range(len(heads)), key=sizes.__getitem__)
-        h = heads[i]
-        key = "heads[%d].%s" % (i, "n_classes" if h.n_classes else "thresholds")
-        raise ConfigError(
-            "%s: `%s`: the heads need about %s of metric state and report rows per slice "
-            "(heads[%d]: %s); the limit is %s per slice: evaluate fewer classes or "
-            "thresholds%s" % (self.file, key, format_bytes(sum(sizes)), i, format_bytes(sizes[i]),
-                              format_bytes(MAX_SLICE_BYTES), ", or lower metrics.auc.buckets"
-                              if auc.method == HISTOGRAM else ""), self.file, key)
 
     def input(self, data):
         self.mapping(data, "input", ("pattern", "features"), ("pattern", "features"))
