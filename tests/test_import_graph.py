@@ -2,10 +2,11 @@
 
 * no import cycles among the modules of `heads` and `pipeline` (imports
   inside functions count: a lazy import that dodges a cycle is still one);
-* `heads` never imports `apache_beam` or `pipeline`;
+* `heads` never imports `apache_beam`, `pipeline` or `headeval`;
 * no module uses a private name (`_x`) of another of our modules, by
   `from m import _x` or by `m._x`;
-* imports point down the layers: the user interface, then the run, the
+* imports point down the layers: the user interfaces (the command and the
+  Python API, `headeval`), then the run, the
   report, the stages, the inputs, and `heads` at the bottom.
 """
 import ast
@@ -15,7 +16,7 @@ import pytest
 
 from tests.support import REPO
 
-PACKAGES = ("heads", "pipeline")
+PACKAGES = ("heads", "pipeline", "headeval")
 
 # Lower layers never import higher ones (a module may import its own layer).
 LAYERS = [
@@ -32,7 +33,8 @@ LAYERS = [
     ("pipeline.report",),
     ("pipeline.run",),
     ("pipeline.demo",),
-    ("pipeline.cli", "pipeline.__main__"),
+    # The user interfaces: the command, and the Python API (headeval/).
+    ("pipeline.cli", "pipeline.__main__", "headeval"),
 ]
 
 
@@ -160,9 +162,10 @@ def test_no_import_cycles():
 
 
 def test_heads_never_imports_beam_or_pipeline():
+    assert "headeval.api" in MODULES and "headeval" in MODULES
     bad = [(m, t, line) for m in MODULES if m.split(".")[0] == "heads"
            for t, _, line in _imports(m)
-           if t.split(".")[0] in ("apache_beam", "pipeline")]
+           if t.split(".")[0] in ("apache_beam", "pipeline", "headeval")]
     assert bad == []
 
 

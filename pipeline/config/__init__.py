@@ -25,7 +25,7 @@ from pipeline.config.limits import (DEFAULT_AUC_BUCKETS, MAX_BATCH_BYTES,
                                     MAX_CONFUSION_MATRIX_CLASSES, MAX_FEATURE_VALUES,
                                     MAX_MESSAGE_VALUE, MAX_SLICE_BYTES, MAX_SLICE_VALUE_BYTES,
                                     MAX_YAML_NODES, clip, slice_bytes)
-from pipeline.config.loading import load_config
+from pipeline.config.loading import load_config, load_config_text
 from pipeline.config.parser import parse_config
 from pipeline.config.spec import (AUC_METHODS, BAD_EXAMPLES, BINARY, COMMON_HEAD_KEYS,
                                   DEFAULT_AUC_METHOD, DEFAULT_BAD_EXAMPLES, DEFAULT_BATCH_SIZE,
@@ -41,7 +41,7 @@ __all__ = [
     # the config's objects, and reading one
     "Config", "InputConfig", "Feature", "ModelConfig", "TransformConfig", "HeadConfig",
     "VocabularyRef", "MetricsConfig", "AucConfig", "ConfigError",
-    "load_config", "parse_config", "resolve_path",
+    "load_config", "load_config_text", "parse_config", "resolve_path",
     # the names a config's values take, and the defaults of its keys
     "DTYPES", "BINARY", "MULTI_CLASS", "MULTI_LABEL", "REGRESSION", "HEAD_TYPES",
     "COMMON_HEAD_KEYS", "HEAD_KEYS_BY_TYPE", "LOSS_REDUCTIONS", "DEFAULT_LOSS_REDUCTION",

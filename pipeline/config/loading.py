@@ -101,6 +101,22 @@ def load_config(path: Union[str, os.PathLike]) -> Config:
     except UnicodeDecodeError as e:
         raise ConfigError("%s: the config file is not UTF-8 text: %s" % (path, clip(e)),
                           path) from e
+    if is_local(path):
+        file = os.path.abspath(local_path(path))
+        base_dir = os.path.dirname(file)
+    else:
+        file, base_dir = path, posixpath.dirname(path)
+    return _load_text(text, path, file, base_dir)
+
+
+def load_config_text(text: str, source: str = "<config>", base_dir: str | None = None) -> Config:
+    """Validates a config given as YAML text (`source` names it in
+    messages; relative paths resolve against `base_dir`). Raises ConfigError."""
+    return _load_text(text, source, source, base_dir)
+
+
+def _load_text(text, path, file, base_dir):
+    """YAML text -> Config; `path` names it in YAML errors, `file` after."""
     try:
         data = yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as e:
@@ -111,9 +127,4 @@ def load_config(path: Union[str, os.PathLike]) -> Config:
         raise ConfigError("%s: not a config YAML can load: %s" % (
             path, clip(e) if isinstance(e, ValueError) else "it is nested too deeply"),
             path) from e
-    if is_local(path):
-        path = os.path.abspath(local_path(path))
-        base_dir = os.path.dirname(path)
-    else:
-        base_dir = posixpath.dirname(path)
-    return parse_config(data, file=path, base_dir=base_dir)
+    return parse_config(data, file=file, base_dir=base_dir)

@@ -17,7 +17,7 @@ from pipeline.errors import DamagedReportError, HeadevalError
 from pipeline.io.files import read_json, read_table
 from pipeline.io.paths import join
 from pipeline.report.schema import (CURVES_FILE, CURVES_SCHEMA, METRICS_FILE, METRICS_SCHEMA,
-                                    RUN_FILE)
+                                    REJECTED_DIR, REJECTED_SCHEMA, RUN_FILE)
 
 # run.json's fields that the readers use, and what each must be.
 _RUN_FIELDS = {"counts": dict, "config": dict, "wall_seconds": Number, "runner": str,
@@ -60,8 +60,10 @@ def _column_problem(table: pa.Table, schema: pa.Schema):
     return None
 
 
-def _read_parquet(folder: str, name: str, schema: pa.Schema):
-    """The table of report file `name`, None when the file is not there."""
+def read_report_table(folder: str, name: str, schema: pa.Schema | None = None):
+    """The table of report file `name` (a path under `folder`), None when
+    the file is not there; DamagedReportError when it is not Parquet or
+    lacks a column of `schema` (None: any columns)."""
     path = join(folder, name)
     if not FileSystems.exists(path):
         return None
@@ -69,7 +71,7 @@ def _read_parquet(folder: str, name: str, schema: pa.Schema):
         table = read_table(path)
     except (pa.ArrowException, OSError, ValueError) as e:
         raise DamagedReportError("%s is damaged: %s" % (path, _first_line(e)), path) from e
-    why = _column_problem(table, schema)
+    why = None if schema is None else _column_problem(table, schema)
     if why is not None:
         raise DamagedReportError("%s is not a headeval %s: %s" % (path, name, why), path)
     return table
@@ -78,10 +80,16 @@ def _read_parquet(folder: str, name: str, schema: pa.Schema):
 def read_metrics_rows(folder: str) -> list:
     """metrics.parquet of a report folder as row dicts; HeadevalError when
     there is none to read, DamagedReportError when it is damaged."""
-    table = _read_parquet(folder, METRICS_FILE, METRICS_SCHEMA)
+    return read_metrics_table(folder).to_pylist()
+
+
+def read_metrics_table(folder: str) -> pa.Table:
+    """metrics.parquet of a report folder as a pyarrow Table; errors as
+    read_metrics_rows."""
+    table = read_report_table(folder, METRICS_FILE, METRICS_SCHEMA)
     if table is None:
         raise HeadevalError("%s is not a headeval report: it has no %s" % (folder, METRICS_FILE))
-    return table.to_pylist()
+    return table
 
 
 def _run_problem(run):
@@ -126,8 +134,24 @@ def read_run(folder: str):
 def read_curves(folder: str):
     """curves.parquet of a report folder as {column: [values]}, or None
     when there is none; DamagedReportError when it is damaged."""
-    table = _read_parquet(folder, CURVES_FILE, CURVES_SCHEMA)
+    table = read_report_table(folder, CURVES_FILE, CURVES_SCHEMA)
     return None if table is None else table.to_pydict()
+
+
+def read_rejected_table(folder: str) -> pa.Table:
+    """The examples a `bad_examples: skip` run rejected (rejected/*.parquet,
+    its shards in name order) as one table of REJECTED_SCHEMA; no rows when
+    there are none, or no rejected/ folder. DamagedReportError as above."""
+    pattern = join(folder, REJECTED_DIR, "*.parquet")
+    try:
+        matches = FileSystems.match([pattern])[0].metadata_list
+    except (OSError, ValueError):  # no such folder (BeamIOError is an OSError)
+        matches = []
+    base = join(folder, REJECTED_DIR)
+    names = sorted(m.path[len(base):].lstrip("/\\") for m in matches)
+    parts = [read_report_table(base, name, REJECTED_SCHEMA) for name in names]
+    parts = [t.select(REJECTED_SCHEMA.names).cast(REJECTED_SCHEMA) for t in parts if t is not None]
+    return pa.concat_tables(parts) if parts else REJECTED_SCHEMA.empty_table()
 
 
 def load_report(folder: str) -> Report:

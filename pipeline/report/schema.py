@@ -15,6 +15,9 @@ import pyarrow as pa
 METRICS_FILE = "metrics.parquet"
 CURVES_FILE = "curves.parquet"
 RUN_FILE = "run.json"
+# With a baseline or validation gates (SPEC §6; `headeval.load` reads them when there).
+COMPARISON_FILE = "comparison.parquet"
+VALIDATION_FILE = "validation.parquet"
 HTML_FILE = "report.html"  # `headeval report` / `run --report`
 REJECTED_DIR = "rejected"
 VOCABULARY_DIR = "vocabularies"  # label vocabularies computed by the run, one .txt per head

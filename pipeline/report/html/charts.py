@@ -67,7 +67,10 @@ def sy(y: float) -> float:
 def frame(x_label: str, y_label: str, diagonal: str | None = None) -> list[str]:
     """Axes, grid, ticks and labels of a [0, 1] x [0, 1] chart (SVG
     elements); diagonal="up" adds the y = x reference line."""
-    parts = ['<rect class="plot-bg" x="%d" y="%d" width="%d" height="%d"/>'
+    # The fills and strokes that matter are attributes too (CSS overrides them):
+    # where a viewer drops the <style> (a sanitized notebook output), the
+    # chart still reads.
+    parts = ['<rect class="plot-bg" fill="#fff" x="%d" y="%d" width="%d" height="%d"/>'
              % (LEFT, TOP, PLOT_W, PLOT_H)]
     for i in range(6):
         v = i / 5.0
@@ -83,7 +86,8 @@ def frame(x_label: str, y_label: str, diagonal: str | None = None) -> list[str]:
     if diagonal == "up":
         parts.append('<line class="reference" x1="%s" y1="%s" x2="%s" y2="%s"/>'
                      % (px(sx(0)), px(sy(0)), px(sx(1)), px(sy(1))))
-    parts.append('<rect class="axes" x="%d" y="%d" width="%d" height="%d"/>'
+    parts.append('<rect class="axes" fill="none" stroke="#8c959f" x="%d" y="%d" width="%d" '
+                 'height="%d"/>'
                  % (LEFT, TOP, PLOT_W, PLOT_H))
     parts.append('<text class="axis-label" x="%s" y="%d" text-anchor="middle">%s</text>'
                  % (px(LEFT + PLOT_W / 2.0), HEIGHT - 8, escape(x_label)))
@@ -96,17 +100,17 @@ def svg(kind: str, series_ids: list[str], body: list[str], label: str) -> str:
     """The <svg> of one chart: its plot frame and series ids as data
     attributes (the page's script reads them) and the hover dot."""
     return ('<svg class="chart" data-kind="%s" data-plot="%d %d %d %d" data-series="%s" '
-            'viewBox="0 0 %d %d" role="img" aria-label="%s">%s'
-            '<circle class="dot" r="4" cx="-10" cy="-10"/></svg>'
-            % (kind, LEFT, TOP, PLOT_W, PLOT_H, " ".join(series_ids), WIDTH, HEIGHT,
-               escape(label), "".join(body)))
+            'viewBox="0 0 %d %d" width="%d" height="%d" role="img" aria-label="%s">%s'
+            '<circle class="dot" fill="none" r="4" cx="-10" cy="-10"/></svg>'
+            % (kind, LEFT, TOP, PLOT_W, PLOT_H, " ".join(series_ids), WIDTH, HEIGHT, WIDTH,
+               HEIGHT, escape(label), "".join(body)))
 
 
 def polyline(series_id: str, color: str, xs: list, ys: list, width: float) -> str:
     """A <polyline> through the points (x, y), skipping missing ones."""
     points = " ".join("%s,%s" % (px(sx(x)), px(sy(y)))
                       for x, y in zip(xs, ys) if not (missing(x) or missing(y)))
-    return ('<polyline class="curve" data-series="%s" stroke="%s" stroke-width="%s" '
+    return ('<polyline class="curve" data-series="%s" fill="none" stroke="%s" stroke-width="%s" '
             'points="%s"/>' % (series_id, color, width, points))
 
 

@@ -96,15 +96,14 @@ def write_report(folder: str, out: str | None = None, overwrite: bool = False) -
     return out
 
 
-def _head_section(data, report, index, head, head_rows, counts):
-    """One head's <section>: card, charts (their values go to `data`), tables."""
+def _head_summary(data, report, head, head_rows, counts):
+    """A head's title, summary card and charts (their values go to `data`):
+    the top of its page section, and all a notebook shows of it."""
     type_ = head_type(head, head_rows, report.run)
     vocabulary = tables.class_orders(report.run).get(head)
     overall = [r for r in head_rows if r["slice"] == ""]
-    parts = ['<section class="head" id="head-%d" data-head="%s" data-type="%s">'
-             '<h2>%s <span class="type">%s</span></h2>'
-             % (index, escape(head), escape(type_), escape(head or "(unnamed head)"),
-                escape(type_)),
+    parts = ['<h2>%s <span class="type">%s</span></h2>'
+             % (escape(head or "(unnamed head)"), escape(type_)),
              summary_card(overall, counts.get((head, ""), {}), type_, vocabulary)]
     charts = []
     groups = curve_groups(report.curves, head)
@@ -119,6 +118,17 @@ def _head_section(data, report, index, head, head_rows, counts):
                                          pooled_classes=type_ == "multi_label"))
     if charts:
         parts.append('<div class="charts">%s</div>' % "".join(charts))
+    return "".join(parts)
+
+
+def _head_section(data, report, index, head, head_rows, counts):
+    """One head's <section>: summary and charts, then tables."""
+    type_ = head_type(head, head_rows, report.run)
+    vocabulary = tables.class_orders(report.run).get(head)
+    overall = [r for r in head_rows if r["slice"] == ""]
+    parts = ['<section class="head" id="head-%d" data-head="%s" data-type="%s">'
+             % (index, escape(head), escape(type_)),
+             _head_summary(data, report, head, head_rows, counts)]
     confusion = [r for r in overall if tables.row_kind(r) == "confusion"]
     if confusion:
         parts.append('<h3>Confusion matrix <span class="hint">overall slice, weighted; '
@@ -197,17 +207,7 @@ def render(report: Report) -> str:
     nav = "".join('<a href="#head-%d">%s</a>' % (i, escape(h or "(unnamed head)"))
                   for i, h in enumerate(heads)) + '<a href="#run">run</a>'
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    run = report.run or {}
-    counts_run = run.get("counts") or {}
-    subtitle = []
-    if counts_run.get("read") is not None:
-        subtitle.append("%s records" % fmt_count(counts_run["read"]))
-    if run.get("finished"):
-        subtitle.append("run finished %s" % format_time(run["finished"]))
-    subtitle.append("page generated %s" % generated)
-    warning = ""
-    if report.curves is None:
-        warning = '<p class="warning">curves.parquet is missing: no ROC or PR curves.</p>'
+    subtitle = _subtitle(report.run) + ["page generated %s" % generated]
     return "".join([
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -216,11 +216,90 @@ def render(report: Report) -> str:
         '<style>%s</style></head><body>' % _CSS,
         '<header><h1>headeval report</h1><p class="folder">%s</p><p class="subtitle">%s</p>'
         '<nav>%s</nav></header>' % (escape(report.folder), escape(" · ".join(subtitle)), nav),
-        '<main>', warning, "".join(sections), _run_section(report.run), '</main>',
+        '<main>', _curves_warning(report), "".join(sections), _run_section(report.run),
+        '</main>',
         '<script type="application/json" id="%s">%s</script>'
         % (DATA_ELEMENT_ID, json_for_script(data.data)),
         '<script>%s</script></body></html>\n' % _JS,
     ])
+
+
+def _subtitle(run) -> list:
+    """['599 records', 'run finished ...'] from run.json (which may be None)."""
+    run = run or {}
+    counts, out = run.get("counts") or {}, []
+    if counts.get("read") is not None:
+        out.append("%s records" % fmt_count(counts["read"]))
+    if counts.get("rejected"):
+        out.append("%s rejected (see rejected/)" % fmt_count(counts["rejected"]))
+    if run.get("finished"):
+        out.append("run finished %s" % format_time(run["finished"]))
+    return out
+
+
+def _curves_warning(report) -> str:
+    if report.curves is None:
+        return '<p class="warning">curves.parquet is missing: no ROC or PR curves.</p>'
+    return ""
+
+
+NOTEBOOK_CLASS = "headeval-nb"  # the notebook fragment's <div>, scope of its CSS
+
+
+def render_inline(report: Report) -> str:
+    """A loaded `Report` as an HTML fragment for a notebook cell
+    (`headeval.Report._repr_html_`): per head, the page's summary card and
+    ROC, PR and calibration charts, made by the same code. Static: no
+    script, nothing fetched, and not the page's JSON block of exact values
+    (most of a page's size; each <polyline> has the points to 0.01 px). Its
+    CSS is the page's, scoped to the fragment's <div> so the notebook's own
+    styles are untouched."""
+    data = ChartData()
+    counts = tables.slice_counts(report.rows)
+    rows = tables.order_rows(report.rows, counts, tables.head_order(report.run))
+    sections = []
+    for head in dict.fromkeys(r["head"] for r in rows):
+        head_rows = [r for r in rows if r["head"] == head]
+        sections.append('<section class="head" data-head="%s" data-type="%s">%s</section>'
+                        % (escape(head), escape(head_type(head, head_rows, report.run)),
+                           _head_summary(data, report, head, head_rows, counts)))
+    return "".join([
+        '<div class="%s">' % NOTEBOOK_CLASS,
+        '<style>%s</style>' % scoped_css(_CSS, "." + NOTEBOOK_CLASS),
+        '<header><h1>headeval report</h1><p class="folder">%s</p><p class="subtitle">%s</p>'
+        '</header>' % (escape(report.folder), escape(" · ".join(_subtitle(report.run)))),
+        '<main>', _curves_warning(report), "".join(sections), '</main></div>'])
+
+
+def scoped_css(css: str, scope: str) -> str:
+    """`css` with every rule applying only inside `scope` (a selector): the
+    document's own selectors (`:root`, `html`, `body`) become `scope`; the
+    rules of an @-block (@media) are scoped in turn."""
+    out, i = [], 0
+    while i < len(css):
+        brace = css.find("{", i)
+        if brace < 0:
+            break
+        selectors = css[i:brace].strip()
+        depth, j = 1, brace + 1
+        while depth:
+            depth += {"{": 1, "}": -1}.get(css[j], 0)
+            j += 1
+        body = css[brace + 1:j - 1]
+        if selectors.startswith("@"):
+            out.append("%s{%s}" % (selectors, scoped_css(body, scope)))
+        else:
+            out.append("%s{%s}" % (",".join(_scoped_selector(s.strip(), scope)
+                                            for s in selectors.split(",")), body))
+        i = j
+    return "\n".join(out)
+
+
+def _scoped_selector(selector: str, scope: str) -> str:
+    first, _, rest = selector.partition(" ")
+    if first in (":root", "html", "body"):
+        return (scope + " " + rest).strip()
+    return scope + " " + selector
 
 
 _CSS = """
