@@ -1,9 +1,9 @@
 """The `headeval` command: run, show, report, demo.
 
-    headeval run CONFIG [--output DIR] [--overwrite] [--quiet] [--report] [Beam options...]
+    headeval run CONFIG [--output DIR] [--overwrite] [--quiet|--verbose] [--report] [Beam options...]
     headeval show DIR [--head H] [--slice S] [--metric M] [--format table|csv|json|markdown]
     headeval report DIR [--out FILE]
-    headeval demo [--output DIR] [Beam options...]
+    headeval demo [--output DIR] [--verbose] [Beam options...]
 
 `run` (and `demo`) hand every option it does not know to Beam's PipelineOptions
 (`--runner=DataflowRunner --project=... --region=...`,
@@ -61,7 +61,7 @@ def _cmd_run(args, extra):
         raise ConfigError("%s: no output folder: pass --output DIR or set `output:` in the "
                           "config" % config.source, config.source, "output")
     from pipeline.runtime import progress
-    _import_pipeline()
+    _import_pipeline(args.verbose)
     from pipeline.run import run_pipeline  # the pipeline pulls in TensorFlow and Beam
     progress.reset()
     with progress.quiet(args.quiet):
@@ -119,16 +119,27 @@ def _cmd_report(args, extra):
     return 0
 
 
-def _import_pipeline():
+def _import_pipeline(verbose=False):
     """In the CLI's own process, the pipeline (TensorFlow, Beam) imported
     with the collector paused and TensorFlow's start-up notes off stderr
-    (pipeline.runtime.gc_tuning, pipeline.runtime.quiet_start)."""
-    if _OWN_PROCESS:
-        import_quietly(lambda: import_uncollected("pipeline.run"))
+    (pipeline.runtime.gc_tuning, pipeline.runtime.quiet_start) unless
+    `--verbose` asks for them."""
+    if not _OWN_PROCESS:
+        return
+    if verbose:
+        _load_pipeline()
+    else:
+        import_quietly(_load_pipeline)
+
+
+def _load_pipeline():
+    import_uncollected("pipeline.run")
+    import tensorflow as tf
+    tf.config.list_physical_devices()  # CUDA's notes on a machine without a GPU come here
 
 
 def _cmd_demo(args, extra):
-    _import_pipeline()
+    _import_pipeline(args.verbose)
     from pipeline.demo import run_demo
     run_demo(args.output, beam_argv=with_default_runner(extra))
     return 0
@@ -153,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--output", metavar="DIR", help="report folder (default: the config's "
                      "`output`)")
     run.add_argument("--overwrite", action="store_true", help="replace an existing report")
+    run.add_argument("--verbose", action="store_true",
+                     help="also show TensorFlow's native log lines (start-up notes included) "
+                          "and Beam's informational logging")
     run.add_argument("--quiet", action="store_true",
                      help="print errors only (no progress lines; progress is printed only "
                           "when stderr is a terminal, or with HEADEVAL_PROGRESS=1)")
@@ -192,6 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
                                       "Other options go to Beam, as for `run`.")
     demo.add_argument("--output", metavar="DIR", default=DEFAULT_DEMO_OUTPUT,
                       help="report folder (default: %(default)s)")
+    demo.add_argument("--verbose", action="store_true",
+                      help="also show TensorFlow's native log lines and Beam's informational "
+                           "logging")
     demo.set_defaults(func=_cmd_demo)
     return parser
 
@@ -294,9 +311,11 @@ def main(argv=None) -> int:
     if extra and args.command not in ("run", "demo"):
         parser.error("unrecognized arguments: %s" % " ".join(extra))
     quiet = getattr(args, "quiet", False)
+    verbose = getattr(args, "verbose", False) and not quiet
     # TensorFlow's C++ start-up notes (CPU features, no CUDA) are noise here.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3" if quiet else "2")
-    logging.basicConfig(level=logging.ERROR if quiet else logging.WARNING,
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3" if quiet else "0" if verbose else "2")
+    logging.basicConfig(level=logging.ERROR if quiet else logging.INFO if verbose
+                        else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     for name in ("apache_beam.runners.common", "apache_beam.runners.worker.sdk_worker"):
         logging.getLogger(name).addFilter(_DropExpectedErrors())

@@ -3,7 +3,8 @@
 Importing TensorFlow writes C++ log lines straight to file descriptor 2,
 before its logging reads TF_CPP_MIN_LOG_LEVEL: absl's "All log messages
 before absl::InitializeLog() ..." warning and "Could not find cuda drivers"
-(twice), on every run, successful or not. A CLI that promises one line per
+(twice), on every run, successful or not; and, where there is no GPU,
+"failed call to cuInit" when the devices are first listed. A CLI that promises one line per
 failure cannot have them. `import_quietly` runs an import with descriptor 2
 pointed at a temporary file and then writes back every line of it that is
 not one of those notes, so anything else TensorFlow says still shows.
@@ -18,6 +19,7 @@ import tempfile
 START_UP_NOTES = re.compile(
     r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
     r"|I\d{4} [\d:. ]+\d+ \S+\.cc:\d+\] "  # absl INFO lines (cuda stubs, oneDNN, CPU features)
+    r"|E\d{4} [\d:. ]+\d+ cuda_platform\.cc:\d+\] failed call to cuInit: .*"  # no GPU here
     r"|.*cpu_feature_guard\.cc.*|To enable the following instructions: .*"
     r"|.*oneDNN custom operations are on.*|.*TF_ENABLE_ONEDNN_OPTS.*")
 

@@ -580,6 +580,8 @@ def test_import_quietly_drops_the_start_up_notes_and_keeps_the_rest(tmp_path):
         "are written to STDERR\\n')\n"
         "    os.write(2, b'I0000 00:00:1796678990.110861   25998 cudart_stub.cc:31] Could not "
         "find cuda drivers on your machine, GPU will not be used.\\n')\n"
+        "    os.write(2, b'E0000 00:00:1796680598.875030    8842 cuda_platform.cc:52] failed "
+        "call to cuInit: INTERNAL: CUDA error: Failed call to cuInit: UNKNOWN ERROR (303)\\n')\n"
         "    os.write(2, b'E0000 something real went wrong\\n')\n"
         "    os.write(1, b'stdout untouched\\n')\n"
         "import_quietly(noisy)\n"
@@ -589,3 +591,25 @@ def test_import_quietly_drops_the_start_up_notes_and_keeps_the_rest(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == "E0000 something real went wrong\nafter\n"
     assert proc.stdout == "stdout untouched\n"
+
+
+def test_the_demo_writes_nothing_to_stderr_and_quiet_nothing_at_all(tmp_path):
+    """TensorFlow's native start-up notes (absl's pre-init warning, the CUDA
+    stubs, 'failed call to cuInit' without a GPU) do not reach stderr;
+    `--quiet` prints nothing; `--verbose` lets TensorFlow's log through."""
+    import subprocess
+    env = dict(os.environ, PYTHONPATH=REPO)
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+
+    def headeval(*argv):
+        return subprocess.run([sys.executable, "-m", "pipeline", *argv], capture_output=True,
+                              text=True, env=env, cwd=str(tmp_path), timeout=300)
+    demo = headeval("demo", "--output", str(tmp_path / "demo"))
+    assert demo.returncode == 0 and demo.stderr == "", demo.stderr
+    quiet = headeval("run", os.path.join(REPO, "configs", "demo.yaml"), "--output",
+                     str(tmp_path / "quiet"), "--quiet")
+    assert quiet.returncode == 0 and (quiet.stdout, quiet.stderr) == ("", ""), quiet.stderr
+    assert os.path.exists(tmp_path / "quiet" / RUN_FILE)
+    verbose = headeval("run", os.path.join(REPO, "configs", "demo.yaml"), "--output",
+                       str(tmp_path / "verbose"), "--verbose")
+    assert verbose.returncode == 0 and "I0000" in verbose.stderr, verbose.stderr[-2000:]
