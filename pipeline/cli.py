@@ -1,9 +1,10 @@
-"""The `headeval` command: run, show, report, demo.
+"""The `headeval` command: run, show, report, demo, schema.
 
     headeval run CONFIG [--output DIR] [--overwrite] [--quiet|--verbose] [--report] [Beam options...]
     headeval show DIR [--head H] [--slice S] [--metric M] [--format table|csv|json|markdown]
     headeval report DIR [--out FILE]
     headeval demo [--output DIR] [--verbose] [Beam options...]
+    headeval schema [--out FILE]
 
 `run` (and `demo`) hand every option it does not know to Beam's PipelineOptions
 (`--runner=DataflowRunner --project=... --region=...`,
@@ -17,6 +18,8 @@ class and threshold, confusion matrix, calibration buckets); csv, json and
 markdown give one line per metrics row for scripts. `report` writes the HTML
 page (pipeline.report.html.page); `run --report` writes it beside the Parquet.
 `run` prints progress lines on a terminal (pipeline.runtime.progress).
+`schema` prints the config's JSON Schema (pipeline.config.json_schema), for
+editors (docs/config-schema.md).
 
 Heavy imports (TensorFlow, Beam) happen inside the commands, so
 `headeval --help` starts quickly. Expected failures
@@ -41,7 +44,7 @@ import signal
 import sys
 import threading
 
-from pipeline.errors import ConfigError, HeadevalError, UsageError
+from pipeline.errors import ConfigError, HeadevalError, OutputWriteError, UsageError
 from pipeline.demo import DEFAULT_OUTPUT as DEFAULT_DEMO_OUTPUT
 from pipeline.report.text import FORMATS
 from pipeline.runtime.gc_tuning import import_uncollected
@@ -145,6 +148,24 @@ def _cmd_demo(args, extra):
     return 0
 
 
+def _cmd_schema(args, extra):
+    import json
+
+    from pipeline.config.json_schema import config_schema
+    text = json.dumps(config_schema(), indent=2) + "\n"
+    if args.out is None:
+        sys.stdout.write(text)
+        return 0
+    try:
+        with open(args.out, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as e:
+        raise OutputWriteError("cannot write %s: %s" % (args.out, e.strerror or e), args.out) \
+            from e
+    print("JSON Schema written to %s" % args.out)
+    return 0
+
+
 # -- main -----------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -210,6 +231,14 @@ def build_parser() -> argparse.ArgumentParser:
                       help="also show TensorFlow's native log lines and Beam's informational "
                            "logging")
     demo.set_defaults(func=_cmd_demo)
+
+    schema = sub.add_parser(
+        "schema", help="print the config's JSON Schema (for editors)",
+        description="Print the JSON Schema of a config file, for an editor's completion and "
+                    "inline errors (docs/config-schema.md). `headeval run` checks more than "
+                    "the schema can: features named by other keys, sizes, files.")
+    schema.add_argument("--out", metavar="FILE", help="write it to FILE instead")
+    schema.set_defaults(func=_cmd_schema)
     return parser
 
 

@@ -14,14 +14,18 @@ from pipeline.config.files import read_text, resolve_path
 from pipeline.config.limits import (MAX_BATCH_BYTES, MAX_FEATURE_VALUES, MAX_MESSAGE_VALUE,
                                     batch_too_big, clip, format_bytes, show_value,
                                     slice_too_big)
-from pipeline.config.spec import (AUC_METHODS, BAD_EXAMPLES, BINARY, COMMON_HEAD_KEYS,
+from pipeline.config.spec import (AUC_KEYS, AUC_METHODS, BAD_EXAMPLES, BINARY, COMMON_HEAD_KEYS,
                                   DEFAULT_AUC_METHOD, DEFAULT_BAD_EXAMPLES, DEFAULT_BATCH_SIZE,
-                                  DEFAULT_LOSS_REDUCTION, DEFAULT_MAX_SLICES, DEFAULT_SIGNATURE,
-                                  DTYPES, HEAD_KEYS_BY_TYPE, HEAD_TYPES, HISTOGRAM,
-                                  LOSS_REDUCTIONS, MIN_AUC_BUCKETS, MULTI_CLASS, MULTI_LABEL,
-                                  REGRESSION, AucConfig, Config, Feature, HeadConfig,
-                                  InputConfig, MetricsConfig, ModelConfig, TransformConfig,
-                                  VocabularyRef)
+                                  DEFAULT_LABEL_DIMENSION, DEFAULT_LOSS_REDUCTION,
+                                  DEFAULT_MAX_SLICES, DEFAULT_SIGNATURE, DTYPES, FEATURE_KEYS,
+                                  HEAD_KEYS, HEAD_KEYS_BY_TYPE, HEAD_TYPES, HISTOGRAM, INPUT_KEYS,
+                                  LOSS_REDUCTIONS, METRICS_KEYS, MIN_AUC_BUCKETS, MIN_N_CLASSES,
+                                  MODEL_KEYS, MULTI_CLASS, MULTI_LABEL, REGRESSION,
+                                  REQUIRED_FEATURE_KEYS, REQUIRED_HEAD_KEYS,
+                                  REQUIRED_TOP_LEVEL_KEYS, SAVED_MODEL_KEYS, TOP_LEVEL_KEYS,
+                                  TRANSFORM_KEYS, VOCABULARY_REF_KEYS, AucConfig, Config, Feature,
+                                  HeadConfig, InputConfig, MetricsConfig, ModelConfig,
+                                  TransformConfig, VocabularyRef)
 from pipeline.errors import ConfigError
 from pipeline.runtime.devices import DEFAULT_DEVICE, DEVICES
 
@@ -121,15 +125,13 @@ class _Parser:
     def config(self, data):
         if data is None:
             raise ConfigError("%s: the config file is empty" % self.file, self.file, "")
-        self.mapping(data, "", ("input", "model", "transform", "heads", "head_weights",
-                                "slices", "metrics", "bad_examples", "batch_size", "max_slices",
-                                "output"),
-                     required=("input", "model", "heads"), what="a mapping of sections")
+        self.mapping(data, "", TOP_LEVEL_KEYS, required=REQUIRED_TOP_LEVEL_KEYS,
+                     what="a mapping of sections")
         inp = self.input(data["input"])
         features = inp.features
         transform = None
         if data.get("transform") is not None:
-            t = self.mapping(data["transform"], "transform", ("tft_output",), ("tft_output",))
+            t = self.mapping(data["transform"], "transform", TRANSFORM_KEYS, TRANSFORM_KEYS)
             transform = TransformConfig(self.path(t["tft_output"], "transform.tft_output"))
         heads = self.heads(data["heads"], features, transform)
         model = self.model(data["model"], heads, features, transform)
@@ -161,7 +163,7 @@ class _Parser:
                       source=None if self.file == "<config>" else self.file)
 
     def input(self, data):
-        self.mapping(data, "input", ("pattern", "features"), ("pattern", "features"))
+        self.mapping(data, "input", INPUT_KEYS, INPUT_KEYS)
         pattern = self.path(data["pattern"], "input.pattern")
         raw = data["features"]
         if not isinstance(raw, dict) or not raw:
@@ -176,8 +178,8 @@ class _Parser:
         return InputConfig(pattern=pattern, features=features)
 
     def feature(self, name, spec, key):
-        self.mapping(spec, key, ("dtype", "shape", "varlen", "default"), ("dtype",),
-                     what="a mapping {dtype, shape, varlen, default}")
+        self.mapping(spec, key, FEATURE_KEYS, REQUIRED_FEATURE_KEYS,
+                     what="a mapping {%s}" % ", ".join(FEATURE_KEYS))
         dtype = self.string(spec["dtype"], key + ".dtype", DTYPES)
         varlen = self.boolean(spec.get("varlen", False), key + ".varlen")
         shape = spec.get("shape", [])
@@ -242,10 +244,7 @@ class _Parser:
         return tuple(heads)
 
     def head(self, data, key, features, transform, several):
-        allowed = COMMON_HEAD_KEYS + tuple(k for t in HEAD_TYPES for k in HEAD_KEYS_BY_TYPE[t]
-                                           if k not in COMMON_HEAD_KEYS)
-        allowed = tuple(dict.fromkeys(allowed))
-        self.mapping(data, key, allowed, ("type", "label"), what="a mapping describing a head")
+        self.mapping(data, key, HEAD_KEYS, REQUIRED_HEAD_KEYS, what="a mapping describing a head")
         kind = self.string(data["type"], key + ".type", HEAD_TYPES)
         for k in data:
             if k not in COMMON_HEAD_KEYS and k not in HEAD_KEYS_BY_TYPE[kind]:
@@ -268,7 +267,7 @@ class _Parser:
                 self.fail(key + ".n_classes", "2 or absent for a binary head", n_classes)
             n_classes = None
         elif kind in (MULTI_CLASS, MULTI_LABEL):
-            minimum = 3 if kind == MULTI_CLASS else 2
+            minimum = MIN_N_CLASSES[kind]
             if n_classes is None:
                 self.fail(key + ".n_classes", "an integer >= %d" % minimum)
             if not _is_int(n_classes) or n_classes < minimum:
@@ -277,7 +276,8 @@ class _Parser:
                     n_classes)
         label_dimension = None
         if kind == REGRESSION:
-            label_dimension = self.integer(data.get("label_dimension", 1), key + ".label_dimension")
+            label_dimension = self.integer(data.get("label_dimension", DEFAULT_LABEL_DIMENSION),
+                                           key + ".label_dimension")
 
         vocabulary = None
         if data.get("label_vocabulary") is not None:
@@ -347,7 +347,7 @@ class _Parser:
     def vocabulary(self, data, key, size, transform):
         expected = "a list of strings, {file: path}, {compute: true} or {tft: NAME}"
         if isinstance(data, dict):
-            if len(data) != 1 or next(iter(data)) not in ("file", "compute", "tft"):
+            if len(data) != 1 or next(iter(data)) not in VOCABULARY_REF_KEYS:
                 self.fail(key, expected, data)
             if "compute" in data:
                 if data["compute"] is not True:
@@ -392,15 +392,14 @@ class _Parser:
         return tuple(words)
 
     def model(self, data, heads, features, transform):
-        self.mapping(data, "model", ("logits", "saved_model", "output", "signature", "device",
-                                     "batch_size"))
+        self.mapping(data, "model", MODEL_KEYS)
         has_logits, has_model = data.get("logits") is not None, data.get("saved_model") is not None
         if has_logits == has_model:
             self.fail("model", "exactly one of `logits` (a parsed feature) or `saved_model`",
                       data)
         names = [h.name for h in heads]
         if has_logits:
-            for k in ("output", "signature", "device", "batch_size"):
+            for k in SAVED_MODEL_KEYS:
                 if data.get(k) is not None:
                     self.fail("model.%s" % k, "absent when the logits are a parsed feature "
                               "(it applies to saved_model)", data[k])
@@ -483,11 +482,11 @@ class _Parser:
     def metrics(self, data):
         if data is None:
             return MetricsConfig()
-        self.mapping(data, "metrics", ("auc",))
+        self.mapping(data, "metrics", METRICS_KEYS)
         auc = data.get("auc")
         if auc is None:
             return MetricsConfig()
-        self.mapping(auc, "metrics.auc", ("method", "buckets"))
+        self.mapping(auc, "metrics.auc", AUC_KEYS)
         method = self.string(auc.get("method", DEFAULT_AUC_METHOD), "metrics.auc.method",
                              AUC_METHODS)
         buckets = auc.get("buckets")

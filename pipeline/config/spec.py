@@ -15,6 +15,22 @@ from pipeline.runtime.devices import DEFAULT_DEVICE
 
 DTYPES = ("float32", "int64", "string")
 
+# The keys of each mapping of a config, and those it requires: the parser
+# (pipeline.config.parser) refuses any other key, and `headeval schema`
+# (pipeline.config.json_schema) builds its JSON Schema from the same lists.
+TOP_LEVEL_KEYS = ("input", "model", "transform", "heads", "head_weights", "slices", "metrics",
+                  "bad_examples", "batch_size", "max_slices", "output")
+REQUIRED_TOP_LEVEL_KEYS = ("input", "model", "heads")
+INPUT_KEYS = ("pattern", "features")  # both required
+FEATURE_KEYS = ("dtype", "shape", "varlen", "default")
+REQUIRED_FEATURE_KEYS = ("dtype",)
+TRANSFORM_KEYS = ("tft_output",)  # required
+MODEL_KEYS = ("logits", "saved_model", "output", "signature", "device", "batch_size")
+SAVED_MODEL_KEYS = ("output", "signature", "device", "batch_size")  # only with saved_model
+VOCABULARY_REF_KEYS = ("file", "compute", "tft")  # label_vocabulary as a mapping: one of them
+METRICS_KEYS = ("auc",)
+AUC_KEYS = ("method", "buckets")
+
 BINARY = "binary"
 MULTI_CLASS = "multi_class"
 MULTI_LABEL = "multi_label"
@@ -30,6 +46,12 @@ HEAD_KEYS_BY_TYPE = {
     REGRESSION: ("label_dimension",),
 }
 HEAD_TYPES = tuple(HEAD_KEYS_BY_TYPE)
+HEAD_KEYS = tuple(dict.fromkeys(COMMON_HEAD_KEYS + sum(HEAD_KEYS_BY_TYPE.values(), ())))
+REQUIRED_HEAD_KEYS = ("type", "label")
+# The fewest classes of a head whose type needs `n_classes` (a 2-class
+# multi_class head is a binary one).
+MIN_N_CLASSES = {MULTI_CLASS: 3, MULTI_LABEL: 2}
+DEFAULT_LABEL_DIMENSION = 1
 
 # heads.losses.REDUCTIONS and heads.auc.AUC_METHODS, repeated so that loading
 # a config needs no TensorFlow (a test keeps them equal).

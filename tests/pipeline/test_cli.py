@@ -355,6 +355,7 @@ def test_python_m_pipeline_help():
     result = subprocess.run([sys.executable, "-m", "pipeline", "--help"], capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0 and "run" in result.stdout and "show" in result.stdout
+    assert "schema" in result.stdout
 
 
 def test_the_cli_module_imports_no_heavy_library():
@@ -368,6 +369,37 @@ def test_the_cli_module_imports_no_heavy_library():
                             timeout=60, cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_schema_prints_the_config_schema_and_writes_it_with_out(tmp_path, capsys):
+    from pipeline.config.json_schema import config_schema
+    assert cli.main(["schema"]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out) == config_schema() and out.startswith('{\n  "$schema"')
+    path = tmp_path / "headeval.schema.json"
+    assert cli.main(["schema", "--out", str(path)]) == 0
+    assert capsys.readouterr().out == "JSON Schema written to %s\n" % path
+    assert path.read_text() == out
+
+
+def test_schema_to_an_unwritable_file_is_one_line(tmp_path, capsys):
+    path = tmp_path / "no" / "schema.json"
+    assert cli.main(["schema", "--out", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err == "headeval schema: error: cannot write %s: No such file or directory\n" % path
+    assert not path.parent.exists()
+
+
+def test_schema_imports_no_heavy_library():
+    """`headeval schema` is quick: neither TensorFlow, Beam nor pyarrow."""
+    import subprocess
+    code = ("import sys\nfrom pipeline import cli\nassert cli.main(['schema']) == 0\n"
+            "print(sorted(m for m in ('tensorflow', 'apache_beam', 'pyarrow') "
+            "if m in sys.modules))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60, cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
 
 
 def _console(tmp_path, code):
