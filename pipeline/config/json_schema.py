@@ -11,7 +11,10 @@ on another key, files) stays with the parser, which `headeval run` runs
 first: `PARSER_ONLY` lists it, and the schema's description says so.
 
 Null is accepted where the parser reads it as an absent key (a section
-whose keys are all commented out is null in YAML).
+whose keys are all commented out is null in YAML). Only keywords draft-07
+has too are used (`$defs` is reached by a JSON pointer), so editors that
+read draft-07 alone, as VS Code's YAML extension does, give the same
+verdicts (tested).
 """
 from pipeline.config.limits import DEFAULT_AUC_BUCKETS, MAX_FEATURE_VALUES
 from pipeline.config.spec import (AUC_KEYS, AUC_METHODS, BAD_EXAMPLES, BINARY, COMMON_HEAD_KEYS,
@@ -72,8 +75,20 @@ def _object(keys, properties, required=(), description=None):
     return out
 
 
+_STRINGS = {
+    "path": {"type": "string", "minLength": 1,
+             "description": "a path relative to the config's folder, absolute, or a URI "
+                            "(gs://...)"},
+    "feature_name": {"type": "string", "minLength": 1,
+                     "description": "a feature of input.features"},
+}
+
+
 def _ref(name, description):
-    return {"$ref": "#/$defs/%s" % name, "description": description}
+    """A copy of the definition with the key's own description, not a $ref
+    beside one: draft-07 readers (VS Code's YAML extension) ignore keywords
+    next to a $ref."""
+    return dict(_STRINGS[name], description=description)
 
 
 def _integer(minimum, description, default=None):
@@ -264,12 +279,7 @@ def config_schema() -> dict:
                              "against the config's folder. `headeval run` checks more than "
                              "this schema can: " + "; ".join(PARSER_ONLY) + "."}
     schema.update(_object(TOP_LEVEL_KEYS, top, REQUIRED_TOP_LEVEL_KEYS))
-    schema["$defs"] = {
-        "path": {"type": "string", "minLength": 1,
-                 "description": "a path relative to the config's folder, absolute, or a URI "
-                                "(gs://...)"},
-        "feature_name": {"type": "string", "minLength": 1,
-                         "description": "a feature of input.features"},
+    schema["$defs"] = dict(_STRINGS) | {
         "feature": _feature(),
         "head": _head(),
     }

@@ -28,10 +28,14 @@ from pipeline.runtime.devices import DEVICES
 
 SCHEMA = config_schema()
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
+# VS Code's YAML extension validates with draft-07 rules: same verdicts.
+DRAFT_7 = jsonschema.Draft7Validator(SCHEMA)
 
 
 def schema_errors(data):
-    return [e.message for e in VALIDATOR.iter_errors(data)]
+    errors = [e.message for e in VALIDATOR.iter_errors(data)]
+    assert bool(errors) == (not DRAFT_7.is_valid(data)), errors
+    return errors
 
 
 def parser_accepts(data, tmp_path):
@@ -44,6 +48,7 @@ def parser_accepts(data, tmp_path):
 
 def test_the_schema_is_a_valid_draft_2020_12_schema():
     jsonschema.Draft202012Validator.check_schema(SCHEMA)
+    jsonschema.Draft7Validator.check_schema(SCHEMA)
     assert SCHEMA["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert SCHEMA["title"] and all(p in SCHEMA["description"] for p in PARSER_ONLY)
 
