@@ -103,12 +103,12 @@ def _enum(values, default, description):
 
 
 def _feature():
-    number = {"float32": "number", "int64": "integer", "string": "string"}
+    json_type = {"float32": "number", "int64": "integer", "string": "string"}
     scalar = {"type": ["number", "string"]}
     by_dtype = [{"if": {"properties": {"dtype": {"const": dtype}}, "required": ["dtype"]},
                  "then": {"properties": {"default": {"anyOf": [
-                     {"type": number[dtype]},
-                     {"type": "array", "items": {"type": number[dtype]}},
+                     {"type": json_type[dtype]},
+                     {"type": "array", "items": {"type": json_type[dtype]}},
                      {"type": "null"}]}}}}
                 for dtype in DTYPES]
     varlen = {"if": {"properties": {"varlen": {"const": True}}, "required": ["varlen"]},
