@@ -133,6 +133,12 @@ class ModelError(HeadevalError, ValueError):
     gave outputs of the wrong form. The CLI prints it as one line."""
 
 
+class LossFnError(HeadevalError, ValueError):
+    """A head's `loss_fn` (user code) raised while evaluating a batch. The
+    message names the head's entry, the function and the exception (its type
+    and message); the user's own traceback stays in `__cause__`."""
+
+
 class TransformError(HeadevalError, ValueError):
     """The tf.Transform output could not be loaded or applied."""
 

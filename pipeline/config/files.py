@@ -27,8 +27,12 @@ def read_text(path):
 
 def resolve_path(path: str, base_dir: Optional[str]) -> str:
     """`path` against the config's folder; URIs and absolute paths as given.
-    A `file://` path is a local one: it comes back without the scheme."""
+    A `file://` path is a local one: it comes back without the scheme; a
+    leading `~` or `~user` is that home folder, as a shell would read it (else
+    a folder named `~` would be made)."""
     path = local_path(path)
+    if not is_uri(path):
+        path = os.path.expanduser(path)
     if base_dir is None or is_uri(path) or os.path.isabs(path):
         return path
     if not is_local(base_dir):

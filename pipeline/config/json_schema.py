@@ -29,6 +29,11 @@ from pipeline.config.spec import (AUC_KEYS, AUC_METHODS, BAD_EXAMPLES, BINARY, C
 from pipeline.runtime.devices import DEFAULT_DEVICE, DEVICES
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
+# Thresholds are float32 in the heads: the largest value that rounds to 0.0
+# there (2**-150, a tie to even) and the smallest that rounds to 1.0
+# (1 - 2**-25), both exact as JSON numbers; the parser checks the rounding.
+FLOAT32_ROUNDS_TO_0 = 2.0 ** -150
+FLOAT32_ROUNDS_TO_1 = 1.0 - 2.0 ** -25
 
 # The checks of pipeline.config.parser that the schema leaves out.
 PARSER_ONLY = (
@@ -163,7 +168,8 @@ def _head():
                 "%s (>= %d)" % kv for kv in MIN_N_CLASSES.items())},
         "label_vocabulary": _vocabulary(),
         "thresholds": _nullable({"type": "array", "items": {
-            "type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1}}) | {
+            "type": "number", "exclusiveMinimum": FLOAT32_ROUNDS_TO_0,
+            "exclusiveMaximum": FLOAT32_ROUNDS_TO_1}}) | {
             "description": "numbers in (0, 1); positive means probability > threshold"},
         "classes_for_class_based_metrics": _nullable({"type": "array", "items": {"anyOf": [
             {"type": "integer", "minimum": 0}, {"type": "string", "minLength": 1}]}}) | {

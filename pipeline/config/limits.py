@@ -6,7 +6,9 @@ error message (a huge name or value must not make a huge message).
 Each limit is checked before the pipeline starts where the config alone
 decides it (pipeline.config.parser), else where the data shows it.
 """
+import re
 import reprlib
+import struct
 
 from pipeline.config.spec import (BINARY, HISTOGRAM, MULTI_CLASS, MULTI_LABEL, REGRESSION,
                                   AucConfig, HeadConfig)
@@ -117,3 +119,28 @@ def clip(text: str, limit: int = MAX_MESSAGE_VALUE) -> str:
         return text
     return "%s... (%d chars)" % (text[:limit], len(text))
 
+
+
+def float32(value: float) -> float:
+    """`value` rounded to float32, as the heads hold thresholds (without
+    numpy: loading a config imports no array library)."""
+    return struct.unpack("f", struct.pack("f", value))[0]
+
+
+# A float YAML 1.1 (PyYAML) reads as a string: no '.' in the mantissa, or no
+# sign in the exponent ('5e-1', '1.0e5').
+_EXPONENT = re.compile(r"^([-+]?(?:\d+\.?\d*|\.\d+))[eE]([-+]?)(\d+)$")
+
+
+def exponent_hint(value) -> str:
+    """For a string (or the first in a list) that is a float in exponent
+    form that YAML 1.1 reads as text: how to write it as a number; else ''."""
+    for v in value if isinstance(value, list) else [value]:
+        match = _EXPONENT.match(v) if isinstance(v, str) else None
+        if match and ("." not in match.group(1) or not match.group(2)):
+            mantissa, sign, digits = match.groups()
+            if "." not in mantissa:
+                mantissa += ".0"
+            return "YAML 1.1 reads %s as text: write %s" % (
+                clip(v, 40), clip("%se%s%s" % (mantissa, sign or "+", digits), 60))
+    return ""

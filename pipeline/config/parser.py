@@ -12,8 +12,8 @@ from typing import Optional
 
 from pipeline.config.files import read_text, resolve_path
 from pipeline.config.limits import (MAX_BATCH_BYTES, MAX_FEATURE_VALUES, MAX_MESSAGE_VALUE,
-                                    batch_too_big, clip, format_bytes, show_value,
-                                    slice_too_big)
+                                    batch_too_big, clip, exponent_hint, float32, format_bytes,
+                                    show_value, slice_too_big)
 from pipeline.config.spec import (AUC_KEYS, AUC_METHODS, BAD_EXAMPLES, BINARY, COMMON_HEAD_KEYS,
                                   DEFAULT_AUC_METHOD, DEFAULT_BAD_EXAMPLES, DEFAULT_BATCH_SIZE,
                                   DEFAULT_LABEL_DIMENSION, DEFAULT_LOSS_REDUCTION,
@@ -25,7 +25,7 @@ from pipeline.config.spec import (AUC_KEYS, AUC_METHODS, BAD_EXAMPLES, BINARY, C
                                   REQUIRED_TOP_LEVEL_KEYS, SAVED_MODEL_KEYS, TOP_LEVEL_KEYS,
                                   TRANSFORM_KEYS, VOCABULARY_REF_KEYS, AucConfig, Config, Feature,
                                   HeadConfig, InputConfig, MetricsConfig, ModelConfig,
-                                  TransformConfig, VocabularyRef)
+                                  TransformConfig, VocabularyRef, logits_check)
 from pipeline.errors import ConfigError
 from pipeline.runtime.devices import DEFAULT_DEVICE, DEVICES
 
@@ -63,6 +63,8 @@ class _Parser:
             found = show_value(got)
             if isinstance(got, bool):
                 hint = hint or "YAML reads yes/no/on/off/true/false as booleans: quote the value"
+            elif "number" in expected:
+                hint = hint or exponent_hint(got)
         message = "%s: `%s` must be %s; got %s" % (self.file, clip(key), clip(expected, 400),
                                                    found)
         if hint:
@@ -288,13 +290,18 @@ class _Parser:
             if not f.numeric and vocabulary is None:
                 return ("a numeric feature, or a string one with label_vocabulary"
                         if kind != REGRESSION else "a numeric feature")
-            if kind in (BINARY, MULTI_CLASS) and (f.varlen or f.size != 1):
-                return "a feature with one value per example for a %s head" % kind
-            if kind == MULTI_LABEL and not f.varlen and f.size != n_classes:
+            if kind in (BINARY, MULTI_CLASS) and f.numeric and vocabulary not in (
+                    None, VocabularyRef(compute=True)):  # compute: run.resolve_vocabularies
+                return ("a string feature when label_vocabulary is given (it maps strings to "
+                        "class ids); drop label_vocabulary to use the values as class ids")
+            if kind in (BINARY, MULTI_CLASS) and not f.holds(1):
+                return "a feature of shape [] or [1] (one value per example) for a %s head" % kind
+            if kind == MULTI_LABEL and not f.varlen and not f.holds(n_classes):
                 return ("a varlen feature of class ids or strings, or a multi-hot feature "
                         "of shape [%d]" % n_classes)
-            if kind == REGRESSION and (f.varlen or f.size != label_dimension):
-                return "a fixed-length feature of %d value(s) (label_dimension)" % label_dimension
+            if kind == REGRESSION and not f.holds(label_dimension):
+                return "a feature of shape [%d]%s (label_dimension)" % (
+                    label_dimension, " or []" if label_dimension == 1 else "")
             return None
 
         label = self.feature_ref(data["label"], key + ".label", features, transform, check_label)
@@ -302,8 +309,8 @@ class _Parser:
         if weight is not None:
             weight = self.feature_ref(
                 weight, key + ".weight_column", features, transform,
-                lambda f: "a numeric feature with one value per example"
-                if not f.numeric or f.varlen or f.size != 1 else None)
+                lambda f: "a numeric feature of shape [] or [1] (one value per example)"
+                if not f.numeric or not f.holds(1) else None)
 
         thresholds = None
         if data.get("thresholds") is not None:
@@ -311,6 +318,9 @@ class _Parser:
             for t in raw:
                 if not _is_number(t) or not 0.0 < t < 1.0:
                     self.fail(key + ".thresholds", "a list of numbers in (0, 1)", raw)
+                if not 0.0 < float32(t) < 1.0:  # the heads hold thresholds as float32
+                    self.fail(key + ".thresholds", "a list of numbers in (0, 1), also as float32",
+                              raw, hint="%r rounds to %r in float32" % (t, float32(t)))
             thresholds = tuple(float(t) for t in raw)
 
         classes = None
@@ -413,11 +423,11 @@ class _Parser:
                               logits)
                 head_by_name = {h.name: h for h in heads}
                 logits = {k: self.feature_ref(v, "model.logits.%s" % k, features, transform,
-                                              self._logits_check(head_by_name[k].logits_dimension))
+                                              logits_check(head_by_name[k].logits_dimension))
                           for k, v in logits.items()}
             else:
                 logits = self.feature_ref(logits, "model.logits", features, transform,
-                                          self._logits_check(total))
+                                          logits_check(total))
             return ModelConfig(logits=logits)
         saved_model = self.path(data["saved_model"], "model.saved_model")
         output = data.get("output")
@@ -438,17 +448,6 @@ class _Parser:
         return ModelConfig(saved_model=saved_model, output=output, signature=signature,
                            device=device, batch_size=batch_size)
 
-    @staticmethod
-    def _logits_check(dimension):
-        def check(f):
-            if not f.numeric or f.varlen:
-                return "a numeric fixed-length feature"
-            if f.size != dimension:
-                return "a feature of %d value(s) per example (the heads' logits dimension)" \
-                    % dimension
-            return None
-        return check
-
     def head_weights(self, data, n_heads):
         if not isinstance(data, list) or len(data) != n_heads or \
                 not all(_is_number(w) and 0 <= w < math.inf for w in data):
@@ -468,8 +467,8 @@ class _Parser:
                           % (spec if isinstance(spec, str) else "country"), spec)
             for j, name in enumerate(spec):
                 self.feature_ref(name, "%s[%d]" % (key, j), features, transform,
-                                 lambda f: "a feature with one value per example"
-                                 if f.varlen or f.size != 1 else None)
+                                 lambda f: "a feature of shape [] or [1] (one value per "
+                                 "example)" if not f.holds(1) else None)
             if len(set(spec)) != len(spec):
                 self.fail(key, "a list of distinct feature names", spec)
             if tuple(spec) in specs:

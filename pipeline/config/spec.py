@@ -103,11 +103,28 @@ class Feature:
     def numeric(self) -> bool:
         return self.dtype != "string"
 
+    def holds(self, n: int) -> bool:
+        """Whether it has `n` values per example in a form the heads take:
+        shape [n], or a scalar when n is 1. A wider rank ([1, n]) parses to
+        `[batch, 1, n]`, which no head takes beside its other inputs."""
+        return not self.varlen and (self.shape == (n,) or (n == 1 and self.shape == ()))
+
     def describe(self) -> str:
         """'float32 [3]', 'string scalar', 'int64 var-length' (for messages)."""
         if self.varlen:
             return "%s var-length" % self.dtype
         return "%s %s" % (self.dtype, list(self.shape) if self.shape else "scalar")
+
+
+def logits_check(dimension: int):
+    """A check of a `model.logits` feature for heads of logits dimension
+    `dimension`: f -> what it must be, or None when it fits."""
+    def check(f: Feature):
+        if not f.numeric or not f.holds(dimension):
+            return "a numeric feature of shape [%d]%s (the heads' logits dimension)" % (
+                dimension, " or []" if dimension == 1 else "")
+        return None
+    return check
 
 
 @dataclass(frozen=True)

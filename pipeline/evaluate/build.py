@@ -4,6 +4,7 @@ The config's `heads` become one `heads.MultiHead` (several heads) or the
 head itself (one head), with the extended metrics on; the report names a
 head's rows by its config name ("" for one head).
 """
+import functools
 import importlib
 from typing import Callable, Optional, Union
 
@@ -11,7 +12,8 @@ import heads
 import heads.base
 from pipeline.config import (BINARY, HEAD_TYPES, MULTI_CLASS, MULTI_LABEL, REGRESSION, Config,
                              HeadConfig)
-from pipeline.errors import ConfigError
+from pipeline.config.limits import clip
+from pipeline.errors import ConfigError, LossFnError
 
 HEAD_CLASSES = {
     BINARY: heads.BinaryClassHead,
@@ -44,15 +46,49 @@ def import_loss_fn(spec: Union[str, Callable, None]) -> Optional[Callable]:
     return function
 
 
+class LossFn:
+    """A user's loss_fn that fails as one line: whatever it raises becomes a
+    LossFnError naming `key` (`heads[0].loss_fn`), the function and the
+    exception. Its signature is the function's (`functools.update_wrapper`
+    sets `__wrapped__`, which `inspect.signature` follows): the heads read it
+    to decide whether to pass `features`. What it returns is the heads' to
+    check (shape). Picklable when the function is."""
+
+    def __init__(self, function: Callable, spec: str, key: str):
+        self.function, self.spec, self.key = function, spec, key
+        functools.update_wrapper(self, function)
+
+    def __call__(self, *args, **kwargs):
+        try:
+            return self.function(*args, **kwargs)
+        except Exception as e:  # user code: any error is the loss_fn's
+            raise LossFnError("%s %s raised %s: %s" % (
+                self.key, clip(repr(self.spec)), type(e).__name__,
+                clip(" ".join(str(e).split()), 500))) from e
+
+    def __getstate__(self):  # update_wrapper's __dict__ copy is the function's business
+        return {"function": self.function, "spec": self.spec, "key": self.key}
+
+    def __setstate__(self, state):
+        self.__init__(state["function"], state["spec"], state["key"])
+
+
 def build_head(head_cfg: HeadConfig, auc_method: str = "histogram",
-               auc_buckets: Optional[int] = None, named: bool = True) -> heads.base.Head:
+               auc_buckets: Optional[int] = None, named: bool = True,
+               key: Optional[str] = None) -> heads.base.Head:
     """One head from its config entry (label vocabularies resolved), with the
-    extended metrics on."""
+    extended metrics on. `key`: how messages name the entry (`heads[1]`;
+    default `head_cfg.ref`)."""
     kind = head_cfg.type
     cls = HEAD_CLASSES[kind]
+    loss_fn = import_loss_fn(head_cfg.loss_fn)
+    if loss_fn is not None:
+        spec = head_cfg.loss_fn if isinstance(head_cfg.loss_fn, str) else \
+            getattr(loss_fn, "__qualname__", repr(loss_fn))
+        loss_fn = LossFn(loss_fn, spec, "%s.loss_fn" % (key or head_cfg.ref))
     kwargs = dict(weight_column=head_cfg.weight_column,
                   loss_reduction=head_cfg.loss_reduction,
-                  loss_fn=import_loss_fn(head_cfg.loss_fn),
+                  loss_fn=loss_fn,
                   name=head_cfg.name if named else None, extended_metrics=True)
     if kind != REGRESSION:
         kwargs.update(auc_method=auc_method, auc_buckets=auc_buckets)
@@ -86,7 +122,8 @@ def build_heads(config: Config) -> tuple:
             raise ConfigError("%s: `%s`: %s" % (config.source, key, e), config.source,
                               key) from e
         try:
-            built.append(build_head(h, auc.method, auc.buckets, named=multi))
+            built.append(build_head(h, auc.method, auc.buckets, named=multi,
+                                    key="heads[%d]" % i))
         except ValueError as e:
             raise ConfigError("%s: `heads[%d]`: %s" % (config.source, i, e), config.source,
                               "heads[%d]" % i) from e

@@ -87,12 +87,15 @@ class Evaluator:
         return plan.batch_size
 
     def plan_batch(self, features: dict, accumulators: dict, logits: Optional[Logits] = None,
-                   inputs: Optional[tuple] = None, factorized: Optional[dict] = None) -> BatchPlan:
+                   inputs: Optional[tuple] = None, factorized: Optional[dict] = None,
+                   slice_specs: Optional[SliceSpecs] = None) -> BatchPlan:
         """The heads' inputs and the slices of one batch, with a metrics dict
         in `accumulators` for every slice it touches (created here: the
         absorbing thread only reaches them through the plan). `inputs`:
         `self.inputs(features, logits)`, when the caller has it;
-        `factorized`: as `segments` takes it."""
+        `factorized`: as `segments` takes it; `slice_specs`: another
+        `SliceSpecs` to count the batch's slices in (the warm-up's)."""
+        slice_specs = slice_specs or self.slice_specs
         logits_in, labels = inputs or self.inputs(features, logits)
         first = next(iter(logits_in.values())) if isinstance(logits_in, dict) else logits_in
         batch_size = int(np.shape(first)[0])
@@ -100,9 +103,9 @@ class Evaluator:
         # spec, and segments are numbered across specs, so the heads run once
         # per batch.
         metric_dicts, all_segments = [], []
-        computed = self.slice_specs.computed
+        computed = slice_specs.computed
         for spec in computed:
-            segment_ids, keys = self.segments(features, spec, batch_size, factorized)
+            segment_ids, keys = slice_specs.segments(features, spec, batch_size, factorized)
             all_segments.append(segment_ids + len(metric_dicts))
             for key in keys:
                 if key not in accumulators:
@@ -117,10 +120,14 @@ class Evaluator:
         """Runs the heads' TensorFlow work on two made-up examples
         (`pipeline.evaluate.features.made_up_record`), so that its functions
         are traced before the first batch arrives, which would otherwise wait
-        for the tracing. Touches no accumulator. `parser`: a
+        for the tracing. Touches no accumulator, and counts its made-up slice
+        in a SliceSpecs of its own, not towards `max_slices` (it may run on
+        another thread while the first batches are planned). `parser`: a
         `pipeline.io.parse.Parser` of the input's features (logits among them)."""
         record = made_up_record(parser.features, self.head_cfgs)
-        self.batch_statistics(self.plan_batch(parser.parse([record, record]), {}))
+        own = SliceSpecs(self.config.slices, self.config.max_slices)
+        self.batch_statistics(self.plan_batch(parser.parse([record, record]), {},
+                                              slice_specs=own))
 
     def batch_statistics(self, plan: BatchPlan) -> Union[dict, list]:
         """The heads' TensorFlow work for a planned batch (the head's

@@ -181,6 +181,27 @@ def test_an_error_in_the_heads_thread_fails_the_run(tmp_path, monkeypatch, n_rec
     assert not out.exists(), "a failed run must leave no report"
 
 
+@pytest.mark.e2e
+def test_a_loss_fn_that_raises_is_one_error_line(tmp_path, headeval_cli, monkeypatch):
+    """A RuntimeError in the user's loss_fn printed ~200 lines of Beam log
+    and traceback; now one line naming the head's entry, the function and
+    the exception, exit 1, and nothing left in the output folder's place."""
+    (tmp_path / "boom_loss.py").write_text("def f(labels, logits):\n"
+                                           "    raise RuntimeError('boom')\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))  # cli_env puts the checkout first
+    write_records(tmp_path / "data" / "part-0.tfrecord", good_records(good_arrays(30, 9)))
+    heads = [CONFIG["heads"][0], dict(CONFIG["heads"][1], loss_fn="boom_loss:f")]
+    make_config(str(tmp_path), heads=heads)
+    proc = headeval_cli.run("run", tmp_path / "eval.yaml", "--output", tmp_path / "out",
+                            "--quiet", headeval_cli.runner_flag, check=False, timeout=180)
+    assert proc.returncode == 1, (proc.returncode, proc.stderr[-3000:])
+    assert proc.stderr.strip().splitlines() == [
+        "headeval run: error: heads[1].loss_fn 'boom_loss:f' raised RuntimeError: boom"], \
+        proc.stderr[-3000:]
+    assert sorted(set(os.listdir(tmp_path)) - {"__pycache__"}) == ["boom_loss.py", "data",
+                                                                  "eval.yaml"]
+
+
 # -- fail ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("kind", sorted(BAD))

@@ -205,7 +205,7 @@ ERRORS = [
      ["'nope'"]),
     (_set(["model", "logits"], {"tags": "logits"}), "model.logits", ["one entry per head"]),
     (_set(["model", "logits"], {"tags": "score", "clicked": "score"}), "model.logits.tags",
-     ["3 value(s)"]),
+     ["shape [3]", "float32 scalar"]),
     (_set(["model", "device"], "gpu"), "model.device", ["saved_model"]),
     (_set(["heads", 0, "n_classes"], _DELETE), "heads[0].n_classes", ["integer >= 2", "missing"]),
     (_set(["heads", 0, "n_classes"], "3"), "heads[0].n_classes", ["integer >= 2", "'3'"]),
@@ -238,6 +238,29 @@ ERRORS = [
      ["method: histogram"]),
     (_set(["bad_examples"], "ignore"), "bad_examples", ["fail, skip", "'ignore'"]),
     (_set(["batch_size"], 0), "batch_size", ["integer >= 1", "0"]),
+    # Issue 17: ranks the heads cannot take ([1, 1] parses to [batch, 1, 1]),
+    # refused here rather than deep in the heads' TensorFlow.
+    (_set(["input", "features", "score", "shape"], [1, 1]), "model.logits.clicked",
+     ["a numeric feature of shape [1] or []", "float32 [1, 1]"]),
+    (_set(["input", "features", "logits", "shape"], [1, 3]), "model.logits.tags",
+     ["shape [3]", "float32 [1, 3]"]),
+    (_set(["input", "features", "y", "shape"], [1, 1]), "heads[1].label",
+     ["shape [] or [1]", "int64 [1, 1]"]),
+    (_set(["input", "features", "weight", "shape"], [1, 1]), "heads[0].weight_column",
+     ["shape [] or [1]", "float32 [1, 1]"]),
+    (_set(["input", "features", "weight", "shape"], [2]), "heads[0].weight_column",
+     ["shape [] or [1]", "float32 [2]"]),
+    (_set(["input", "features", "country", "shape"], [1, 1]), "slices[1][0]",
+     ["shape [] or [1]", "string [1, 1]"]),
+    # A vocabulary maps strings to class ids: a binary head's int64 label
+    # with one failed on the first batch with a 200-line traceback.
+    (_set(["heads", 1, "label_vocabulary"], ["0", "1"]), "heads[1].label",
+     ["a string feature when label_vocabulary is given", "int64 scalar"]),
+    # Thresholds are float32 in the heads: 0.9999999999 is 1.0 there.
+    (_set(["heads", 1, "thresholds"], [0.5, 0.9999999999]), "heads[1].thresholds",
+     ["also as float32", "0.9999999999 rounds to 1.0 in float32"]),
+    (_set(["heads", 0, "thresholds"], [1e-50]), "heads[0].thresholds",
+     ["also as float32", "1e-50 rounds to 0.0 in float32"]),
 ]
 
 
@@ -587,3 +610,89 @@ def test_slice_bytes_bounds_a_filled_slice(kind, n_classes, thresholds):
     actual = len(pickle.dumps(metrics)) + table.nbytes + curves.nbytes
     estimate = slice_bytes(config.heads[0], config.metrics.auc)
     assert actual <= estimate < 3 * actual, (actual, estimate)
+
+
+def test_a_vocabulary_file_with_an_int64_label_is_refused(tmp_path):
+    (tmp_path / "vocab.txt").write_text("0\n1\n")
+    path = write(tmp_path, edit(None, _set(["heads", 1, "label_vocabulary"],
+                                           {"file": "vocab.txt"})))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.key == "heads[1].label", str(info.value)
+    assert "a string feature when label_vocabulary is given" in str(info.value)
+
+
+@pytest.mark.parametrize("head,shape,ok", [
+    ({"type": "multi_class", "n_classes": 3, "label_vocabulary": ["a", "b", "c"]}, [], False),
+    ({"type": "multi_class", "n_classes": 3}, [1], True),
+    ({"type": "multi_class", "n_classes": 3}, [1, 1], False),
+    ({"type": "multi_label", "n_classes": 3}, [3], True),
+    ({"type": "multi_label", "n_classes": 3}, [1, 3], False),
+    # multi_label takes numeric labels with a vocabulary (its class names)
+    ({"type": "multi_label", "n_classes": 3, "label_vocabulary": ["a", "b", "c"]}, [3], True),
+    ({"type": "regression", "label_dimension": 2}, [2], True),
+    ({"type": "regression", "label_dimension": 2}, [1, 2], False),
+    ({"type": "regression"}, [], True),
+    ({"type": "regression"}, [1, 1], False),
+])
+def test_label_shapes_each_head_takes(tmp_path, head, shape, ok):
+    dim = head.get("n_classes") or head.get("label_dimension") or 1
+    data = {"input": {"pattern": "x", "features": {
+                "z": {"dtype": "float32", "shape": [dim]},
+                "y": {"dtype": "int64" if head["type"] != "regression" else "float32",
+                      "shape": shape}}},
+            "model": {"logits": "z"}, "heads": [dict(head, label="y")]}
+    if ok:
+        assert parse_config(data).heads[0].label == "y"
+        return
+    with pytest.raises(ConfigError) as info:
+        parse_config(data)
+    assert info.value.key == "heads[0].label", str(info.value)
+
+
+@pytest.mark.parametrize("text,value,fix", [
+    ("heads[1].thresholds: [0.5, 5e-1]", "5e-1", "5.0e-1"),
+    ("head_weights: [1.0, 1e-300]", "1e-300", "1.0e-300"),
+    ("input.features.weight.default: 1E0", "1E0", "1.0e+0"),
+])
+def test_a_number_yaml_reads_as_text_gets_a_hint(tmp_path, text, value, fix):
+    """PyYAML (YAML 1.1) reads 5e-1 and 1.0e5 as strings: the message says so
+    and how to write them."""
+    key, _, raw = text.partition(": ")
+    lines = {"heads[1].thresholds": ("    thresholds: [0.5]", "    thresholds: " + raw),
+             "head_weights": ("head_weights: [1.0, 0.5]", "head_weights: " + raw),
+             "input.features.weight.default": ("weight:  {dtype: float32, default: 1.0}",
+                                               "weight:  {dtype: float32, default: %s}" % raw)}
+    old, new = lines[key]
+    assert old in BASE
+    path = write(tmp_path, BASE.replace(old, new))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert info.value.key == key and "\n" not in message, message
+    assert message.endswith("(YAML 1.1 reads %s as text: write %s)" % (value, fix)), message
+    path = write(tmp_path, BASE.replace(old, new.replace(value, fix)))
+    load_config(path)
+
+
+def test_quoted_numbers_get_no_yaml_hint(tmp_path):
+    path = write(tmp_path, BASE.replace("    thresholds: [0.5]", "    thresholds: ['0.5']"))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert "YAML 1.1" not in str(info.value)
+
+
+def test_a_tilde_in_a_config_path_is_the_home_folder(tmp_path, monkeypatch):
+    """`output: ~/x` made a folder named `~` under the config's folder."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    path = write(tmp_path, BASE.replace("output: out/report", "output: ~/report").replace(
+        "pattern: data/eval-*.tfrecord.gz", "pattern: ~/data/*.tfrecord"))
+    config = load_config(path)
+    assert config.output == str(tmp_path / "home" / "report")
+    assert config.input.pattern == str(tmp_path / "home" / "data" / "*.tfrecord")
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "v.txt").write_text("a\nb\nc\n")
+    data = yaml.safe_load(BASE)
+    data["heads"][0]["label_vocabulary"] = {"file": "~/v.txt"}
+    assert parse_config(data, base_dir=str(tmp_path)).heads[0].label_vocabulary == \
+        ("a", "b", "c")

@@ -7,6 +7,7 @@ import os
 
 import apache_beam as beam
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
@@ -47,6 +48,43 @@ def test_a_slice_spec_past_max_slices_fails_on_the_worker(tmp_path):
     assert "slices: ['id'] yields more than max_slices = 10 distinct slices" in message, message
     assert "\n" not in message.split(" [while running")[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_max_slices_is_exact_at_the_boundary_on_the_worker(tmp_path):
+    """3 distinct ids: max_slices 3 passes with the 3 slices in the report;
+    2 fails naming the spec and the count 3. (The heads' warm-up on a
+    made-up example once counted its slice `id=` as a 4th.)"""
+    ids = [b"a", b"b", b"c"] * 7
+    config = _config(tmp_path, ids, max_slices=3)
+    run_pipeline(config, str(tmp_path / "ok"), beam_argv=RUNNER)
+    keys = set(pq.read_table(str(tmp_path / "ok" / "metrics.parquet")).column("slice")
+               .to_pylist())
+    assert keys == {"", "id=a", "id=b", "id=c"}, keys
+    config = _config(tmp_path, ids, max_slices=2)
+    with pytest.raises(ConfigError) as info:
+        run_pipeline(config, str(tmp_path / "out"), beam_argv=RUNNER)
+    message = str(info.value).split(" [while running")[0]
+    assert message == ("slices: ['id'] yields more than max_slices = 2 distinct slices "
+                       "(3 met by one worker); slice on features with fewer values, or raise "
+                       "max_slices"), message
+    assert not (tmp_path / "out").exists()
+
+
+def test_max_slices_is_exact_at_the_boundary_where_the_report_gathers():
+    elements = [("id=%d" % i, None, None) for i in range(3)] + [("", None, None)]
+    for limit, fails in ((3, False), (2, True)):
+        fn = GatherSlices([(), ("id",)], limit)
+        a, b = fn.create_accumulator(), fn.create_accumulator()
+        fn.add_input(a, elements[0])
+        fn.add_input(a, elements[3])
+        for e in elements[1:3]:
+            fn.add_input(b, e)
+        if not fails:
+            assert sorted(fn.extract_output(fn.merge_accumulators([a, b]))) == sorted(elements)
+            continue
+        with pytest.raises(ConfigError, match=r"^slices: \['id'\] yields more than "
+                                              r"max_slices = 2 distinct slices \(3 gathered"):
+            fn.merge_accumulators([a, b])
 
 
 def test_max_slices_counts_across_workers_where_the_report_gathers_them():
@@ -99,7 +137,6 @@ def test_too_long_slice_values_are_rejected_under_skip(tmp_path):
     counts = run["counts"]
     assert counts["read"] == 20 and counts["evaluated"] == 18
     assert counts["rejected_by_kind"] == {"slice_value_too_long": 2}
-    import pyarrow.parquet as pq
     slices = set(pq.read_table(os.path.join(out, "metrics.parquet")).column("slice").to_pylist())
     assert slices == {"", "id=short-0", "id=short-1", "id=short-2"}
     with open(os.path.join(out, "run.json")) as f:
