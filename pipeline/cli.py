@@ -46,7 +46,7 @@ from pipeline.demo import DEFAULT_OUTPUT as DEFAULT_DEMO_OUTPUT
 from pipeline.report.text import FORMATS
 from pipeline.runtime.gc_tuning import import_uncollected
 from pipeline.runtime.quiet_start import import_quietly
-from pipeline.runtime.runner_args import DEFAULT_RUNNER, with_default_runner
+from pipeline.runtime.runner_args import DEFAULT_RUNNER, check_beam_argv, with_default_runner
 
 _OWN_PROCESS = False  # set by console_main: the process ends when main returns
 
@@ -305,6 +305,25 @@ def _without_beam_steps(error) -> str:
     return _BEAM_STEPS.sub("", str(error))
 
 
+def _own_options(parser, command):
+    """The option names of subcommand `command` (for "did you mean")."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+            return [s for a in action.choices[command]._actions for s in a.option_strings]
+    return []
+
+
+def _check_beam_options(parser, command, extra):
+    """What `run` and `demo` pass to Beam, checked before TensorFlow is
+    imported (Beam's options module alone; a bad option fails in a second,
+    not after the pipeline's import)."""
+    if not extra:
+        return
+    if _OWN_PROCESS:
+        import_uncollected("apache_beam.options.pipeline_options")
+    check_beam_argv(extra, _own_options(parser, command))
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
@@ -322,6 +341,8 @@ def main(argv=None) -> int:
     try:
         with _signals_interrupt():
             try:
+                if args.command in ("run", "demo"):
+                    _check_beam_options(parser, args.command, extra)
                 return args.func(args, extra)
             except BaseException as e:
                 interrupted = _interruption(e)

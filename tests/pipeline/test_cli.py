@@ -173,6 +173,95 @@ def test_run_with_an_unknown_runner_is_a_usage_error(tmp_path, capsys, runner, w
     assert sorted(os.listdir(tmp_path)) == ["eval.yaml"]
 
 
+BEAM_OPTION_ERRORS = [
+    (["--foo"], "unknown option --foo (not a headeval option nor a Beam pipeline option)"),
+    (["-x"], "unknown option -x (not a headeval option nor a Beam pipeline option)"),
+    (["--batch_size=5"], "unknown option --batch_size (not a headeval option nor a Beam "
+                         "pipeline option)"),
+    (["--qiet"], "unknown option --qiet (not a headeval option nor a Beam pipeline option; "
+                 "did you mean --quiet?)"),
+    (["--ouput", "x"], "unknown option --ouput (not a headeval option nor a Beam pipeline "
+                       "option; did you mean --output?)"),
+    (["--direct_num=2"], "unknown option --direct_num (not a headeval option nor a Beam "
+                         "pipeline option; did you mean --direct_num_workers?)"),
+    (["--save_main_session", "stray"], "unexpected argument 'stray' (Beam options are "
+                                       "written --name=value)"),
+    (["--runner="], "--runner is empty: name a runner, e.g. --runner=FnApiRunner"),
+    (["--runner"], "--runner: expected one argument"),
+    (["--direct_num_workers=abc"], "--direct_num_workers: invalid int value: 'abc'"),
+    (["--pickle_library=nope"], "--pickle_library: invalid choice: 'nope'"),
+    (["--direct_running_mode=nope"], "--direct_running_mode: invalid choice: 'nope'"),
+    (["--direct_num_workers=-1"], "--direct_num_workers=-1: must be 0 or more (0: Beam's "
+                                  "default)"),
+]
+
+
+@pytest.mark.parametrize("command", ["run", "demo"])
+@pytest.mark.parametrize("options, message", BEAM_OPTION_ERRORS)
+def test_an_option_beam_would_ignore_or_choke_on_is_a_usage_error(tmp_path, fake_run, capsys,
+                                                                  monkeypatch, command,
+                                                                  options, message):
+    """Beam only logged a warning for an option it does not know (`--ouput
+    DIR` wrote the report to the config's output, exit 0); its own parse
+    errors printed its whole usage text; `--runner=` and a negative worker
+    count were tracebacks. Now one line, exit 2, before anything runs."""
+    demos = []
+    module = types.ModuleType("pipeline.demo")
+    module.run_demo = lambda *args, **kwargs: demos.append(args)
+    monkeypatch.setitem(sys.modules, "pipeline.demo", module)
+    config = tmp_path / "eval.yaml"
+    config.write_text(CONFIG + "output: out\n")
+    argv = ["run", str(config)] if command == "run" else ["demo"]
+    if command == "demo":  # it has no --quiet
+        message = message.replace("; did you mean --quiet?", "")
+    assert cli.main(argv + options) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("headeval %s: error: %s" % (command, message)), err
+    assert err.count("\n") == 1 and not fake_run and not demos
+
+
+def test_the_beam_options_that_exist_still_pass(tmp_path, fake_run, capsys):
+    config = tmp_path / "eval.yaml"
+    config.write_text(CONFIG + "output: out\n")
+    options = ["--runner=DataflowRunner", "--project=P", "--region=R",
+               "--temp_location=gs://b/t", "--setup_file=./setup.py", "--direct_num_workers=0",
+               "--direct_running_mode=multi_processing", "--save_main_session",
+               "--experiments=x", "--project", "P2", "--no_auth"]
+    assert cli.main(["run", str(config)] + options) == 0, capsys.readouterr().err
+    assert fake_run[0][3] == options
+
+
+def test_a_misspelt_output_writes_nothing_anywhere(tmp_path):
+    """The attack: `run cfg.yaml --ouput DIR` wrote the report to the
+    config's `output:` and exited 0 (with --quiet, silently)."""
+    import subprocess
+    config = tmp_path / "eval.yaml"
+    config.write_text(CONFIG.replace("data/*", str(tmp_path / "none-*")) + "output: %s\n"
+                      % (tmp_path / "kept"))
+    proc = subprocess.run([sys.executable, "-m", "pipeline", "run", str(config), "--quiet",
+                           "--ouput", str(tmp_path / "wanted")], capture_output=True, text=True,
+                          cwd=str(tmp_path), env=dict(os.environ, PYTHONPATH=REPO), timeout=120)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.splitlines() == [
+        "headeval run: error: unknown option --ouput (not a headeval option nor a Beam "
+        "pipeline option; did you mean --output?)"], proc.stderr
+    assert sorted(os.listdir(tmp_path)) == ["eval.yaml"]
+    assert "tensorflow" not in proc.stderr
+
+
+def test_run_pipeline_checks_the_beam_options_too(tmp_path):
+    """The Python API (headeval.evaluate) goes through run_pipeline."""
+    from pipeline.config import load_config
+    from pipeline.errors import UsageError
+    from pipeline.run import run_pipeline
+    config = tmp_path / "eval.yaml"
+    config.write_text(CONFIG)
+    with pytest.raises(UsageError, match=r"^unknown option --ouput \(not a headeval option nor a Beam"):
+        run_pipeline(load_config(str(config)), str(tmp_path / "out"),
+                     beam_argv=["--runner=FnApiRunner", "--ouput=x"])
+    assert sorted(os.listdir(tmp_path)) == ["eval.yaml"]
+
+
 def test_other_commands_reject_unknown_options(report):
     with pytest.raises(SystemExit) as info:
         cli.main(["show", report, "--runner=X"])
