@@ -15,8 +15,7 @@ from pipeline.runtime.runner_args import with_default_runner
 
 from tests.support import REPO  # noqa: E402
 from pipeline.report.schema import METRICS_FILE, RUN_FILE
-from pipeline.io.files import write_json
-from tests.support.report_files import write_metrics
+from tests.support.report_files import write_complete
 
 CONFIG = """
 input:
@@ -80,7 +79,7 @@ M_ROWS = [
 def report(tmp_path):
     folder = tmp_path / "report"
     folder.mkdir()
-    write_metrics(ROWS, str(folder / METRICS_FILE))
+    write_complete(folder, ROWS)
     return str(folder)
 
 
@@ -88,10 +87,9 @@ def report(tmp_path):
 def m_report(tmp_path):
     folder = tmp_path / "m_report"
     folder.mkdir()
-    write_metrics(M_ROWS, str(folder / METRICS_FILE))
-    write_json({"config": {"heads": [
+    write_complete(folder, M_ROWS, config={"heads": [
         {"name": "m", "type": "multi_class", "n_classes": 2, "label_vocabulary": VOCABULARY},
-        {"name": "other", "type": "binary"}]}}, str(folder / RUN_FILE))
+        {"name": "other", "type": "binary"}]})
     return str(folder)
 
 
@@ -256,7 +254,8 @@ def test_run_pipeline_checks_the_beam_options_too(tmp_path):
     from pipeline.run import run_pipeline
     config = tmp_path / "eval.yaml"
     config.write_text(CONFIG)
-    with pytest.raises(UsageError, match=r"^unknown option --ouput \(not a headeval option nor a Beam"):
+    with pytest.raises(UsageError,
+                       match=r"^unknown option --ouput \(not a headeval option nor a Beam"):
         run_pipeline(load_config(str(config)), str(tmp_path / "out"),
                      beam_argv=["--runner=FnApiRunner", "--ouput=x"])
     assert sorted(os.listdir(tmp_path)) == ["eval.yaml"]
@@ -276,7 +275,7 @@ def test_report_writes_html_beside_the_report(report, capsys):
         page = f.read()
     assert page.startswith("<!DOCTYPE html>")
     assert page.count('<section class="head"') == 2  # heads a and b
-    assert "run.json is missing" in page  # this folder has no run.json: said so
+    # (A folder without run.json is refused now: test_an_incomplete_report_is_refused.)
 
 
 def test_report_out_and_not_a_report(report, tmp_path, capsys):
@@ -292,10 +291,8 @@ def test_report_and_show_on_an_object_store(tmp_path, capsys):
     from tests.support.fake_object_store import PREFIX, use_root
     use_root(tmp_path)
     folder = PREFIX + "bucket/runs/r1"
-    write_metrics(M_ROWS, folder + "/" + METRICS_FILE)
-    write_json({"config": {"heads": [{"name": "m", "type": "multi_class",
-                                      "label_vocabulary": VOCABULARY}]}},
-               folder + "/" + RUN_FILE)
+    write_complete(folder, M_ROWS, config={"heads": [{"name": "m", "type": "multi_class",
+                                                      "label_vocabulary": VOCABULARY}]})
     assert cli.main(["report", folder]) == 0
     page = (tmp_path / "bucket" / "runs" / "r1" / "report.html").read_text(encoding="utf-8")
     assert 'data-head="m" data-type="multi_class"' in page
@@ -420,10 +417,8 @@ def test_show_writes_control_characters_from_the_data_as_escapes(tmp_path, capsy
             row("h\x1b[31m", "", "recall/" + evil, 0.71, class_=evil)]
     folder = tmp_path / "r"
     folder.mkdir()
-    write_metrics(rows, str(folder / METRICS_FILE))
-    write_json({"config": {"heads": [{"name": "h\x1b[31m", "type": "multi_class",
-                                      "label_vocabulary": [evil, "zebra"]}]}},
-               str(folder / RUN_FILE))
+    write_complete(folder, rows, config={"heads": [{"name": "h\x1b[31m", "type": "multi_class",
+                                                    "label_vocabulary": [evil, "zebra"]}]})
     for fmt in ("table", "csv", "markdown", "json"):
         assert cli.main(["show", str(folder), "--format", fmt]) == 0
         out = capsys.readouterr().out
