@@ -14,7 +14,7 @@ from pipeline.runtime import progress
 from pipeline.runtime.runner_args import with_default_runner
 
 from tests.support import REPO  # noqa: E402
-from pipeline.report.schema import METRICS_FILE, RUN_FILE
+from pipeline.report.schema import RUN_FILE
 from tests.support.report_files import write_complete
 
 CONFIG = """

@@ -23,8 +23,7 @@ from pipeline.errors import OutputExistsError
 from pipeline.report.html import charts, page as html_page, stats
 from pipeline.runtime import progress
 from pipeline.report.schema import METRICS_FILE, RUN_FILE
-from pipeline.io.files import write_json
-from tests.support.report_files import write_metrics
+from tests.support.report_files import write_complete
 
 DEMO_RECORDS = 599  # pipeline/demo.py: scikit-learn's digits test split
 CHROMIUM = os.environ.get("HEADEVAL_CHROMIUM", "/usr/bin/chromium")
@@ -273,9 +272,8 @@ def _made_up_report(folder):
         rows += [r(s, "accuracy", acc), r(s, "example_count", n),
                  r(s, "weighted_example_count", n)]
     os.makedirs(folder)
-    write_metrics(rows, os.path.join(folder, METRICS_FILE))
-    write_json({"config": {"heads": [{"name": None, "type": "binary"}],
-                           "slices": [[], ["g"]]}}, os.path.join(folder, RUN_FILE))
+    write_complete(folder, rows, config={"heads": [{"name": None, "type": "binary"}],
+                                         "slices": [[], ["g"]]})
 
 
 def test_slice_table_flags_the_worse_slice(tmp_path):
