@@ -697,3 +697,68 @@ def test_the_demo_writes_nothing_to_stderr_and_quiet_nothing_at_all(tmp_path):
     verbose = headeval("run", os.path.join(REPO, "configs", "demo.yaml"), "--output",
                        str(tmp_path / "verbose"), "--verbose")
     assert verbose.returncode == 0 and "I0000" in verbose.stderr, verbose.stderr[-2000:]
+
+
+# -- standard output that cannot be written -----------------------------------------------
+
+def _headeval_shell(tmp_path, shell_tail, *argv):
+    """`python -m pipeline ARGV` run by a shell with `shell_tail` (a
+    redirection) after it: (exit code, stdout, stderr)."""
+    import shlex
+    import subprocess
+    command = " ".join(shlex.quote(a) for a in [sys.executable, "-m", "pipeline", *argv])
+    proc = subprocess.run(["sh", "-c", command + " " + shell_tail], capture_output=True,
+                          text=True, cwd=str(tmp_path), timeout=300,
+                          env=dict(os.environ, PYTHONPATH=REPO))
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("command", ["show", "report"])
+def test_a_full_standard_output_is_one_line_and_exit_1(report, tmp_path, command):
+    """`show DIR > /dev/full` was an OSError traceback; `report` exited 0
+    with its line lost (console_main swallowed the failed flush)."""
+    rc, _, err = _headeval_shell(tmp_path, "> /dev/full", command, report)
+    assert (rc, err) == (1, "headeval %s: error: cannot write to standard output: No space "
+                            "left on device\n" % command)
+
+
+def test_a_closed_standard_output_is_one_line_and_exit_1(report, tmp_path):
+    """`show DIR >&-` was AttributeError: 'NoneType' object has no attribute 'write'."""
+    rc, _, err = _headeval_shell(tmp_path, ">&-", "show", report)
+    assert (rc, err) == (1, "headeval show: error: cannot write to standard output: it is "
+                            "closed\n")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_run_with_a_full_standard_output_fails_after_the_report_is_in_place(tmp_path):
+    """The run's closing line is lost: exit 1, not 0, and the report is kept."""
+    out = tmp_path / "out"
+    rc, _, err = _headeval_shell(tmp_path, "> /dev/full", "run",
+                                 os.path.join(REPO, "configs", "demo.yaml"), "--output", str(out))
+    assert (rc, err) == (1, "headeval run: error: cannot write to standard output: No space "
+                            "left on device\n")
+    assert os.path.exists(out / RUN_FILE)
+
+
+def test_a_reader_that_stops_early_ends_show_quietly(tmp_path):
+    """`show DIR | head -1`: the closed pipe is no error (exit 0, nothing on
+    stderr), even for an output far larger than the pipe's buffer."""
+    import subprocess
+    rows = [row("h", "", "auc_%d" % i, i / 20000, metric="auc") for i in range(20000)]
+    folder = tmp_path / "big"
+    folder.mkdir()
+    write_complete(folder, rows)
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "show", str(folder), "--format",
+                             "csv"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            cwd=str(tmp_path), env=dict(os.environ, PYTHONPATH=REPO))
+    assert proc.stdout.readline().startswith(b"head,")
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 0 and err == b"", err
+
+
+def test_show_with_no_matching_rows_says_so_as_an_error(report, capsys):
+    assert cli.main(["show", report, "--head", "nope"]) == 1
+    assert capsys.readouterr().err == "headeval show: error: no metrics in %s match the " \
+                                      "filters\n" % report
