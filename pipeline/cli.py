@@ -54,7 +54,16 @@ _command = None  # the command main ran last, for console_main's last word
 
 # -- run ------------------------------------------------------------------------
 
+def _check_output_option(args):
+    """`--output=` (empty) is a usage error, not "no output folder", nor
+    (as `args.output or ...` read it) the config's `output:`."""
+    if args.output is not None and not args.output.strip():
+        raise UsageError("--output is empty (%r): name the report folder, e.g. --output "
+                         "out/report" % args.output)
+
+
 def _cmd_run(args, extra):
+    _check_output_option(args)
     from pipeline.config import load_config
     config = load_config(args.config)
     output = args.output or config.output
@@ -140,6 +149,7 @@ def _load_pipeline():
 
 
 def _cmd_demo(args, extra):
+    _check_output_option(args)
     _import_pipeline(args.verbose)
     from pipeline.demo import run_demo
     run_demo(args.output, beam_argv=with_default_runner(extra))

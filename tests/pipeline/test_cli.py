@@ -762,3 +762,18 @@ def test_show_with_no_matching_rows_says_so_as_an_error(report, capsys):
     assert cli.main(["show", report, "--head", "nope"]) == 1
     assert capsys.readouterr().err == "headeval show: error: no metrics in %s match the " \
                                       "filters\n" % report
+
+
+@pytest.mark.parametrize("command", ["run", "demo"])
+def test_an_empty_output_option_says_it_was_empty(tmp_path, fake_run, monkeypatch, capsys,
+                                                   command):
+    """`--output=` said "no output folder: pass --output DIR" (or, with an
+    `output:` in the config, silently used that)."""
+    monkeypatch.setitem(sys.modules, "pipeline.demo", types.ModuleType("pipeline.demo"))
+    config = tmp_path / "eval.yaml"
+    config.write_text(CONFIG + "output: out\n")
+    argv = ["run", str(config)] if command == "run" else ["demo"]
+    assert cli.main(argv + ["--output="]) == 2
+    assert capsys.readouterr().err == ("headeval %s: error: --output is empty (''): name the "
+                                       "report folder, e.g. --output out/report\n" % command)
+    assert not fake_run and sorted(os.listdir(tmp_path)) == ["eval.yaml"]
