@@ -264,12 +264,11 @@ class ReportOutput:
                 raise self._write_error(e) from e
 
     def _check(self):
-        if not is_uri(self.output):
-            _check_not_the_working_folder(self.output)
         if not is_uri(self.output) and os.path.isfile(self.output):
             raise OutputExistsError("output %s is a file, not a folder; choose another output"
                                     % self.output, self.output)
         if not _has_entries(self.output):
+            self._check_not_the_working_folder()
             return
         why = not_a_report(self.output)
         if why is None and not is_uri(self.output) and not os.access(self.output, os.W_OK):
@@ -285,6 +284,11 @@ class ReportOutput:
             raise OutputExistsError(
                 "output %s already holds a report; pass --overwrite (overwrite=True) to "
                 "replace it" % self.output, self.output)
+        self._check_not_the_working_folder()
+
+    def _check_not_the_working_folder(self):
+        if not is_uri(self.output):
+            _check_not_the_working_folder(self.output)
 
     def file(self, *names: str) -> str:
         """Path of a file of the report, inside the temporary folder."""

@@ -364,7 +364,7 @@ def test_the_working_folder_and_its_ancestors_are_refused(tmp_path, monkeypatch)
     monkeypatch.chdir(here)
     for output, words in ((".", "is the current working folder;"),
                           (str(here), "is the current working folder;"),
-                          ("..", "is the current working folder or holds it;")):
+                          ("..", "choose another output")):  # (not a report, either)
         with pytest.raises(OutputExistsError, match=words):
             ReportOutput(output)
     assert os.listdir(here) == [] and os.listdir(tmp_path / "work") == ["here"]
@@ -394,3 +394,13 @@ def test_a_symlink_loop_is_refused_and_a_dead_runs_link_is_removed(tmp_path):
     with ReportOutput(dest) as out:
         _write_report(out)
     assert sorted(os.listdir(tmp_path)) == ["loop", "r"]
+
+
+def test_a_report_that_is_the_working_folder_is_not_overwritten(tmp_path, monkeypatch):
+    dest = str(tmp_path / "r")
+    with ReportOutput(dest) as out:
+        _write_report(out, "old")
+    monkeypatch.chdir(dest)
+    with pytest.raises(OutputExistsError, match="is the current working folder;"):
+        ReportOutput(".", overwrite=True)
+    assert _run(os.path.join(dest, RUN_FILE)) == "old"
