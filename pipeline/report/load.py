@@ -5,9 +5,9 @@ A folder is a report once its run.json (written last, with the
 `headeval_report` marker of a format this version reads, and counts that
 add up) is there: without it the folder is a run still writing or one that
 failed, and is refused, as is a missing metrics.parquet (and, for the HTML
-page, a missing curves.parquet, which every run writes). A file that is there but damaged (not Parquet
-or JSON, a failing page checksum, a column missing or of another type,
-run.json fields of the wrong kind) is a `DamagedReportError` naming it, in
+page, a missing curves.parquet, which every run writes). A file that is
+there but damaged (not Parquet or JSON, a failing page checksum, a column
+missing or of another type, run.json fields of the wrong kind) is a `DamagedReportError` naming it, in
 one line: never a traceback, and never numbers read from a broken file.
 """
 from dataclasses import dataclass
