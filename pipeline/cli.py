@@ -49,14 +49,24 @@ from pipeline.demo import DEFAULT_OUTPUT as DEFAULT_DEMO_OUTPUT
 from pipeline.report.text import FORMATS
 from pipeline.runtime.gc_tuning import import_uncollected
 from pipeline.runtime.quiet_start import import_quietly
-from pipeline.runtime.runner_args import DEFAULT_RUNNER, with_default_runner
+from pipeline.runtime.runner_args import DEFAULT_RUNNER, check_beam_argv, with_default_runner
 
 _OWN_PROCESS = False  # set by console_main: the process ends when main returns
+_command = None  # the command main ran last, for console_main's last word
 
 
 # -- run ------------------------------------------------------------------------
 
+def _check_output_option(args):
+    """`--output=` (empty) is a usage error, not "no output folder", nor
+    (as `args.output or ...` read it) the config's `output:`."""
+    if args.output is not None and not args.output.strip():
+        raise UsageError("--output is empty (%r): name the report folder, e.g. --output "
+                         "out/report" % args.output)
+
+
 def _cmd_run(args, extra):
+    _check_output_option(args)
     from pipeline.config import load_config
     config = load_config(args.config)
     output = args.output or config.output
@@ -105,11 +115,11 @@ def _cmd_show(args, extra):
     from pipeline.report.load import read_metrics_rows, read_run
     from pipeline.report.text import format_report, select_rows
     all_rows = read_metrics_rows(args.dir)
+    run = read_run(args.dir)  # a folder without it is no complete report
     rows = select_rows(all_rows, args.head, args.slice, args.metric)
     if not rows:
-        print("no metrics in %s match the filters" % args.dir, file=sys.stderr)
-        return 1
-    sys.stdout.write(format_report(rows, read_run(args.dir), args.format, all_rows))
+        raise HeadevalError("no metrics in %s match the filters" % args.dir)
+    sys.stdout.write(format_report(rows, run, args.format, all_rows))
     return 0
 
 
@@ -142,6 +152,7 @@ def _load_pipeline():
 
 
 def _cmd_demo(args, extra):
+    _check_output_option(args)
     _import_pipeline(args.verbose)
     from pipeline.demo import run_demo
     run_demo(args.output, beam_argv=with_default_runner(extra))
@@ -334,9 +345,97 @@ def _without_beam_steps(error) -> str:
     return _BEAM_STEPS.sub("", str(error))
 
 
+def _own_options(parser, command):
+    """The option names of subcommand `command` (for "did you mean")."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+            return [s for a in action.choices[command]._actions for s in a.option_strings]
+    return []
+
+
+def _check_beam_options(parser, command, extra):
+    """What `run` and `demo` pass to Beam, checked before TensorFlow is
+    imported (Beam's options module alone; a bad option fails in a second,
+    not after the pipeline's import)."""
+    if not extra:
+        return
+    if _OWN_PROCESS:
+        import_uncollected("apache_beam.options.pipeline_options")
+    check_beam_argv(extra, _own_options(parser, command))
+
+
+class _OutputLost(HeadevalError):
+    """Standard output could not be written (a full disk, a closed
+    descriptor): the command's output is lost, so it fails."""
+
+
+class _PipeClosed(Exception):
+    """The reader of standard output went away (`| head -1`): it wanted no
+    more, so the command ends quietly."""
+
+
+class _Stdout:
+    """sys.stdout while a command runs: a write or flush that fails is an
+    `_OutputLost` (one line, exit 1) instead of a traceback, and a closed
+    standard output (`>&-`: sys.stdout is None) fails on the first write."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def _guard(self, operation):
+        if self.stream is None:
+            raise _OutputLost("cannot write to standard output: it is closed")
+        try:
+            return operation(self.stream)
+        except BrokenPipeError as e:
+            raise _PipeClosed() from e
+        except (OSError, ValueError) as e:  # ValueError: a closed file object
+            raise _OutputLost("cannot write to standard output: %s"
+                              % (getattr(e, "strerror", None) or e)) from e
+
+    def write(self, text):
+        return self._guard(lambda stream: stream.write(text))
+
+    def writelines(self, lines):
+        return self._guard(lambda stream: stream.writelines(lines))
+
+    def flush(self):
+        return self._guard(lambda stream: stream.flush())
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+@contextlib.contextmanager
+def _guarded_stdout():
+    """`_Stdout` in place of sys.stdout for the block, flushed at its end
+    (what a command printed is written, or fails, before it returns)."""
+    guarded = _Stdout(sys.stdout)
+    sys.stdout = guarded
+    try:
+        yield
+        guarded.flush()
+    finally:
+        if sys.stdout is guarded:
+            sys.stdout = guarded.stream
+
+
+def _quiet_after_broken_pipe():
+    """After the reader closed the pipe, what is still buffered for it
+    goes nowhere, not into an error at exit (Python's documented recipe)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
+    global _command
+    _command = args.command
     if extra and args.command not in ("run", "demo"):
         parser.error("unrecognized arguments: %s" % " ".join(extra))
     quiet = getattr(args, "quiet", False)
@@ -351,7 +450,13 @@ def main(argv=None) -> int:
     try:
         with _signals_interrupt():
             try:
-                return args.func(args, extra)
+                if args.command in ("run", "demo"):
+                    _check_beam_options(parser, args.command, extra)
+                with _guarded_stdout():
+                    return args.func(args, extra)
+            except _PipeClosed:
+                _quiet_after_broken_pipe()
+                return 0
             except BaseException as e:
                 interrupted = _interruption(e)
                 if interrupted is None:
@@ -388,12 +493,19 @@ def console_main(argv=None) -> int:
                              if t is not threading.main_thread()):
         return code  # (after a signal, the threads of the cut-off run are not waited for)
     atexit._run_exitfuncs()  # what the interpreter runs first on exit, then the slow part
+    code = code if isinstance(code, int) else 1
     for stream in (sys.stdout, sys.stderr):
         try:
-            stream.flush()
-        except (OSError, ValueError):  # closed, or a closed pipe
+            if stream is not None:  # None: the descriptor was closed (`>&-`)
+                stream.flush()
+        except BrokenPipeError:  # the reader has gone: it wanted no more
             pass
-    os._exit(code if isinstance(code, int) else 1)
+        except (OSError, ValueError) as e:  # an atexit handler's output, lost
+            if stream is sys.stdout and code == 0 and sys.stderr is not None:
+                print("headeval %s: error: cannot write to standard output: %s"
+                      % (_command or "", getattr(e, "strerror", None) or e), file=sys.stderr)
+                code = 1
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from pipeline.report.schema import (COUNTS_FILE, REJECTED_DIR, REJECTED_SCHEMA, 
 from pipeline.report.stages import SliceRows, WriteReport, gather_slices, slice_tables
 from pipeline.runtime import dataflow
 from pipeline.runtime.beam_tuning import shorten_bundle_sampler_sleep
-from pipeline.runtime.runner_args import check_runner
+from pipeline.runtime.runner_args import check_beam_argv, check_runner
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +181,7 @@ def run_pipeline(config: Config, output: str, overwrite: bool = False, beam_argv
       HeadevalError subclasses for bad configs, inputs and outputs.
     """
     started = time.time()
+    check_beam_argv(beam_argv)  # Beam would ignore an unknown option, or fail deep inside
     options = PipelineOptions(list(beam_argv or []))
     runner = options.view_as(StandardOptions).runner or "DirectRunner"
     check_runner(runner)

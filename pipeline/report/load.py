@@ -1,10 +1,13 @@
 """Reading a finished report back: the one home of the readers that `show`,
 `report`, `demo` and the HTML page share. Any Beam filesystem works.
 
-A file that is missing is said so (metrics.parquet) or shown as missing
-(curves.parquet, run.json); a file that is there but damaged (not Parquet
-or JSON, a failing page checksum, a column missing or of another type,
-run.json fields of the wrong kind) is a `DamagedReportError` naming it, in
+A folder is a report once its run.json (written last, with the
+`headeval_report` marker of a format this version reads, and counts that
+add up) is there: without it the folder is a run still writing or one that
+failed, and is refused, as is a missing metrics.parquet (and, for the HTML
+page, a missing curves.parquet, which every run writes). A file that is
+there but damaged (not Parquet or JSON, a failing page checksum, a column
+missing or of another type, run.json fields of the wrong kind) is a `DamagedReportError` naming it, in
 one line: never a traceback, and never numbers read from a broken file.
 """
 from dataclasses import dataclass
@@ -17,7 +20,8 @@ from pipeline.errors import DamagedReportError, HeadevalError
 from pipeline.io.files import read_json, read_table
 from pipeline.io.paths import join
 from pipeline.report.schema import (CURVES_FILE, CURVES_SCHEMA, METRICS_FILE, METRICS_SCHEMA,
-                                    REJECTED_DIR, REJECTED_SCHEMA, RUN_FILE)
+                                    REJECTED_DIR, REJECTED_SCHEMA, REPORT_FORMAT,
+                                    REPORT_MARKER, RUN_FILE)
 
 # run.json's fields that the readers use, and what each must be.
 _RUN_FIELDS = {"counts": dict, "config": dict, "wall_seconds": Number, "runner": str,
@@ -114,20 +118,46 @@ def _run_problem(run):
     return None
 
 
-def read_run(folder: str):
-    """run.json of a report folder, or None when it is absent (an
-    incomplete report: show what is there); DamagedReportError when it is
-    there but is not JSON or not what a run writes."""
+def _counts_problem(run):
+    """Why run.json's counts cannot be a run's (read != evaluated +
+    rejected: a run never writes that), or None."""
+    counts = run.get("counts") or {}
+    read, evaluated, rejected = (counts.get(k) for k in _COUNT_FIELDS)
+    if None in (read, evaluated, rejected) or read == evaluated + rejected:
+        return None
+    return ("its counts do not add up: %d records read, %d evaluated + %d rejected = %d"
+            % (read, evaluated, rejected, evaluated + rejected))
+
+
+def read_run(folder: str) -> dict:
+    """run.json of a report folder. HeadevalError when it is absent (a run
+    still writing the folder, or one that failed: run.json is written
+    last) or from a newer headeval; DamagedReportError when it is not JSON,
+    lacks our marker, or is not what a run writes."""
     path = join(folder, RUN_FILE)
     if not FileSystems.exists(path):
-        return None
+        raise HeadevalError("%s is not a complete headeval report: it has no %s (a run that is "
+                            "still writing it, or failed)" % (folder, RUN_FILE), path)
     try:
         run = read_json(path)
     except (OSError, ValueError) as e:  # ValueError: not JSON, or not UTF-8
         raise DamagedReportError("%s is damaged: %s" % (path, _first_line(e)), path) from e
+    if isinstance(run, dict) and REPORT_MARKER not in run:
+        raise DamagedReportError("%s is not a headeval report (its %s has no %s marker)"
+                                 % (folder, RUN_FILE, REPORT_MARKER), path)
     why = _run_problem(run)
+    if why is None:
+        marker = run[REPORT_MARKER]
+        if not isinstance(marker, int) or isinstance(marker, bool) or marker < 1:
+            why = "field %r is %r, not a report format number" % (REPORT_MARKER, marker)
+        elif marker > REPORT_FORMAT:
+            raise HeadevalError("%s was written by a newer headeval (report format %d; this "
+                                "one reads %d)" % (folder, marker, REPORT_FORMAT), path)
     if why is not None:
         raise DamagedReportError("%s is not a headeval %s: %s" % (path, RUN_FILE, why), path)
+    why = _counts_problem(run)
+    if why is not None:
+        raise DamagedReportError("%s is damaged: %s" % (path, why), path)
     return run
 
 
@@ -155,6 +185,11 @@ def read_rejected_table(folder: str) -> pa.Table:
 
 
 def load_report(folder: str) -> Report:
-    """Reads metrics.parquet (required), curves.parquet and run.json (both
-    optional: a page is still written, saying what is missing)."""
-    return Report(folder, read_metrics_rows(folder), read_curves(folder), read_run(folder))
+    """Reads metrics.parquet, run.json and curves.parquet, all required (a
+    run writes curves.parquet even when it holds no curve)."""
+    rows, run = read_metrics_rows(folder), read_run(folder)
+    curves = read_curves(folder)
+    if curves is None:
+        raise HeadevalError("%s is not a complete headeval report: it has no %s (every run "
+                            "writes it)" % (folder, CURVES_FILE), join(folder, CURVES_FILE))
+    return Report(folder, rows, curves, run)

@@ -147,6 +147,15 @@ def _owner_gone(entry, name):
     return kind, False
 
 
+def _remove(path):
+    """Removes a dead run's sibling: a link (an output that was one, moved
+    aside) is unlinked, as rmtree refuses links; a folder goes whole."""
+    if os.path.islink(path) or not os.path.isdir(path):
+        os.unlink(path)
+    else:
+        shutil.rmtree(path)
+
+
 def clean_dead_siblings(output: str) -> list:
     """Clears what dead runs of this host left beside the local `output`
     (see the module's docstring); returns the paths removed or restored.
@@ -165,7 +174,10 @@ def clean_dead_siblings(output: str) -> list:
         if kind == "old":
             olds.append(path)
             continue
-        shutil.rmtree(path, ignore_errors=True)
+        try:
+            _remove(path)
+        except OSError:
+            continue
         done.append(path)
     for path in olds:
         try:
@@ -173,11 +185,36 @@ def clean_dead_siblings(output: str) -> list:
             if not os.path.lexists(output) and not_a_report(path) is None:
                 os.rename(path, output)
             else:
-                shutil.rmtree(path)
+                _remove(path)
             done.append(path)
         except OSError:
             pass
     return done
+
+
+def _check_no_link_loop(output):
+    """A link loop on the way to `output` (realpath does not say so) is
+    refused: the commit would move the link aside and leave it behind."""
+    try:
+        os.stat(output)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise OutputWriteError("output %s is a symbolic link loop (%s); choose another "
+                                   "output" % (output, e.strerror), output) from e
+
+
+def _check_not_the_working_folder(output):
+    """The report replaces its folder whole: never the folder a shell (or
+    this process) works in, nor one holding it."""
+    try:
+        here = os.path.realpath(os.getcwd())
+    except OSError:  # the working folder was deleted
+        return
+    if here == output or here.startswith(output.rstrip(os.sep) + os.sep):
+        raise OutputExistsError(
+            "output %s is the current working folder%s; a report replaces its folder whole: "
+            "choose another output" % (output, "" if here == output else " or holds it"),
+            output)
 
 
 class ReportOutput:
@@ -203,8 +240,12 @@ class ReportOutput:
     """
 
     def __init__(self, output: str, overwrite: bool = False):
+        if not str(output).strip():
+            raise OutputWriteError("the output folder is empty (%r): name a folder"
+                                   % str(output), str(output))
         output = local_path(str(output)).rstrip("/") or "/"
         if not is_uri(output):
+            _check_no_link_loop(output)
             # Through any link: the report replaces the folder a link points
             # to, and the link then shows the new report.
             output = os.path.realpath(output)
@@ -227,6 +268,7 @@ class ReportOutput:
             raise OutputExistsError("output %s is a file, not a folder; choose another output"
                                     % self.output, self.output)
         if not _has_entries(self.output):
+            self._check_not_the_working_folder()
             return
         why = not_a_report(self.output)
         if why is None and not is_uri(self.output) and not os.access(self.output, os.W_OK):
@@ -242,6 +284,11 @@ class ReportOutput:
             raise OutputExistsError(
                 "output %s already holds a report; pass --overwrite (overwrite=True) to "
                 "replace it" % self.output, self.output)
+        self._check_not_the_working_folder()
+
+    def _check_not_the_working_folder(self):
+        if not is_uri(self.output):
+            _check_not_the_working_folder(self.output)
 
     def file(self, *names: str) -> str:
         """Path of a file of the report, inside the temporary folder."""

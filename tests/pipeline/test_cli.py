@@ -14,9 +14,8 @@ from pipeline.runtime import progress
 from pipeline.runtime.runner_args import with_default_runner
 
 from tests.support import REPO  # noqa: E402
-from pipeline.report.schema import METRICS_FILE, RUN_FILE
-from pipeline.io.files import write_json
-from tests.support.report_files import write_metrics
+from pipeline.report.schema import RUN_FILE
+from tests.support.report_files import write_complete
 
 CONFIG = """
 input:
@@ -80,7 +79,7 @@ M_ROWS = [
 def report(tmp_path):
     folder = tmp_path / "report"
     folder.mkdir()
-    write_metrics(ROWS, str(folder / METRICS_FILE))
+    write_complete(folder, ROWS)
     return str(folder)
 
 
@@ -88,10 +87,9 @@ def report(tmp_path):
 def m_report(tmp_path):
     folder = tmp_path / "m_report"
     folder.mkdir()
-    write_metrics(M_ROWS, str(folder / METRICS_FILE))
-    write_json({"config": {"heads": [
+    write_complete(folder, M_ROWS, config={"heads": [
         {"name": "m", "type": "multi_class", "n_classes": 2, "label_vocabulary": VOCABULARY},
-        {"name": "other", "type": "binary"}]}}, str(folder / RUN_FILE))
+        {"name": "other", "type": "binary"}]})
     return str(folder)
 
 
@@ -173,6 +171,96 @@ def test_run_with_an_unknown_runner_is_a_usage_error(tmp_path, capsys, runner, w
     assert sorted(os.listdir(tmp_path)) == ["eval.yaml"]
 
 
+BEAM_OPTION_ERRORS = [
+    (["--foo"], "unknown option --foo (not a headeval option nor a Beam pipeline option)"),
+    (["-x"], "unknown option -x (not a headeval option nor a Beam pipeline option)"),
+    (["--batch_size=5"], "unknown option --batch_size (not a headeval option nor a Beam "
+                         "pipeline option)"),
+    (["--qiet"], "unknown option --qiet (not a headeval option nor a Beam pipeline option; "
+                 "did you mean --quiet?)"),
+    (["--ouput", "x"], "unknown option --ouput (not a headeval option nor a Beam pipeline "
+                       "option; did you mean --output?)"),
+    (["--direct_num=2"], "unknown option --direct_num (not a headeval option nor a Beam "
+                         "pipeline option; did you mean --direct_num_workers?)"),
+    (["--save_main_session", "stray"], "unexpected argument 'stray' (Beam options are "
+                                       "written --name=value)"),
+    (["--runner="], "--runner is empty: name a runner, e.g. --runner=FnApiRunner"),
+    (["--runner"], "--runner: expected one argument"),
+    (["--direct_num_workers=abc"], "--direct_num_workers: invalid int value: 'abc'"),
+    (["--pickle_library=nope"], "--pickle_library: invalid choice: 'nope'"),
+    (["--direct_running_mode=nope"], "--direct_running_mode: invalid choice: 'nope'"),
+    (["--direct_num_workers=-1"], "--direct_num_workers=-1: must be 0 or more (0: Beam's "
+                                  "default)"),
+]
+
+
+@pytest.mark.parametrize("command", ["run", "demo"])
+@pytest.mark.parametrize("options, message", BEAM_OPTION_ERRORS)
+def test_an_option_beam_would_ignore_or_choke_on_is_a_usage_error(tmp_path, fake_run, capsys,
+                                                                  monkeypatch, command,
+                                                                  options, message):
+    """Beam only logged a warning for an option it does not know (`--ouput
+    DIR` wrote the report to the config's output, exit 0); its own parse
+    errors printed its whole usage text; `--runner=` and a negative worker
+    count were tracebacks. Now one line, exit 2, before anything runs."""
+    demos = []
+    module = types.ModuleType("pipeline.demo")
+    module.run_demo = lambda *args, **kwargs: demos.append(args)
+    monkeypatch.setitem(sys.modules, "pipeline.demo", module)
+    config = tmp_path / "eval.yaml"
+    config.write_text(CONFIG + "output: out\n")
+    argv = ["run", str(config)] if command == "run" else ["demo"]
+    if command == "demo":  # it has no --quiet
+        message = message.replace("; did you mean --quiet?", "")
+    assert cli.main(argv + options) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("headeval %s: error: %s" % (command, message)), err
+    assert err.count("\n") == 1 and not fake_run and not demos
+
+
+def test_the_beam_options_that_exist_still_pass(tmp_path, fake_run, capsys):
+    config = tmp_path / "eval.yaml"
+    config.write_text(CONFIG + "output: out\n")
+    options = ["--runner=DataflowRunner", "--project=P", "--region=R",
+               "--temp_location=gs://b/t", "--setup_file=./setup.py", "--direct_num_workers=0",
+               "--direct_running_mode=multi_processing", "--save_main_session",
+               "--experiments=x", "--project", "P2", "--no_auth"]
+    assert cli.main(["run", str(config)] + options) == 0, capsys.readouterr().err
+    assert fake_run[0][3] == options
+
+
+def test_a_misspelt_output_writes_nothing_anywhere(tmp_path):
+    """The attack: `run cfg.yaml --ouput DIR` wrote the report to the
+    config's `output:` and exited 0 (with --quiet, silently)."""
+    import subprocess
+    config = tmp_path / "eval.yaml"
+    config.write_text(CONFIG.replace("data/*", str(tmp_path / "none-*")) + "output: %s\n"
+                      % (tmp_path / "kept"))
+    proc = subprocess.run([sys.executable, "-m", "pipeline", "run", str(config), "--quiet",
+                           "--ouput", str(tmp_path / "wanted")], capture_output=True, text=True,
+                          cwd=str(tmp_path), env=dict(os.environ, PYTHONPATH=REPO), timeout=120)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.splitlines() == [
+        "headeval run: error: unknown option --ouput (not a headeval option nor a Beam "
+        "pipeline option; did you mean --output?)"], proc.stderr
+    assert sorted(os.listdir(tmp_path)) == ["eval.yaml"]
+    assert "tensorflow" not in proc.stderr
+
+
+def test_run_pipeline_checks_the_beam_options_too(tmp_path):
+    """The Python API (headeval.evaluate) goes through run_pipeline."""
+    from pipeline.config import load_config
+    from pipeline.errors import UsageError
+    from pipeline.run import run_pipeline
+    config = tmp_path / "eval.yaml"
+    config.write_text(CONFIG)
+    with pytest.raises(UsageError,
+                       match=r"^unknown option --ouput \(not a headeval option nor a Beam"):
+        run_pipeline(load_config(str(config)), str(tmp_path / "out"),
+                     beam_argv=["--runner=FnApiRunner", "--ouput=x"])
+    assert sorted(os.listdir(tmp_path)) == ["eval.yaml"]
+
+
 def test_other_commands_reject_unknown_options(report):
     with pytest.raises(SystemExit) as info:
         cli.main(["show", report, "--runner=X"])
@@ -187,7 +275,7 @@ def test_report_writes_html_beside_the_report(report, capsys):
         page = f.read()
     assert page.startswith("<!DOCTYPE html>")
     assert page.count('<section class="head"') == 2  # heads a and b
-    assert "run.json is missing" in page  # this folder has no run.json: said so
+    # (A folder without run.json is refused now: test_an_incomplete_report_is_refused.)
 
 
 def test_report_out_and_not_a_report(report, tmp_path, capsys):
@@ -203,10 +291,8 @@ def test_report_and_show_on_an_object_store(tmp_path, capsys):
     from tests.support.fake_object_store import PREFIX, use_root
     use_root(tmp_path)
     folder = PREFIX + "bucket/runs/r1"
-    write_metrics(M_ROWS, folder + "/" + METRICS_FILE)
-    write_json({"config": {"heads": [{"name": "m", "type": "multi_class",
-                                      "label_vocabulary": VOCABULARY}]}},
-               folder + "/" + RUN_FILE)
+    write_complete(folder, M_ROWS, config={"heads": [{"name": "m", "type": "multi_class",
+                                                      "label_vocabulary": VOCABULARY}]})
     assert cli.main(["report", folder]) == 0
     page = (tmp_path / "bucket" / "runs" / "r1" / "report.html").read_text(encoding="utf-8")
     assert 'data-head="m" data-type="multi_class"' in page
@@ -331,10 +417,8 @@ def test_show_writes_control_characters_from_the_data_as_escapes(tmp_path, capsy
             row("h\x1b[31m", "", "recall/" + evil, 0.71, class_=evil)]
     folder = tmp_path / "r"
     folder.mkdir()
-    write_metrics(rows, str(folder / METRICS_FILE))
-    write_json({"config": {"heads": [{"name": "h\x1b[31m", "type": "multi_class",
-                                      "label_vocabulary": [evil, "zebra"]}]}},
-               str(folder / RUN_FILE))
+    write_complete(folder, rows, config={"heads": [{"name": "h\x1b[31m", "type": "multi_class",
+                                                    "label_vocabulary": [evil, "zebra"]}]})
     for fmt in ("table", "csv", "markdown", "json"):
         assert cli.main(["show", str(folder), "--format", fmt]) == 0
         out = capsys.readouterr().out
@@ -645,3 +729,83 @@ def test_the_demo_writes_nothing_to_stderr_and_quiet_nothing_at_all(tmp_path):
     verbose = headeval("run", os.path.join(REPO, "configs", "demo.yaml"), "--output",
                        str(tmp_path / "verbose"), "--verbose")
     assert verbose.returncode == 0 and "I0000" in verbose.stderr, verbose.stderr[-2000:]
+
+
+# -- standard output that cannot be written -----------------------------------------------
+
+def _headeval_shell(tmp_path, shell_tail, *argv):
+    """`python -m pipeline ARGV` run by a shell with `shell_tail` (a
+    redirection) after it: (exit code, stdout, stderr)."""
+    import shlex
+    import subprocess
+    command = " ".join(shlex.quote(a) for a in [sys.executable, "-m", "pipeline", *argv])
+    proc = subprocess.run(["sh", "-c", command + " " + shell_tail], capture_output=True,
+                          text=True, cwd=str(tmp_path), timeout=300,
+                          env=dict(os.environ, PYTHONPATH=REPO))
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("command", ["show", "report"])
+def test_a_full_standard_output_is_one_line_and_exit_1(report, tmp_path, command):
+    """`show DIR > /dev/full` was an OSError traceback; `report` exited 0
+    with its line lost (console_main swallowed the failed flush)."""
+    rc, _, err = _headeval_shell(tmp_path, "> /dev/full", command, report)
+    assert (rc, err) == (1, "headeval %s: error: cannot write to standard output: No space "
+                            "left on device\n" % command)
+
+
+def test_a_closed_standard_output_is_one_line_and_exit_1(report, tmp_path):
+    """`show DIR >&-` was AttributeError: 'NoneType' object has no attribute 'write'."""
+    rc, _, err = _headeval_shell(tmp_path, ">&-", "show", report)
+    assert (rc, err) == (1, "headeval show: error: cannot write to standard output: it is "
+                            "closed\n")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_run_with_a_full_standard_output_fails_after_the_report_is_in_place(tmp_path):
+    """The run's closing line is lost: exit 1, not 0, and the report is kept."""
+    out = tmp_path / "out"
+    rc, _, err = _headeval_shell(tmp_path, "> /dev/full", "run",
+                                 os.path.join(REPO, "configs", "demo.yaml"), "--output", str(out))
+    assert (rc, err) == (1, "headeval run: error: cannot write to standard output: No space "
+                            "left on device\n")
+    assert os.path.exists(out / RUN_FILE)
+
+
+def test_a_reader_that_stops_early_ends_show_quietly(tmp_path):
+    """`show DIR | head -1`: the closed pipe is no error (exit 0, nothing on
+    stderr), even for an output far larger than the pipe's buffer."""
+    import subprocess
+    rows = [row("h", "", "auc_%d" % i, i / 20000, metric="auc") for i in range(20000)]
+    folder = tmp_path / "big"
+    folder.mkdir()
+    write_complete(folder, rows)
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "show", str(folder), "--format",
+                             "csv"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            cwd=str(tmp_path), env=dict(os.environ, PYTHONPATH=REPO))
+    assert proc.stdout.readline().startswith(b"head,")
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 0 and err == b"", err
+
+
+def test_show_with_no_matching_rows_says_so_as_an_error(report, capsys):
+    assert cli.main(["show", report, "--head", "nope"]) == 1
+    assert capsys.readouterr().err == "headeval show: error: no metrics in %s match the " \
+                                      "filters\n" % report
+
+
+@pytest.mark.parametrize("command", ["run", "demo"])
+def test_an_empty_output_option_says_it_was_empty(tmp_path, fake_run, monkeypatch, capsys,
+                                                   command):
+    """`--output=` said "no output folder: pass --output DIR" (or, with an
+    `output:` in the config, silently used that)."""
+    monkeypatch.setitem(sys.modules, "pipeline.demo", types.ModuleType("pipeline.demo"))
+    config = tmp_path / "eval.yaml"
+    config.write_text(CONFIG + "output: out\n")
+    argv = ["run", str(config)] if command == "run" else ["demo"]
+    assert cli.main(argv + ["--output="]) == 2
+    assert capsys.readouterr().err == ("headeval %s: error: --output is empty (''): name the "
+                                       "report folder, e.g. --output out/report\n" % command)
+    assert not fake_run and sorted(os.listdir(tmp_path)) == ["eval.yaml"]

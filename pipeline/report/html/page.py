@@ -35,7 +35,7 @@ from pipeline.report.html.metric_tables import (all_metrics_table, confusion_tab
 from pipeline.report.html.summary import head_type, summary_card
 from pipeline.report.load import Report, load_report
 from pipeline.report.schema import (CURVES_FILE, HTML_FILE, METRICS_FILE, REJECTED_DIR,
-                                    RUN_FILE, VOCABULARY_DIR)
+                                    REPORT_MARKER, RUN_FILE, VOCABULARY_DIR)
 
 DATA_ELEMENT_ID = "headeval-data"
 CHARTS_ATTRIBUTE = "data-headeval-charts"
@@ -60,9 +60,35 @@ def _is_our_page(path: str) -> bool:
     return GENERATOR.encode() in start
 
 
+def _report_owning(out: str):
+    """(folder, data name) when `out` is a data file (or folder) of any
+    headeval report, i.e. under a folder whose run.json has our marker:
+    `--out OTHER/metrics.parquet --overwrite` once replaced another
+    report's data with a page. None otherwise."""
+    from pipeline.io.files import read_json
+
+    if is_local(out):
+        path = os.path.realpath(local_path(out))
+        parts = path.split(os.sep)
+    else:
+        path = out.rstrip("/")
+        parts = path.split("/")
+    for depth in (1, 2):  # metrics.parquet, or rejected/part-0.parquet
+        if len(parts) <= depth or parts[-depth] not in DATA_NAMES:
+            continue
+        folder = (os.sep if is_local(out) else "/").join(parts[:-depth]) or os.sep
+        try:
+            run = read_json(join(folder, RUN_FILE))
+        except (OSError, ValueError):
+            continue
+        if isinstance(run, dict) and REPORT_MARKER in run:
+            return folder, parts[-depth]
+    return None
+
+
 def _check_destination(folder: str, out: str, overwrite: bool) -> None:
-    """OutputExistsError unless `out` may be written: never one of the
-    report's own data files, nor an existing file that is not a page we
+    """OutputExistsError unless `out` may be written: never a data file of
+    this or any other headeval report, nor an existing file that is not a page we
     wrote (unless `overwrite`)."""
     from apache_beam.io.filesystems import FileSystems
 
@@ -74,6 +100,11 @@ def _check_destination(folder: str, out: str, overwrite: bool) -> None:
                                     "another file" % (out, inside[0]), out)
         if os.path.isdir(real):
             raise OutputExistsError("--out %s is a folder; name a file" % out, out)
+    owner = _report_owning(out)
+    if owner is not None:
+        folder_of, name = owner
+        raise OutputExistsError("--out %s is %s of the headeval report %s; write the page to "
+                                "another file" % (out, name, folder_of), out)
     if FileSystems.exists(out) and not overwrite and not _is_our_page(out):
         raise OutputExistsError("--out %s exists and is not a headeval HTML report; pass "
                                 "--overwrite to replace it" % out, out)

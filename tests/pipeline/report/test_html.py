@@ -23,8 +23,7 @@ from pipeline.errors import OutputExistsError
 from pipeline.report.html import charts, page as html_page, stats
 from pipeline.runtime import progress
 from pipeline.report.schema import METRICS_FILE, RUN_FILE
-from pipeline.io.files import write_json
-from tests.support.report_files import write_metrics
+from tests.support.report_files import write_complete
 
 DEMO_RECORDS = 599  # pipeline/demo.py: scikit-learn's digits test split
 CHROMIUM = os.environ.get("HEADEVAL_CHROMIUM", "/usr/bin/chromium")
@@ -273,9 +272,8 @@ def _made_up_report(folder):
         rows += [r(s, "accuracy", acc), r(s, "example_count", n),
                  r(s, "weighted_example_count", n)]
     os.makedirs(folder)
-    write_metrics(rows, os.path.join(folder, METRICS_FILE))
-    write_json({"config": {"heads": [{"name": None, "type": "binary"}],
-                           "slices": [[], ["g"]]}}, os.path.join(folder, RUN_FILE))
+    write_complete(folder, rows, config={"heads": [{"name": None, "type": "binary"}],
+                                         "slices": [[], ["g"]]})
 
 
 def test_slice_table_flags_the_worse_slice(tmp_path):
@@ -394,3 +392,29 @@ def test_report_renders_in_chromium(demo, tmp_path):
                if abs(raw[i] - orange[0]) + abs(raw[i + 1] - orange[1])
                + abs(raw[i + 2] - orange[2]) < 40)
     assert near > 200, "few chart pixels (%d) in the screenshot" % near
+
+
+@pytest.mark.parametrize("name", [METRICS_FILE, RUN_FILE, "curves.parquet",
+                                  os.path.join("rejected", "part-0.parquet")])
+def test_out_never_overwrites_another_reports_data(tmp_path, name):
+    """`report A --out B/metrics.parquet --overwrite` replaced report B's data
+    with a page: only A's own files were protected."""
+    folder, other = str(tmp_path / "a"), str(tmp_path / "b")
+    _made_up_report(folder)
+    _made_up_report(other)
+    target = os.path.join(other, name)
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    if not os.path.exists(target):
+        with open(target, "wb") as f:
+            f.write(b"data")
+    before = open(target, "rb").read()
+    for overwrite in (False, True):
+        with pytest.raises(OutputExistsError, match="of the headeval report %s;" % other):
+            html_page.write_report(folder, target, overwrite=overwrite)
+    assert open(target, "rb").read() == before
+    # A folder without our run.json is no report: its files are the user's to replace.
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / METRICS_FILE).write_bytes(b"x")
+    html_page.write_report(folder, str(plain / METRICS_FILE), overwrite=True)
+    assert html_page.GENERATOR in (plain / METRICS_FILE).read_text()

@@ -126,3 +126,46 @@ def test_no_metrics_file_says_so(tmp_path, capsys):
     assert "has no metrics.parquet" in capsys.readouterr().err
     with pytest.raises(Exception, match="has no metrics.parquet"):
         read_metrics_rows(str(tmp_path))
+
+
+INCOMPLETE = {
+    "a future format": (
+        lambda f: (f / RUN_FILE).write_text(json.dumps(dict(RUN, headeval_report=99))),
+        "{f} was written by a newer headeval (report format 99; this one reads 1)"),
+    "no marker": (lambda f: (f / RUN_FILE).write_text(json.dumps(
+        {k: v for k, v in RUN.items() if k != "headeval_report"})),
+                  "{f} is not a headeval report (its run.json has no headeval_report marker)"),
+    "counts that do not add up": (
+        lambda f: (f / RUN_FILE).write_text(json.dumps(dict(
+            RUN, counts={"read": 1000000, "evaluated": 200, "rejected": 0}))),
+        "{f}/run.json is damaged: its counts do not add up: 1000000 records read, 200 "
+        "evaluated + 0 rejected = 200"),
+    "no run.json (a run still writing, or failed)": (
+        lambda f: (f / RUN_FILE).unlink(),
+        "{f} is not a complete headeval report: it has no run.json (a run that is still "
+        "writing it, or failed)"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(INCOMPLETE))
+def test_a_folder_that_is_no_complete_current_report_is_refused(report, capsys, case):
+    """show and report printed these (and report wrote report.html into a
+    folder without run.json), exit 0."""
+    change, message = INCOMPLETE[case]
+    change(report)
+    files = sorted(os.listdir(report))
+    for command in (["show", str(report)], ["report", str(report)]):
+        assert cli.main(command) == 1, command
+        assert capsys.readouterr().err == "headeval %s: error: %s\n" % (
+            command[0], message.format(f=report))
+    assert sorted(os.listdir(report)) == files  # no report.html written into it
+
+
+def test_report_needs_the_curves_that_every_run_writes(report, capsys):
+    (report / CURVES_FILE).unlink()
+    assert cli.main(["report", str(report)]) == 1
+    assert capsys.readouterr().err == (
+        "headeval report: error: %s is not a complete headeval report: it has no "
+        "curves.parquet (every run writes it)\n" % report)
+    assert not (report / "report.html").exists()
+    assert cli.main(["show", str(report)]) == 0  # show does not need them

@@ -354,3 +354,53 @@ def test_write_error_finds_the_os_error_behind_beams_wrapping(tmp_path):
     mine = PermissionError(errno.EACCES, "Permission denied", out.file(METRICS_FILE))
     assert str(out.write_error(mine)).endswith("Permission denied (%s)" % out.file(METRICS_FILE))
     out.abort()
+
+
+def test_the_working_folder_and_its_ancestors_are_refused(tmp_path, monkeypatch):
+    """`--output .` in an empty working folder replaced the working folder
+    itself (the shell was left in a deleted folder)."""
+    here = tmp_path / "work" / "here"
+    here.mkdir(parents=True)
+    monkeypatch.chdir(here)
+    for output, words in ((".", "is the current working folder;"),
+                          (str(here), "is the current working folder;"),
+                          ("..", "choose another output")):  # (not a report, either)
+        with pytest.raises(OutputExistsError, match=words):
+            ReportOutput(output)
+    assert os.listdir(here) == [] and os.listdir(tmp_path / "work") == ["here"]
+
+
+def test_an_empty_output_is_refused(tmp_path, monkeypatch):
+    """"" became "/" (`rstrip("/") or "/"`)."""
+    from pipeline.errors import OutputWriteError
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(OutputWriteError, match="the output folder is empty"):
+        ReportOutput("")
+
+
+def test_a_symlink_loop_is_refused_and_a_dead_runs_link_is_removed(tmp_path):
+    """An output that is a link loop was moved aside at the commit and left
+    as a `.loop.old-...` link that the next run's clean-up (rmtree refuses
+    links) never removed."""
+    from pipeline.errors import OutputWriteError
+    loop = tmp_path / "loop"
+    os.symlink("loop", loop)
+    with pytest.raises(OutputWriteError, match="is a symbolic link loop"):
+        ReportOutput(str(loop))
+    assert sorted(os.listdir(tmp_path)) == ["loop"] and os.path.islink(loop)
+    dest = str(tmp_path / "r")
+    for kind in ("old", "tmp"):
+        os.symlink("nowhere", _sibling(dest, kind, _dead_pid()))
+    with ReportOutput(dest) as out:
+        _write_report(out)
+    assert sorted(os.listdir(tmp_path)) == ["loop", "r"]
+
+
+def test_a_report_that_is_the_working_folder_is_not_overwritten(tmp_path, monkeypatch):
+    dest = str(tmp_path / "r")
+    with ReportOutput(dest) as out:
+        _write_report(out, "old")
+    monkeypatch.chdir(dest)
+    with pytest.raises(OutputExistsError, match="is the current working folder;"):
+        ReportOutput(".", overwrite=True)
+    assert _run(os.path.join(dest, RUN_FILE)) == "old"

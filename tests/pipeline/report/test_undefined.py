@@ -18,10 +18,10 @@ from pipeline.report import tables, text
 from pipeline.report.html import markup, stats
 from pipeline.report.html import page as html_page
 from pipeline.report.rows import metric_rows
-from pipeline.report.schema import METRICS_FILE, METRICS_SCHEMA, rows_to_table
+from pipeline.report.schema import METRICS_SCHEMA, rows_to_table
 from tests.e2e.test_e2e_sklearn import (compare, expected_binary, oracle_key, required_keys,
                                         with_counts)
-from tests.support.report_files import write_metrics
+from tests.support.report_files import write_complete
 
 # (slice, labels, logits, weights)
 SLICES = [
@@ -106,7 +106,7 @@ def test_slice_test_skips_undefined_accuracy(tmp_path):
                  _row(w, "weighted_example_count", s)]
     folder = tmp_path / "r"
     folder.mkdir()
-    write_metrics(rows, str(folder / METRICS_FILE))
+    write_complete(folder, rows)
     page = html_page.render_report(str(folder))
     row_b = page.split('data-slice="g=b"')[1].split("</tr>")[0]
     assert '<td class="verdict">undefined</td>' in row_b and "<td>–</td>" in row_b
