@@ -65,11 +65,18 @@ def _check_output_option(args):
                          "out/report" % args.output)
 
 
+def _expand_home(path):
+    from pipeline.io.paths import is_uri
+    return os.path.expanduser(path) if path and not is_uri(path) else path
+
+
 def _cmd_run(args, extra):
     _check_output_option(args)
     from pipeline.config import load_config
     config = load_config(args.config)
-    output = args.output or config.output
+    # `--output=~/x` reaches us unexpanded (the shell expands `~` only at a
+    # word's start); config paths are expanded as they are read.
+    output = _expand_home(args.output) or config.output
     if output is None:
         raise ConfigError("%s: no output folder: pass --output DIR or set `output:` in the "
                           "config" % config.source, config.source, "output")
@@ -155,7 +162,7 @@ def _cmd_demo(args, extra):
     _check_output_option(args)
     _import_pipeline(args.verbose)
     from pipeline.demo import run_demo
-    run_demo(args.output, beam_argv=with_default_runner(extra))
+    run_demo(_expand_home(args.output), beam_argv=with_default_runner(extra))
     return 0
 
 

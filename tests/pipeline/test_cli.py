@@ -136,6 +136,17 @@ def test_run_output_flag_wins_and_quiet(tmp_path, fake_run, capsys):
     assert capsys.readouterr().out == ""
 
 
+def test_run_output_expands_the_home_folder(tmp_path, fake_run, monkeypatch):
+    """`--output=~/x` is not expanded by the shell: the CLI does it (a folder
+    named `~` was made before)."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    config = tmp_path / "eval.yaml"
+    config.write_text(CONFIG)
+    assert cli.main(["run", str(config), "--output=~/reports/r", "--quiet"]) == 0
+    (_, output, _, _), = fake_run
+    assert output == os.path.join(str(tmp_path), "home", "reports", "r")
+
+
 def test_run_needs_an_output(tmp_path, fake_run, capsys):
     config = tmp_path / "eval.yaml"
     config.write_text(CONFIG)
