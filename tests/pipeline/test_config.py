@@ -285,17 +285,21 @@ def test_duplicate_key_is_an_error(tmp_path):
         load_config(path)
 
 
+# BASE with a third head that takes the second's keys by a YAML merge key.
+MERGED = (BASE.replace("  - name: clicked\n    type: binary\n    label: y\n"
+                       "    thresholds: [0.5]\n",
+                       "  - &clicked\n    name: clicked\n    type: binary\n    label: y\n"
+                       "    thresholds: [0.5]\n"
+                       "  - <<: *clicked\n    name: clicked_str\n    label: y_str\n"
+                       "    label_vocabulary: [neg, pos]\n")
+          .replace("head_weights: [1.0, 0.5]", "head_weights: [1.0, 0.5, 0.5]")
+          .replace("clicked: score}", "clicked: score, clicked_str: score}"))
+
+
 def test_merge_keys_are_yaml_not_duplicates(tmp_path):
     """`<<: *anchor` brings keys in; the mapping's own keys override them
     (they were refused as written twice). A key written twice by hand still is."""
-    text = BASE.replace("  - name: clicked\n    type: binary\n    label: y\n"
-                        "    thresholds: [0.5]\n",
-                        "  - &clicked\n    name: clicked\n    type: binary\n    label: y\n"
-                        "    thresholds: [0.5]\n"
-                        "  - <<: *clicked\n    name: clicked_str\n    label: y_str\n"
-                        "    label_vocabulary: [neg, pos]\n")
-    text = text.replace("head_weights: [1.0, 0.5]", "head_weights: [1.0, 0.5, 0.5]")
-    text = text.replace("clicked: score}", "clicked: score, clicked_str: score}")
+    text = MERGED
     assert text.count("<<: *clicked") == 1
     config = load_config(write(tmp_path, text))
     by_name = {h.name: h for h in config.heads}

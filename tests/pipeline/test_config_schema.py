@@ -16,7 +16,8 @@ import jsonschema  # the project's test extra
 import pytest
 import yaml
 
-from tests.pipeline.test_config import _DELETE, BASE, ERRORS, _classes_config, _set, edit
+from tests.pipeline.test_config import (_DELETE, BASE, ERRORS, MERGED, _classes_config, _set,
+                                        edit)
 from tests.support import REPO
 
 from pipeline.config import ConfigError, parse_config
@@ -71,14 +72,7 @@ def _vocabulary_refs(d):  # test_config.test_vocabulary_refs
 
 
 def _merged():  # test_config.test_merge_keys_are_yaml_not_duplicates
-    text = BASE.replace("  - name: clicked\n    type: binary\n    label: y\n"
-                        "    thresholds: [0.5]\n",
-                        "  - &clicked\n    name: clicked\n    type: binary\n    label: y\n"
-                        "    thresholds: [0.5]\n"
-                        "  - <<: *clicked\n    name: clicked_str\n    label: y_str\n"
-                        "    label_vocabulary: [neg, pos]\n")
-    text = text.replace("head_weights: [1.0, 0.5]", "head_weights: [1.0, 0.5, 0.5]")
-    return yaml.safe_load(text.replace("clicked: score}", "clicked: score, clicked_str: score}"))
+    return yaml.safe_load(MERGED)
 
 
 def _regression():

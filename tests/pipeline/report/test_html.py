@@ -292,6 +292,17 @@ def test_slice_table_flags_the_worse_slice(tmp_path):
     assert "<c&d>" not in text and "g=&lt;c&amp;d&gt;" in text  # escaped
 
 
+def _data_file(folder, name):
+    """(path, bytes) of report data file `name` in `folder`, made if absent."""
+    target = os.path.join(folder, name)
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    if not os.path.exists(target):
+        with open(target, "wb") as f:
+            f.write(b"data")
+    with open(target, "rb") as f:
+        return target, f.read()
+
+
 @pytest.mark.parametrize("name", [METRICS_FILE, RUN_FILE, "curves.parquet",
                                   os.path.join("rejected", "part-0.parquet")])
 def test_out_never_overwrites_the_reports_own_files(tmp_path, name):
@@ -300,12 +311,7 @@ def test_out_never_overwrites_the_reports_own_files(tmp_path, name):
     metrics.parquet with the page)."""
     folder = str(tmp_path / "made_up")
     _made_up_report(folder)
-    target = os.path.join(folder, name)
-    os.makedirs(os.path.dirname(target), exist_ok=True)
-    if not os.path.exists(target):
-        with open(target, "wb") as f:
-            f.write(b"data")
-    before = open(target, "rb").read()
+    target, before = _data_file(folder, name)
     for overwrite in (False, True):
         with pytest.raises(OutputExistsError, match="the report's own"):
             html_page.write_report(folder, target, overwrite=overwrite)
@@ -402,12 +408,7 @@ def test_out_never_overwrites_another_reports_data(tmp_path, name):
     folder, other = str(tmp_path / "a"), str(tmp_path / "b")
     _made_up_report(folder)
     _made_up_report(other)
-    target = os.path.join(other, name)
-    os.makedirs(os.path.dirname(target), exist_ok=True)
-    if not os.path.exists(target):
-        with open(target, "wb") as f:
-            f.write(b"data")
-    before = open(target, "rb").read()
+    target, before = _data_file(other, name)
     for overwrite in (False, True):
         with pytest.raises(OutputExistsError, match="of the headeval report %s;" % other):
             html_page.write_report(folder, target, overwrite=overwrite)
