@@ -7,7 +7,8 @@ a missing value, e.g. the class of an aggregate, is NaN), floating-point
 columns `float64` (NaN where null: a threshold that does not apply; a NaN
 `value` is a metric undefined on its slice), integer columns `Int64` and
 boolean columns `boolean` (pandas' nullable types, so a column keeps its
-dtype whether or not it holds nulls), bytes `object`. Every column of the
+dtype whether or not it holds nulls), bytes `object`, and `slice_values`
+`object` holding a list of {"feature", "value"} dicts per row. Every column of the
 file is there, in the file's order (README, "The report").
 """
 import fnmatch
@@ -31,7 +32,11 @@ def _frame(table):
         fields.append(field.with_type(kind))
     mapping = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int64Dtype(),
                pa.bool_(): pd.BooleanDtype()}
-    return table.cast(pa.schema(fields)).to_pandas(types_mapper=mapping.get)
+    frame = table.cast(pa.schema(fields)).to_pandas(types_mapper=mapping.get)
+    for field in fields:  # lists as Python lists, not numpy arrays of dicts
+        if pa.types.is_list(field.type):
+            frame[field.name] = table.column(field.name).to_pylist()
+    return frame
 
 
 def _patterns(value):

@@ -18,14 +18,17 @@ from heads import formulas, keys, states
 # Equal-width probability buckets of the calibration metric.
 CALIBRATION_BUCKETS = 20
 
-MetricInfo = collections.namedtuple("MetricInfo", ["key", "name", "class_name", "threshold"])
-MetricInfo.__new__.__defaults__ = (None, None)
+# `average` ('micro', 'macro', 'weighted') marks an aggregate over classes,
+# `k` the k of a top-k metric; None where neither applies (SPEC §6 columns).
+MetricInfo = collections.namedtuple("MetricInfo", ["key", "name", "class_name", "threshold",
+                                                   "average", "k"])
+MetricInfo.__new__.__defaults__ = (None, None, None, None)
 
 # `value` is the estimator's number (0 for 0/0); `defined` is False where
 # that 0 stands for a zero denominator (`Metric.defined`).
 Row = collections.namedtuple("Row", ["metric", "class_name", "threshold", "value", "key",
-                                     "defined"])
-Row.__new__.__defaults__ = (True,)
+                                     "defined", "average", "k"])
+Row.__new__.__defaults__ = (True, None, None)
 
 
 def flat_weights(values: npt.ArrayLike, sample_weight: npt.ArrayLike = None) -> tuple:
@@ -114,7 +117,7 @@ class Metric:
         """Report rows: one per value this metric holds."""
         i = self.info
         return [Row(i.name, i.class_name, i.threshold, float(self.result()), i.key,
-                    bool(self.defined()))]
+                    bool(self.defined()), i.average, i.k)]
 
     def __repr__(self):
         return "%s(%r)" % (type(self).__name__, self.info.key)

@@ -14,14 +14,16 @@ from dataclasses import dataclass
 from numbers import Number
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.errors import DamagedReportError, HeadevalError
 from pipeline.io.files import read_json, read_table
 from pipeline.io.paths import join
-from pipeline.report.schema import (CURVES_FILE, CURVES_SCHEMA, METRICS_FILE, METRICS_SCHEMA,
+from pipeline.report.schema import (CANDIDATE, CURVES_BASE_SCHEMA, CURVES_FILE, CURVES_SCHEMA,
+                                    METRICS_BASE_SCHEMA, METRICS_FILE, METRICS_SCHEMA,
                                     REJECTED_DIR, REJECTED_SCHEMA, REPORT_FORMAT,
-                                    REPORT_MARKER, RUN_FILE)
+                                    REPORT_MARKER, RUN_FILE, slice_columns)
 
 # run.json's fields that the readers use, and what each must be.
 _RUN_FIELDS = {"counts": dict, "config": dict, "wall_seconds": Number, "runner": str,
@@ -90,10 +92,40 @@ def read_metrics_rows(folder: str) -> list:
 def read_metrics_table(folder: str) -> pa.Table:
     """metrics.parquet of a report folder as a pyarrow Table; errors as
     read_metrics_rows."""
-    table = read_report_table(folder, METRICS_FILE, METRICS_SCHEMA)
+    table = read_report_table(folder, METRICS_FILE, METRICS_BASE_SCHEMA)
     if table is None:
         raise HeadevalError("%s is not a headeval report: it has no %s" % (folder, METRICS_FILE))
-    return table
+    return with_added_columns(table, METRICS_SCHEMA, join(folder, METRICS_FILE))
+
+
+def with_added_columns(table: pa.Table, schema: pa.Schema, path: str) -> pa.Table:
+    """`table` with `schema`'s columns in its order. A report written before
+    SPEC §6 lacks the added ones: its rows are the candidate's, without
+    interval, average or k, and the slice columns follow from `slice`. A
+    column that is there but of another type is a DamagedReportError."""
+    columns = {}
+    for field in schema:
+        if field.name in table.schema.names:
+            column = table.column(field.name)
+            if pa.types.is_dictionary(column.type):
+                column = column.cast(column.type.value_type)
+            try:
+                columns[field.name] = column.cast(field.type)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as e:
+                raise DamagedReportError("%s: column %r is %s, not %s"
+                                         % (path, field.name, column.type, field.type),
+                                         path) from e
+        elif field.name == "model":
+            columns[field.name] = pa.array([CANDIDATE] * table.num_rows, pa.string())
+        elif field.name in ("slice_spec", "slice_values"):
+            distinct = table.column("slice").unique()
+            parts = [slice_columns(s) for s in distinct.to_pylist()]
+            index = pc.index_in(table.column("slice"), value_set=distinct)
+            chosen = [p[0] if field.name == "slice_spec" else p[1] for p in parts]
+            columns[field.name] = pa.array(chosen, field.type).take(index)
+        else:
+            columns[field.name] = pa.nulls(table.num_rows, field.type)
+    return pa.table(columns, schema=schema)
 
 
 def _run_problem(run):
@@ -164,8 +196,10 @@ def read_run(folder: str) -> dict:
 def read_curves(folder: str):
     """curves.parquet of a report folder as {column: [values]}, or None
     when there is none; DamagedReportError when it is damaged."""
-    table = read_report_table(folder, CURVES_FILE, CURVES_SCHEMA)
-    return None if table is None else table.to_pydict()
+    table = read_report_table(folder, CURVES_FILE, CURVES_BASE_SCHEMA)
+    if table is None:
+        return None
+    return with_added_columns(table, CURVES_SCHEMA, join(folder, CURVES_FILE)).to_pydict()
 
 
 def read_rejected_table(folder: str) -> pa.Table:

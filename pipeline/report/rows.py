@@ -1,7 +1,9 @@
 """Merged metric objects -> tidy report rows (no Beam, no I/O).
 
-metrics rows: head, slice, metric, class, threshold, value, key
-curves rows:  head, slice, class, curve, threshold, tp, fp, tn, fn, precision, recall, fpr
+metrics rows: head, slice, metric, class, threshold, value, key, then SPEC §6's
+              model, average, k, lower, upper, stderr, slice_spec, slice_values
+curves rows:  head, slice, class, curve, threshold, tp, fp, tn, fn, precision, recall,
+              fpr, model
 The key is the estimator's metric key without the `/<head name>` suffix a
 MultiHead adds: the head has its own column. A value whose denominator is
 zero on the slice (`heads.metrics.Metric.defined`: AUC with one class,
@@ -17,7 +19,8 @@ import pyarrow.compute as pc
 from heads.auc import ROC
 from pipeline.io.files import read_table
 from pipeline.io.paths import join
-from pipeline.report.schema import CURVE_KINDS, CURVE_VALUES, METRICS_FILE
+from pipeline.report.schema import (CANDIDATE, CURVE_KINDS, CURVE_VALUES, METRICS_FILE,
+                                    slice_columns)
 
 MAX_CURVE_POINTS = 1000
 
@@ -34,8 +37,10 @@ def _float_or_none(x):
     return None if x is None else float(x)
 
 
-def metric_rows(slice_key: str, metrics: dict, head_names) -> list:
-    """Rows for one slice's merged metric dict."""
+def metric_rows(slice_key: str, metrics: dict, head_names, model: str = CANDIDATE) -> list:
+    """Rows for one slice's merged metric dict, of `model`. No interval:
+    `lower`, `upper` and `stderr` are null."""
+    spec, values = slice_columns(slice_key)
     rows = []
     for key in sorted(metrics):
         head, _ = split_head(key, head_names)
@@ -45,7 +50,9 @@ def metric_rows(slice_key: str, metrics: dict, head_names) -> list:
             rows.append({"head": head, "slice": slice_key, "metric": name,
                          "class": row.class_name, "threshold": _float_or_none(row.threshold),
                          "value": float(row.value) if row.defined else math.nan,
-                         "key": short_key})
+                         "key": short_key, "model": model, "average": row.average,
+                         "k": row.k, "lower": None, "upper": None, "stderr": None,
+                         "slice_spec": spec, "slice_values": values})
     return rows
 
 
@@ -66,7 +73,7 @@ def undefined_metrics(folder: str) -> dict:
 
 
 def curve_columns(slice_key: str, metrics: dict, head_names,
-                  max_points: int = MAX_CURVE_POINTS) -> dict:
+                  max_points: int = MAX_CURVE_POINTS, model: str = CANDIDATE) -> dict:
     """ROC and PR points of every ROC-AUC metric (the PR AUC shares its
     scores), as {column: pyarrow or numpy array}: each point is a roc row then
     a pr row, metrics in key order. Columnar: a slice has up to
@@ -89,6 +96,7 @@ def curve_columns(slice_key: str, metrics: dict, head_names,
     for c in ("threshold",) + CURVE_VALUES:
         values = [np.asarray(points[c], np.float64) for _, _, points, _ in parts]
         out[c] = np.repeat(np.concatenate(values), 2) if values else np.zeros(0)
+    out["model"] = _repeated([model], [total])
     return out
 
 

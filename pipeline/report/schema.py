@@ -25,7 +25,18 @@ COUNTS_FILE = "_counts.json"  # written by the pipeline, folded into run.json
 REPORT_MARKER = "headeval_report"  # run.json's key that marks a folder as our report
 REPORT_FORMAT = 1  # its value: the version of this layout
 
-METRICS_SCHEMA = pa.schema([
+# The models of a report's rows: `candidate` always, `baseline` when the
+# config names one (SPEC §6).
+CANDIDATE = "candidate"
+BASELINE = "baseline"
+MODELS = (CANDIDATE, BASELINE)
+AVERAGES = ("micro", "macro", "weighted")
+
+SLICE_VALUES_TYPE = pa.list_(pa.struct([pa.field("feature", pa.string()),
+                                        pa.field("value", pa.string())]))
+# SPEC §4's columns, which every reader may rely on; a report of the first
+# format has only these (`pipeline.report.load` fills in the rest).
+METRICS_BASE_FIELDS = [
     pa.field("head", pa.string(), nullable=False),
     pa.field("slice", pa.string(), nullable=False),
     pa.field("metric", pa.string(), nullable=False),
@@ -33,7 +44,20 @@ METRICS_SCHEMA = pa.schema([
     pa.field("threshold", pa.float64(), nullable=True),
     pa.field("value", pa.float64(), nullable=False),
     pa.field("key", pa.string(), nullable=False),
-])
+]
+# SPEC §6's columns, appended after `key` in this order.
+METRICS_ADDED_FIELDS = [
+    pa.field("model", pa.string(), nullable=False),
+    pa.field("average", pa.string(), nullable=True),
+    pa.field("k", pa.int64(), nullable=True),
+    pa.field("lower", pa.float64(), nullable=True),
+    pa.field("upper", pa.float64(), nullable=True),
+    pa.field("stderr", pa.float64(), nullable=True),
+    pa.field("slice_spec", pa.string(), nullable=False),
+    pa.field("slice_values", SLICE_VALUES_TYPE, nullable=False),
+]
+METRICS_BASE_SCHEMA = pa.schema(METRICS_BASE_FIELDS)
+METRICS_SCHEMA = pa.schema(METRICS_BASE_FIELDS + METRICS_ADDED_FIELDS)
 
 CURVE_KINDS = ("roc", "pr")
 CURVE_VALUES = ("tp", "fp", "tn", "fn", "precision", "recall", "fpr")
@@ -43,7 +67,9 @@ CURVES_SCHEMA = pa.schema(
      pa.field("class", pa.string(), nullable=True),
      pa.field("curve", pa.string(), nullable=False),
      pa.field("threshold", pa.float64(), nullable=False)]
-    + [pa.field(name, pa.float64(), nullable=False) for name in CURVE_VALUES])
+    + [pa.field(name, pa.float64(), nullable=False) for name in CURVE_VALUES]
+    + [pa.field("model", pa.string(), nullable=False)])
+CURVES_BASE_SCHEMA = pa.schema([f for f in CURVES_SCHEMA if f.name != "model"])
 
 REJECTED_SCHEMA = pa.schema([
     pa.field("file", pa.string()),
@@ -133,6 +159,31 @@ def slice_text(value) -> str:
 def slice_string(pairs) -> str:
     """[(feature, value text)] -> 'f=v,g=w', the texts already `slice_text`."""
     return ",".join("%s=%s" % pair for pair in pairs)
+
+
+_UNESCAPE = re.compile(r"\\(x[0-9a-f]{2}|.)", re.S)
+
+
+def slice_unescape(text: str) -> str:
+    """A feature name or value as `slice_pairs` gives it -> its text: the
+    escapes undone, except `\\xHH` of a byte that is not UTF-8 (a string
+    column cannot hold it), which stays as written."""
+    def one(m):
+        code = m.group(1)
+        if len(code) == 3:
+            byte = int(code[1:], 16)
+            return chr(byte) if byte < 0x80 else m.group(0)
+        return code
+    return _UNESCAPE.sub(one, text)
+
+
+def slice_columns(slice_: str) -> tuple:
+    """(slice_spec, slice_values) of a slice string (SPEC §6): the feature
+    names as escaped in the slice string joined by `,`, and the
+    [{feature, value}] pairs as text (`slice_unescape`)."""
+    pairs = slice_pairs(slice_)
+    return (",".join(feature for feature, _ in pairs),
+            [{"feature": slice_unescape(f), "value": slice_unescape(v)} for f, v in pairs])
 
 
 def slice_pairs(slice_: str) -> list:

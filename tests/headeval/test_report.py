@@ -33,11 +33,14 @@ from tests.support import fake_object_store
 
 DTYPES = {  # the module docstring of headeval/report.py
     "metrics": {"head": "str", "slice": "str", "metric": "str", "class": "str",
-                "threshold": "float64", "value": "float64", "key": "str"},
+                "threshold": "float64", "value": "float64", "key": "str",
+                "model": "str", "average": "str", "k": "Int64", "lower": "float64",
+                "upper": "float64", "stderr": "float64", "slice_spec": "str",
+                "slice_values": "object"},
     "curves": {"head": "str", "slice": "str", "class": "str", "curve": "str",
                "threshold": "float64", **{c: "float64" for c in
                                           ("tp", "fp", "tn", "fn", "precision", "recall",
-                                           "fpr")}},
+                                           "fpr")}, "model": "str"},
     "rejected": {"file": "str", "index": "Int64", "kind": "str", "feature": "str",
                  "reason": "str", "record": "object"},
 }

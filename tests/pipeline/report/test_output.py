@@ -34,13 +34,23 @@ def test_metrics_round_trip_exact_schema(tmp_path):
     write_metrics(METRIC_ROWS, path)
     table = pq.read_table(path, use_threads=False)
     assert table.schema.equals(METRICS_SCHEMA)
-    assert table.schema.names == ["head", "slice", "metric", "class", "threshold", "value", "key"]
-    assert [f.type for f in table.schema] == [pa.string()] * 4 + [pa.float64()] * 2 + [pa.string()]
-    assert [f.nullable for f in table.schema] == [False, False, False, True, True, False, False]
+    # SPEC §4's columns, then §6's appended after `key` in its order.
+    assert table.schema.names == ["head", "slice", "metric", "class", "threshold", "value", "key",
+                                  "model", "average", "k", "lower", "upper", "stderr",
+                                  "slice_spec", "slice_values"]
+    assert [f.type for f in table.schema] == (
+        [pa.string()] * 4 + [pa.float64()] * 2 + [pa.string()] * 3 + [pa.int64()]
+        + [pa.float64()] * 3 + [pa.string()]
+        + [pa.list_(pa.struct([("feature", pa.string()), ("value", pa.string())]))])
+    assert [f.nullable for f in table.schema][:7] == [False, False, False, True, True, False, False]
     rows = table.to_pylist()
     assert math.isnan(rows[1]["value"])
-    assert rows[0] == METRIC_ROWS[0] and rows[2] == dict(METRIC_ROWS[2], value=1.0)
-    assert dict(rows[1], value=0) == dict(METRIC_ROWS[1], value=0)
+    added = {"model": "candidate", "average": None, "k": None, "lower": None, "upper": None,
+             "stderr": None}
+    assert rows[0] == dict(METRIC_ROWS[0], **added, slice_spec="", slice_values=[])
+    assert rows[2] == dict(METRIC_ROWS[2], value=1.0, **added, slice_spec="", slice_values=[])
+    assert dict(rows[1], value=0) == dict(METRIC_ROWS[1], value=0, **added, slice_spec="country",
+                                          slice_values=[{"feature": "country", "value": "FR"}])
 
 
 def test_curves_round_trip_exact_schema(tmp_path):
@@ -49,8 +59,8 @@ def test_curves_round_trip_exact_schema(tmp_path):
     table = pq.read_table(path, use_threads=False)
     assert table.schema.equals(CURVES_SCHEMA)
     assert table.schema.names == ["head", "slice", "class", "curve", "threshold", "tp", "fp",
-                                  "tn", "fn", "precision", "recall", "fpr"]
-    assert table.to_pylist()[0] == CURVE_ROW
+                                  "tn", "fn", "precision", "recall", "fpr", "model"]
+    assert table.to_pylist()[0] == dict(CURVE_ROW, model="candidate")
 
 
 def test_empty_tables_keep_the_schema(tmp_path):
