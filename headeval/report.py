@@ -9,7 +9,7 @@ columns `float64` (NaN where null: a threshold that does not apply; a NaN
 boolean columns `boolean` (pandas' nullable types, so a column keeps its
 dtype whether or not it holds nulls), bytes `object`, and `slice_values`
 `object` holding a list of {"feature", "value"} dicts per row. Every column of the
-file is there, in the file's order (README, "The report").
+file is there, in the file's order (docs/report.md).
 """
 import fnmatch
 import math

@@ -1,4 +1,4 @@
-"""Build and run the evaluation pipeline; write the report (README.md, "The report").
+"""Build and run the evaluation pipeline; write the report (docs/report.md).
 
     ReadBatches ─> EvaluateBatches ─┬─ metrics ─> CombinePerKey(MergeMetrics) ─> SliceRows ─> GatherSlices ─> WriteReport
                                     ├─ counts ──> CombineGlobally(SumCounts) ─> counts file

@@ -2,7 +2,7 @@
 
 A config says what to read (`input`), where the logits come from
 (`model`), which heads to evaluate on which slices, and where the report
-goes; README "Config reference" documents every key for users:
+goes; docs/config.md documents every key for users:
 
     input:      {pattern, features: {name: {dtype, shape, varlen, default}}}
     model:      {logits} | {saved_model, output, signature, device, batch_size}

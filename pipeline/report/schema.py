@@ -4,7 +4,7 @@ A report folder holds `metrics.parquet` (one row per metric value),
 `curves.parquet` (ROC and PR points), `run.json` (the config, versions and
 counts; written last, it marks the report complete) and, under
 `bad_examples: skip`, `rejected/*.parquet` (one row per rejected example).
-README.md ("The report") documents every column, and the escaping rule of
+docs/report.md documents every column, and the escaping rule of
 the `slice` string (`slice_string`), which keeps it unambiguous for any
 feature name and value.
 """

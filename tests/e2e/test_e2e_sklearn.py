@@ -378,7 +378,8 @@ def oracle_key(key, head):
 def read_metrics(output):
     table = pq.read_table(os.path.join(output, "metrics.parquet"))
     assert table.column_names == ["head", "slice", "metric", "class", "threshold", "value",
-                                  "key"], table.schema
+                                  "key", "model", "average", "k", "lower", "upper", "stderr",
+                                  "slice_spec", "slice_values"], table.schema  # SPEC §4, §6
     return table.to_pylist()
 
 
