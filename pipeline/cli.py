@@ -119,14 +119,9 @@ def _counts_text(run):
 
 
 def _cmd_show(args, extra):
-    from pipeline.report.load import read_metrics_rows, read_run
-    from pipeline.report.text import format_report, select_rows
-    all_rows = read_metrics_rows(args.dir)
-    run = read_run(args.dir)  # a folder without it is no complete report
-    rows = select_rows(all_rows, args.head, args.slice, args.metric)
-    if not rows:
-        raise HeadevalError("no metrics in %s match the filters" % args.dir)
-    sys.stdout.write(format_report(rows, run, args.format, all_rows))
+    from pipeline.report.text import show_text, use_colour
+    sys.stdout.write(show_text(args.dir, args.head, args.slice, args.metric, args.format,
+                               colour=args.format == "table" and use_colour(sys.stdout)))
     return 0
 
 

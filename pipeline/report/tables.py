@@ -67,13 +67,16 @@ def head_order(run: dict | None) -> list:
     return [h.get("name") or "" for h in heads]
 
 
-def order_rows(rows: list, counts: dict | None = None, heads=None) -> list:
+def order_rows(rows: list, counts: dict | None = None, heads=None, ahead=None) -> list:
     """Rows grouped per head (in the order of `heads`, e.g. head_order(run),
     then first-seen); in a head the overall slice first, then the other
     slices by example count, largest first (ties and slices without a count
     keep their order in the file: the config's); within a slice, file order.
     `counts` (slice_counts) defaults to the counts among `rows`: pass those
-    of the whole report when `rows` is filtered."""
+    of the whole report when `rows` is filtered. `ahead`: (head, slice)
+    pairs that come right after the overall slice (by count among them),
+    e.g. the slices where the candidate is worse than the baseline."""
+    ahead = ahead or ()
     counts = slice_counts(rows) if counts is None else counts
     heads = {h: i for i, h in enumerate(dict.fromkeys(heads or ()))}
     slices = {}
@@ -83,7 +86,7 @@ def order_rows(rows: list, counts: dict | None = None, heads=None) -> list:
 
     def key(r):
         n = counts.get((r["head"], r["slice"]), {}).get("example_count")
-        return (heads[r["head"]], r["slice"] != "",
+        return (heads[r["head"]], r["slice"] != "", (r["head"], r["slice"]) not in ahead,
                 -n if n is not None and not is_missing(n) else math.inf, slices[r["slice"]])
     return sorted(rows, key=key)
 
