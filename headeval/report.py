@@ -74,6 +74,7 @@ class Report:
         self.run = run
         self._rows = metrics.to_pylist()
         self._curves = None if curves is None else curves.to_pydict()
+        self._extras = (comparison, validation)
         self.metrics = _frame(metrics)
         self.curves = None if curves is None else _frame(curves)
         self.rejected = None if rejected is None else _frame(rejected)
@@ -114,7 +115,8 @@ class Report:
         keep = self._selected(head, slice, metric, cls, threshold)
         return self.metrics.iloc[keep].reset_index(drop=True)
 
-    def table(self, head=None, slice=None, metric=None, cls=None, threshold=None) -> dict:
+    def table(self, head=None, slice=None, metric=None, cls=None, threshold=None,
+              model: str = "candidate") -> dict:
         """The tables `headeval show` prints, as DataFrames of values:
         {(head, slice, kind): DataFrame}, in show's order (heads in config
         order; in a head the overall slice "" first, then by example count).
@@ -122,13 +124,16 @@ class Report:
         included), `threshold` (index: threshold), `class`, `class_threshold`
         (index: class and threshold), `confusion` (rows: label, columns:
         predicted class) or `calibration` (index: bucket). Filters as `select`.
+        The values are the candidate's (`model="baseline"`: the baseline's).
 
             report.table(head="digit", slice="overall")[("digit", "", "class")]
         """
         import pandas as pd
 
         rows = [self._rows[i] for i in self._selected(head, slice, metric, cls, threshold)]
-        counts = pivots.slice_counts(self._rows)
+        rows = [r for r in rows if r.get("model", "candidate") == model]  # one model's pivots
+        counts = pivots.slice_counts([r for r in self._rows
+                                      if r.get("model", "candidate") == model])
         rows = pivots.order_rows(rows, counts, pivots.head_order(self.run))
         vocabularies = pivots.class_orders(self.run)
         groups = {}
@@ -167,9 +172,12 @@ class Report:
     def _repr_html_(self) -> str:
         """Jupyter's and VS Code's rich display: per head, the summary card
         and ROC, PR and calibration charts of the HTML report, as static
-        SVG (no script to run, nothing to fetch)."""
+        SVG (no script to run, nothing to fetch); with gates or a baseline,
+        the validation verdict first and the baseline beside the candidate."""
         from pipeline.report.html.page import render_inline
-        return render_inline(self._page_report())
+        from pipeline.report.versus import Extras
+        comparison, validation = (None if t is None else t.to_pylist() for t in self._extras)
+        return render_inline(self._page_report(), Extras(comparison, validation))
 
 
 def _labels(kind, cells, n):

@@ -12,11 +12,15 @@ hand-written inline SVG generated here in Python.
   them with the Parquet files.
 
 Curves are those of the overall slice; the slice table compares slices.
+With a baseline (curves.parquet's `model` column), each curve of the
+candidate is drawn solid and the baseline's of the same class dashed in
+the same colour, on one chart, each with its legend entry.
 """
 import math
 
 from pipeline.report import tables
 from pipeline.report.html.markup import escape, fmt, fmt_count, json_number, missing
+from pipeline.report.schema import BASELINE, CANDIDATE
 
 # Tableau 10: distinguishable, and readable by most colour-blind people.
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1",
@@ -106,26 +110,33 @@ def svg(kind: str, series_ids: list[str], body: list[str], label: str) -> str:
                HEIGHT, escape(label), "".join(body)))
 
 
-def polyline(series_id: str, color: str, xs: list, ys: list, width: float) -> str:
-    """A <polyline> through the points (x, y), skipping missing ones."""
+def polyline(series_id: str, color: str, xs: list, ys: list, width: float,
+             model: str | None = None) -> str:
+    """A <polyline> through the points (x, y), skipping missing ones;
+    `model` (given when the chart shows two) marks it, the baseline's dashed."""
     points = " ".join("%s,%s" % (px(sx(x)), px(sy(y)))
                       for x, y in zip(xs, ys) if not (missing(x) or missing(y)))
-    return ('<polyline class="curve" data-series="%s" fill="none" stroke="%s" stroke-width="%s" '
-            'points="%s"/>' % (series_id, color, width, points))
+    extra = "" if model is None else ' data-model="%s"%s' % (
+        model, ' stroke-dasharray="6 4"' if model == BASELINE else "")
+    return ('<polyline class="curve" data-series="%s" fill="none" stroke="%s" stroke-width="%s"%s '
+            'points="%s"/>' % (series_id, color, width, extra, points))
 
 
 # -- the figures ------------------------------------------------------------------
 
-def curve_groups(curves: dict | None, head: str, slice_: str = "") -> list[tuple]:
-    """[(class or None, kind, [row indices])] of one head and slice, in file
-    order (the pooled curve first, then classes as they come)."""
+def curve_groups(curves: dict | None, head: str, slice_: str = "",
+                 model: str = CANDIDATE) -> list[tuple]:
+    """[(class or None, kind, [row indices])] of one head, slice and model
+    (a file without the `model` column is the candidate's), in file order
+    (the pooled curve first, then classes as they come)."""
     if not curves:
         return []
     groups = {}
     heads, slices, classes, kinds = (curves["head"], curves["slice"], curves["class"],
                                      curves["curve"])
+    models = curves.get("model") or [CANDIDATE] * len(heads)
     for i in range(len(heads)):
-        if heads[i] == head and slices[i] == slice_:
+        if heads[i] == head and slices[i] == slice_ and models[i] == model:
             groups.setdefault((classes[i], kinds[i]), []).append(i)
     return [(k[0], k[1], v) for k, v in groups.items()]
 
@@ -138,9 +149,12 @@ def class_label(name: str | None, head_type: str) -> str:
 
 
 def curve_figure(data: ChartData, head: str, kind: str, groups: list[tuple], curves: dict,
-                 overall_rows: list[dict], head_type: str, vocabulary: list[str] | None) -> str:
+                 overall_rows: list[dict], head_type: str, vocabulary: list[str] | None,
+                 baseline_groups: list[tuple] | None = None) -> str:
     """The ROC (kind "roc") or PR ("pr") figure of a head: the pooled curve
-    and up to MAX_CLASS_CURVES class curves, with a legend of their AUCs."""
+    and up to MAX_CLASS_CURVES class curves, with a legend of their AUCs;
+    with `baseline_groups` (curve_groups of the baseline), the baseline's
+    curve of each class drawn beside the candidate's, dashed."""
     x_col, y_col, x_label, y_label = CURVE_AXES[kind]
     mine = [g for g in groups if g[1] == kind]
     sort_class = tables.class_sorter(vocabulary)
@@ -154,26 +168,43 @@ def curve_figure(data: ChartData, head: str, kind: str, groups: list[tuple], cur
     body = frame(x_label, y_label, diagonal="up" if kind == "roc" else None)
     legend, ids = [], []
     auc_key = CURVE_AUC[kind]
+    baseline = None if baseline_groups is None else {
+        g[0]: g[2] for g in baseline_groups if g[1] == kind}
     for n, (class_name, _, index) in enumerate(pooled + per_class):
         is_pooled = class_name is None
         color = POOLED_COLOR if is_pooled else PALETTE[(n - len(pooled)) % len(PALETTE)]
-        sid = data.series_id("c")
-        ids.append(sid)
-        xs = [curves[x_col][i] for i in index]
-        ys = [curves[y_col][i] for i in index]
-        label = class_label(class_name, head_type)
-        data.data["curves"].append({
-            "id": sid, "head": head, "slice": "", "class": class_name, "curve": kind,
-            "label": label, "x_column": x_col, "y_column": y_col,
-            "threshold": [json_number(curves["threshold"][i]) for i in index],
-            "x": [json_number(v) for v in xs], "y": [json_number(v) for v in ys]})
-        body.append(polyline(sid, color, xs, ys, 2.6 if is_pooled else 1.6))
         key = auc_key if is_pooled else "%s/%s" % (auc_key, class_name)
-        auc = next((r["value"] for r in overall_rows if r["key"] == key), None)
-        legend.append('<li data-series="%s"><span class="swatch" style="background:%s"></span>'
-                      '%s<span class="legend-value">%s</span></li>'
-                      % (sid, color, escape(label), "" if auc is None else
-                         "%s %s" % ("AUC" if kind == "roc" else "AUC-PR", fmt(auc))))
+        row = next((r for r in overall_rows if r["key"] == key), None)
+        label = class_label(class_name, head_type)
+        drawn = [(None, index, label, None if row is None else row["value"])]
+        if baseline is not None:
+            drawn = [(CANDIDATE, index, label + " (candidate)", drawn[0][3])]
+            if class_name in baseline:
+                drawn.append((BASELINE, baseline[class_name], label + " (baseline)",
+                              None if row is None else row.get("baseline")))
+        for model, rows_at, text, auc in drawn:
+            sid = data.series_id("c")
+            ids.append(sid)
+            xs = [curves[x_col][i] for i in rows_at]
+            ys = [curves[y_col][i] for i in rows_at]
+            series = {
+                "id": sid, "head": head, "slice": "", "class": class_name, "curve": kind,
+                "label": text, "x_column": x_col, "y_column": y_col,
+                "threshold": [json_number(curves["threshold"][i]) for i in rows_at],
+                "x": [json_number(v) for v in xs], "y": [json_number(v) for v in ys]}
+            if model is not None:
+                series["model"] = model
+            data.data["curves"].append(series)
+            width = (2.6 if is_pooled else 1.6) * (0.85 if model == BASELINE else 1.0)
+            body.append(polyline(sid, color, xs, ys, round(width, 2), model))
+            swatch = ("background:%s" % color if model != BASELINE else
+                      "background:repeating-linear-gradient(90deg,%s 0 4px,transparent 4px "
+                      "6px)" % color)
+            legend.append('<li data-series="%s"%s><span class="swatch" style="%s"></span>'
+                          '%s<span class="legend-value">%s</span></li>'
+                          % (sid, "" if model is None else ' data-model="%s"' % model, swatch,
+                             escape(text), "" if auc is None else
+                             "%s %s" % ("AUC" if kind == "roc" else "AUC-PR", fmt(auc))))
     title = "ROC curve" if kind == "roc" else "Precision–recall curve"
     hint = ("Up and to the left is better; the diagonal is chance." if kind == "roc" else
             "Up and to the right is better; look for where precision falls off.")

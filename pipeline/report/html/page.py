@@ -3,6 +3,12 @@
     write_report("out/report")              # -> out/report/report.html
     html_text = render_report("gs://b/report")
 
+With a baseline, a validation section comes first (the verdict and the
+failed gates first), the summary card shows candidate, baseline and delta,
+the ROC and PR charts draw both models, and the slice table lists the
+slices behind the baseline first (pipeline.report.versus decides, as for
+`show`); intervals add error bars (pipeline.report.html.versus_view).
+
 The page has, per head: a summary card of the key metrics (overall slice),
 ROC and PR curves and a calibration plot for classification heads
 (pipeline.report.html.charts), the confusion matrix of a multi-class head,
@@ -26,15 +32,19 @@ from datetime import datetime, timezone
 from pipeline.errors import OutputExistsError
 from pipeline.io.paths import is_local, join, local_path
 from pipeline.report import tables  # row order, kinds and pivots, shared with `show`
+from pipeline.report import versus  # candidate against baseline, and the verdict
+from pipeline.report.html.assets import CSS, JS
 from pipeline.report.html.charts import (ChartData, calibration_figure, curve_figure,
                                          curve_groups)
 from pipeline.report.html.markup import (escape, fmt_count, format_time, json_for_script,
                                          missing)
 from pipeline.report.html.metric_tables import (all_metrics_table, confusion_table,
-                                                pivot_tables, slice_table)
+                                                pivot_tables)
+from pipeline.report.html.slice_table import slice_table
 from pipeline.report.html.summary import head_type, summary_card
+from pipeline.report.html.versus_view import validation_section
 from pipeline.report.load import Report, load_report
-from pipeline.report.schema import (CURVES_FILE, HTML_FILE, METRICS_FILE, REJECTED_DIR,
+from pipeline.report.schema import (BASELINE, CURVES_FILE, HTML_FILE, METRICS_FILE, REJECTED_DIR,
                                     REPORT_MARKER, RUN_FILE, VOCABULARY_DIR)
 
 DATA_ELEMENT_ID = "headeval-data"
@@ -47,7 +57,7 @@ DATA_NAMES = (METRICS_FILE, CURVES_FILE, RUN_FILE, REJECTED_DIR, VOCABULARY_DIR)
 
 def render_report(folder: str) -> str:
     """The HTML page (a str) for the report in `folder`."""
-    return render(load_report(folder))
+    return render(load_report(folder), versus.load_extras(folder))
 
 
 def _is_our_page(path: str) -> bool:
@@ -127,9 +137,10 @@ def write_report(folder: str, out: str | None = None, overwrite: bool = False) -
     return out
 
 
-def _head_summary(data, report, head, head_rows, counts):
+def _head_summary(data, report, head, head_rows, counts, compares=False):
     """A head's title, summary card and charts (their values go to `data`):
-    the top of its page section, and all a notebook shows of it."""
+    the top of its page section, and all a notebook shows of it. With
+    `compares`, `head_rows` are paired and the charts draw the baseline."""
     type_ = head_type(head, head_rows, report.run)
     vocabulary = tables.class_orders(report.run).get(head)
     overall = [r for r in head_rows if r["slice"] == ""]
@@ -138,11 +149,12 @@ def _head_summary(data, report, head, head_rows, counts):
              summary_card(overall, counts.get((head, ""), {}), type_, vocabulary)]
     charts = []
     groups = curve_groups(report.curves, head)
+    baseline_groups = curve_groups(report.curves, head, model=BASELINE) if compares else None
     if groups:
         for kind in ("roc", "pr"):
             if any(g[1] == kind for g in groups):
                 charts.append(curve_figure(data, head, kind, groups, report.curves, overall,
-                                           type_, vocabulary))
+                                           type_, vocabulary, baseline_groups))
     calibration = [r for r in overall if tables.row_kind(r) == "calibration"]
     if calibration:
         charts.append(calibration_figure(data, head, calibration,
@@ -152,14 +164,15 @@ def _head_summary(data, report, head, head_rows, counts):
     return "".join(parts)
 
 
-def _head_section(data, report, index, head, head_rows, counts):
-    """One head's <section>: summary and charts, then tables."""
+def _head_section(data, report, index, head, head_rows, counts, behind=None):
+    """One head's <section>: summary and charts, then tables; `behind`
+    (versus.behind) when `head_rows` are paired with a baseline."""
     type_ = head_type(head, head_rows, report.run)
     vocabulary = tables.class_orders(report.run).get(head)
     overall = [r for r in head_rows if r["slice"] == ""]
     parts = ['<section class="head" id="head-%d" data-head="%s" data-type="%s">'
              % (index, escape(head), escape(type_)),
-             _head_summary(data, report, head, head_rows, counts)]
+             _head_summary(data, report, head, head_rows, counts, behind is not None)]
     confusion = [r for r in overall if tables.row_kind(r) == "confusion"]
     if confusion:
         parts.append('<h3>Confusion matrix <span class="hint">overall slice, weighted; '
@@ -170,9 +183,10 @@ def _head_section(data, report, index, head, head_rows, counts):
         parts.append('<h3>Per class and per threshold <span class="hint">overall slice'
                      '</span></h3>' + pivots)
     parts.append(all_metrics_table(overall))
-    parts.append('<h3>Slices <span class="hint">overall first, then by example count'
-                 '</span></h3>')
-    parts.append(slice_table(head, head_rows, counts))
+    parts.append('<h3>Slices <span class="hint">overall first, then %sby example count'
+                 '</span></h3>' % ("those behind the baseline, then " if behind is not None
+                                   else ""))
+    parts.append(slice_table(head, head_rows, counts, behind))
     parts.append("</section>")
     return "".join(parts)
 
@@ -227,16 +241,35 @@ def _run_section(run):
             % (warn, rows, escape(json.dumps(config, indent=2))))
 
 
-def render(report: Report) -> str:
-    """The HTML page of a loaded `Report` (a str)."""
+def _arranged(report: Report, extras):
+    """(rows in page order, counts, behind, verdict): with a baseline the
+    candidate's rows paired with it (versus.paired), `behind` its slices
+    behind the baseline ({} none; None: no baseline)."""
+    compares = versus.has_baseline(report.rows, extras)
+    verdict = versus.verdict(report.run, extras, compares)
+    rows, behind = report.rows, None
+    if compares:
+        rows = [r for r in versus.paired(rows, extras) if not versus.is_baseline(r)]
+        behind = versus.behind(rows)
+    counts = tables.slice_counts(rows)
+    return (tables.order_rows(rows, counts, tables.head_order(report.run), ahead=behind),
+            counts, behind, verdict)
+
+
+def render(report: Report, extras: versus.Extras | None = None) -> str:
+    """The HTML page of a loaded `Report` (a str); `extras`: its comparison
+    and validation files (versus.load_extras), None when it has none."""
     data = ChartData()
-    counts = tables.slice_counts(report.rows)
-    rows = tables.order_rows(report.rows, counts, tables.head_order(report.run))
+    rows, counts, behind, verdict = _arranged(report, extras)
     heads = list(dict.fromkeys(r["head"] for r in rows))
-    sections = [_head_section(data, report, i, h, [r for r in rows if r["head"] == h], counts)
+    sections = [_head_section(data, report, i, h, [r for r in rows if r["head"] == h], counts,
+                              behind)
                 for i, h in enumerate(heads)]
     nav = "".join('<a href="#head-%d">%s</a>' % (i, escape(h or "(unnamed head)"))
                   for i, h in enumerate(heads)) + '<a href="#run">run</a>'
+    if verdict.status is not None:
+        nav = '<a href="#validation">validation</a>' + nav
+        sections.insert(0, validation_section(verdict))
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     subtitle = _subtitle(report.run) + ["page generated %s" % generated]
     return "".join([
@@ -244,14 +277,14 @@ def render(report: Report) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         GENERATOR,
         '<title>headeval report · %s</title>' % escape(report.folder),
-        '<style>%s</style></head><body>' % _CSS,
+        '<style>%s</style></head><body>' % CSS,
         '<header><h1>headeval report</h1><p class="folder">%s</p><p class="subtitle">%s</p>'
         '<nav>%s</nav></header>' % (escape(report.folder), escape(" · ".join(subtitle)), nav),
         '<main>', _curves_warning(report), "".join(sections), _run_section(report.run),
         '</main>',
         '<script type="application/json" id="%s">%s</script>'
         % (DATA_ELEMENT_ID, json_for_script(data.data)),
-        '<script>%s</script></body></html>\n' % _JS,
+        '<script>%s</script></body></html>\n' % JS,
     ])
 
 
@@ -277,7 +310,7 @@ def _curves_warning(report) -> str:
 NOTEBOOK_CLASS = "headeval-nb"  # the notebook fragment's <div>, scope of its CSS
 
 
-def render_inline(report: Report) -> str:
+def render_inline(report: Report, extras: versus.Extras | None = None) -> str:
     """A loaded `Report` as an HTML fragment for a notebook cell
     (`headeval.Report._repr_html_`): per head, the page's summary card and
     ROC, PR and calibration charts, made by the same code. Static: no
@@ -286,17 +319,19 @@ def render_inline(report: Report) -> str:
     CSS is the page's, scoped to the fragment's <div> so the notebook's own
     styles are untouched."""
     data = ChartData()
-    counts = tables.slice_counts(report.rows)
-    rows = tables.order_rows(report.rows, counts, tables.head_order(report.run))
+    rows, counts, behind, verdict = _arranged(report, extras)
     sections = []
+    if verdict.status is not None:
+        sections.append(validation_section(verdict))
     for head in dict.fromkeys(r["head"] for r in rows):
         head_rows = [r for r in rows if r["head"] == head]
         sections.append('<section class="head" data-head="%s" data-type="%s">%s</section>'
                         % (escape(head), escape(head_type(head, head_rows, report.run)),
-                           _head_summary(data, report, head, head_rows, counts)))
+                           _head_summary(data, report, head, head_rows, counts,
+                                         behind is not None)))
     return "".join([
         '<div class="%s">' % NOTEBOOK_CLASS,
-        '<style>%s</style>' % scoped_css(_CSS, "." + NOTEBOOK_CLASS),
+        '<style>%s</style>' % scoped_css(CSS, "." + NOTEBOOK_CLASS),
         '<header><h1>headeval report</h1><p class="folder">%s</p><p class="subtitle">%s</p>'
         '</header>' % (escape(report.folder), escape(" · ".join(_subtitle(report.run)))),
         '<main>', _curves_warning(report), "".join(sections), '</main></div>'])
@@ -331,160 +366,3 @@ def _scoped_selector(selector: str, scope: str) -> str:
     if first in (":root", "html", "body"):
         return (scope + " " + rest).strip()
     return scope + " " + selector
-
-
-_CSS = """
-:root{--ink:#1f2328;--muted:#5b636e;--line:#d8dde3;--bg:#fff;--panel:#f6f8fa;--accent:#4e79a7;
---bad:#c0392b;--badbg:#fde8e6}
-*{box-sizing:border-box}
-body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;
-color:var(--ink);background:var(--bg)}
-header{padding:18px 28px 10px;border-bottom:1px solid var(--line);background:var(--panel)}
-h1{margin:0;font-size:22px}h2{font-size:19px;margin:0 0 12px}
-h3{font-size:15px;margin:22px 0 8px}
-.folder{margin:2px 0;font-family:ui-monospace,"DejaVu Sans Mono",monospace;color:var(--muted)}
-.subtitle{margin:2px 0 8px;color:var(--muted)}
-nav a{margin-right:14px;color:var(--accent);text-decoration:none;font-weight:600}
-main{padding:8px 28px 40px;max-width:1400px}
-section{padding:18px 0 26px;border-bottom:1px solid var(--line)}
-.type{font-size:12px;font-weight:600;color:#fff;background:var(--accent);border-radius:10px;
-padding:2px 8px;vertical-align:middle}
-.hint{display:block;font-size:12px;font-weight:400;color:var(--muted)}
-h3 .hint{display:inline;margin-left:8px}
-.card{border:1px solid var(--line);border-radius:8px;padding:12px 14px;background:var(--panel)}
-.card-title{font-weight:600;color:var(--muted);margin-bottom:6px}
-.tiles{display:flex;flex-wrap:wrap;gap:8px 22px;margin:0}
-.tile dt{font-size:12px;color:var(--muted)}.tile dd{margin:0;font-size:20px;font-weight:600;
-font-variant-numeric:tabular-nums}
-.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:16px;
-margin-top:16px}
-figure{margin:0;border:1px solid var(--line);border-radius:8px;padding:10px}
-figcaption{font-weight:600;margin-bottom:4px}
-svg.chart{width:100%;height:auto;display:block}
-.plot-bg{fill:#fff}.axes{fill:none;stroke:#8c959f;stroke-width:1}
-.grid{stroke:#eef1f4;stroke-width:1}.reference{stroke:#adb5bd;stroke-dasharray:4 4}
-.tick{font-size:11px;fill:var(--muted)}.axis-label{font-size:12px;fill:var(--ink)}
-.curve{fill:none;stroke-linejoin:round;stroke-linecap:round}
-.bucket{fill:var(--accent);fill-opacity:.75;stroke:#fff;stroke-width:1}
-.weight-bar{fill:#c9d3df}.dot{fill:none;stroke:var(--ink);stroke-width:2;pointer-events:none}
-.focus .curve:not(.on){stroke-opacity:.12}.curve.gone{display:none}
-.legend{list-style:none;margin:6px 0 0;padding:0;display:flex;flex-wrap:wrap;gap:2px 12px;
-font-size:12px}
-.legend li{cursor:pointer;white-space:nowrap}.legend li.hidden{opacity:.35}
-.swatch{display:inline-block;width:12px;height:4px;margin-right:5px;vertical-align:middle}
-.legend-value{color:var(--muted);margin-left:4px;font-variant-numeric:tabular-nums}
-.note{font-size:12px;color:var(--muted);margin:4px 0 0}
-table{border-collapse:collapse;font-variant-numeric:tabular-nums}
-th,td{padding:3px 9px;border-bottom:1px solid #eef1f4;text-align:right}
-th:first-child{text-align:left}thead th{border-bottom:1px solid var(--line);color:var(--muted);
-font-weight:600;position:sticky;top:0;background:var(--bg)}
-.scroll{overflow-x:auto}
-table.metrics tbody tr:nth-child(even){background:#fafbfc}
-table.confusion td{min-width:42px;text-align:center}
-table.confusion td.diag{background:rgba(78,121,167,calc(var(--share)*.85));font-weight:600}
-table.confusion td.off{background:rgba(225,87,89,calc(var(--share)*1.6))}
-table.confusion .total{color:var(--muted)}
-table.slices tr.overall{font-weight:600;background:var(--panel)}
-table.slices tr.worse{background:var(--badbg)}
-table.slices tr.worse .verdict{color:var(--bad);font-weight:600}
-.verdict{text-align:left;color:var(--muted)}
-.method{font-size:12px;color:var(--muted);max-width:980px}
-details.pivot{margin:6px 0}summary{cursor:pointer;font-weight:600;color:var(--ink)}
-table.facts th{text-align:left;color:var(--muted);font-weight:600;vertical-align:top}
-table.facts td{text-align:left}
-pre{background:var(--panel);padding:10px;border-radius:6px;overflow:auto;max-height:420px}
-.warning{color:var(--bad);font-weight:600}
-.tip{position:fixed;pointer-events:none;background:rgba(31,35,40,.92);color:#fff;
-font-size:12px;padding:4px 7px;border-radius:4px;white-space:nowrap;z-index:5}
-@media print{header{background:none}.tip{display:none}section{break-inside:avoid-page}}
-"""
-
-# Hover readout and legend interaction; the charts themselves are static SVG.
-_JS = r"""
-(function () {
-  "use strict";
-  var root = document.documentElement;
-  window.addEventListener("error", function (e) {
-    root.setAttribute("data-headeval-error", String(e.message || e));
-  });
-  var data = JSON.parse(document.getElementById("headeval-data").textContent);
-  var byId = {};
-  data.curves.concat(data.calibration).forEach(function (s) { byId[s.id] = s; });
-  var tip = document.createElement("div");
-  tip.className = "tip";
-  tip.style.display = "none";
-  document.body.appendChild(tip);
-  function fmt(v) {
-    if (v === null) { return "-"; }
-    var s = (+v).toPrecision(4);
-    return s.indexOf(".") >= 0 && s.indexOf("e") < 0 ? s.replace(/\.?0+$/, "") : s;
-  }
-  var charts = document.querySelectorAll("svg.chart");
-  var wired = 0;
-  Array.prototype.forEach.call(charts, function (svg) {
-    var plot = svg.getAttribute("data-plot").split(" ").map(Number);
-    var kind = svg.getAttribute("data-kind");
-    var ids = svg.getAttribute("data-series").split(" ").filter(Boolean);
-    var dot = svg.querySelector(".dot");
-    var box = svg.viewBox.baseVal;
-    function px(x) { return plot[0] + plot[2] * Math.min(Math.max(x, 0), 1); }
-    function py(y) { return plot[1] + plot[3] * (1 - Math.min(Math.max(y, 0), 1)); }
-    svg.addEventListener("mousemove", function (ev) {
-      var r = svg.getBoundingClientRect();
-      var mx = (ev.clientX - r.left) * box.width / r.width;
-      var my = (ev.clientY - r.top) * box.height / r.height;
-      var best = null, bestD = Infinity;
-      ids.forEach(function (id) {
-        var s = byId[id];
-        var line = svg.querySelector('[data-series="' + id + '"]');
-        if (!s || (line && line.classList.contains("gone"))) { return; }
-        for (var i = 0; i < s.x.length; i++) {
-          if (s.x[i] === null || s.y[i] === null) { continue; }
-          var dx = px(s.x[i]) - mx, dy = py(s.y[i]) - my, d = dx * dx + dy * dy;
-          if (d < bestD) { bestD = d; best = [s, i]; }
-        }
-      });
-      if (!best || bestD > 900) { tip.style.display = "none"; dot.setAttribute("cx", -10); return; }
-      var s = best[0], i = best[1], text;
-      if (kind === "calibration") {
-        text = "bucket " + fmt(s.bucket[i]) + "–" + fmt(s.bucket[i] + s.bucket_width) +
-          " · mean prediction " + fmt(s.x[i]) + " · mean label " + fmt(s.y[i]) +
-          " · weight " + fmt(s.weight[i]);
-      } else {
-        text = s.label + " · threshold " + fmt(s.threshold[i]) + " · " +
-          (kind === "roc" ? "FPR " + fmt(s.x[i]) + " · TPR " : "recall " + fmt(s.x[i]) +
-           " · precision ") + fmt(s.y[i]);
-      }
-      dot.setAttribute("cx", px(s.x[i]));
-      dot.setAttribute("cy", py(s.y[i]));
-      tip.textContent = text;
-      tip.style.display = "block";
-      tip.style.left = (ev.clientX + 14) + "px";
-      tip.style.top = (ev.clientY + 12) + "px";
-    });
-    svg.addEventListener("mouseleave", function () {
-      tip.style.display = "none";
-      dot.setAttribute("cx", -10);
-    });
-    wired += 1;
-  });
-  Array.prototype.forEach.call(document.querySelectorAll(".legend li"), function (item) {
-    var fig = item.closest("figure");
-    var id = item.getAttribute("data-series");
-    var line = fig.querySelector('polyline[data-series="' + id + '"]');
-    item.addEventListener("mouseenter", function () {
-      fig.classList.add("focus");
-      if (line) { line.classList.add("on"); }
-    });
-    item.addEventListener("mouseleave", function () {
-      fig.classList.remove("focus");
-      if (line) { line.classList.remove("on"); }
-    });
-    item.addEventListener("click", function () {
-      item.classList.toggle("hidden");
-      if (line) { line.classList.toggle("gone"); }
-    });
-  });
-  root.setAttribute("data-headeval-charts", String(wired));
-})();
-"""

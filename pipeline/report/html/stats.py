@@ -21,14 +21,25 @@ size is in the report), and a multi-label head's accuracy averages over
 classes while n counts examples (conservative: it under-counts the
 decisions). Regression heads get no test (the report has no variance of the
 loss).
+
+With confidence intervals (metrics.parquet's lower/upper), the intervals
+decide instead (`interval_flags`): a slice is flagged when its interval lies
+entirely on the worse side of the overall value (upper < overall for a
+higher-is-better metric, lower > overall for a lower-is-better one). The
+metric is the accuracy above when it has an interval, else the first of
+INTERVAL_KEYS that has one, so regression heads are tested too. The overall
+value includes the slice, which pulls it towards the slice: conservative.
 """
 import math
 
 from pipeline.report.html.markup import missing
 from pipeline.report.html.summary import aggregate_row, at_middle_threshold
+from pipeline.report.html.versus_view import has_interval
+from pipeline.report.versus import direction
 
 ALPHA = 0.05
 MIN_EXPECTED = 5.0
+INTERVAL_KEYS = ("auc", "average_loss", "root_mean_squared_error", "mean_absolute_error")
 
 
 def normal_cdf(z: float) -> float:
@@ -91,3 +102,34 @@ def slice_tests(head_rows: list[dict], slice_order: list[str], counts: dict,
             all_counts.get("weighted_example_count"))
     m = sum(1 for r in results.values() if r is not None)
     return results, (ALPHA / m if m else None), base["key"]
+
+
+def interval_row(rows: list[dict]) -> dict | None:
+    """The overall row the interval flag uses (module docstring), or None
+    when no candidate has an interval and a known direction."""
+    row = test_row(rows)
+    if has_interval(row):
+        return row
+    found = (aggregate_row(rows, key) for key in INTERVAL_KEYS)
+    return next((r for r in found if has_interval(r) and direction(r["metric"])), None)
+
+
+def interval_worse(row: dict | None, overall_value, metric: str) -> bool | None:
+    """True when `row`'s interval lies entirely on the worse side of
+    `overall_value`; None when it has no interval (or the metric no
+    direction)."""
+    d = direction(metric)
+    if not has_interval(row) or missing(overall_value) or d == 0:
+        return None
+    return row["upper"] < overall_value if d > 0 else row["lower"] > overall_value
+
+
+def interval_flags(head_rows: list[dict], slice_order: list[str]) -> tuple[dict, dict | None]:
+    """({slice: (its row or None, worse: bool or None)}, the overall row)
+    for every slice but the overall one; ({}, None) without intervals."""
+    base = interval_row([r for r in head_rows if r["slice"] == ""])
+    if base is None:
+        return {}, None
+    rows = {r["slice"]: r for r in head_rows if r["key"] == base["key"] and r["class"] is None}
+    return ({s: (rows.get(s), interval_worse(rows.get(s), base["value"], base["metric"]))
+             for s in slice_order if s != ""}, base)

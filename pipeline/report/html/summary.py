@@ -2,6 +2,8 @@
 of the summary card, and the aggregate rows that the card, the slice table
 and the slice test (pipeline.report.html.stats) look up the same way."""
 from pipeline.report.html.markup import escape, fmt, fmt_count
+from pipeline.report.html.versus_view import (error_bar, has_interval, interval_text, scale,
+                                              versus_line)
 
 SUMMARY_KEYS = ("accuracy", "auc", "auc_precision_recall", "precision", "recall", "f1",
                 "average_loss", "root_mean_squared_error", "mean_absolute_error", "r_squared",
@@ -72,18 +74,39 @@ def summary_rows(rows: list[dict]) -> list[tuple[str, dict]]:
 def summary_card(overall_rows: list[dict], counts: dict, type_: str,
                  vocabulary: list[str] | None) -> str:
     """The key metrics of the overall slice as a card of tiles; `counts`:
-    its counts (pipeline.report.tables.slice_counts)."""
+    its counts (pipeline.report.tables.slice_counts). Rows paired with a
+    baseline (pipeline.report.versus.paired) add the baseline's value and
+    the delta under each; rows with an interval add it and an error bar
+    (the baseline's value the dashed tick)."""
     tiles = []
     n, w = counts.get("example_count"), counts.get("weighted_example_count")
     tiles.append(('examples', fmt_count(n)))
     if w is not None and w != n:
         tiles.append(('weighted examples', fmt_count(w)))
     for label, row in summary_rows(overall_rows):
-        tiles.append((label, fmt(row["value"])))
+        tiles.append((label, fmt(row["value"]), row))
     facts = type_.replace("_", "-")
     if vocabulary:
         facts += " · %d classes" % len(vocabulary)
-    return ('<div class="card"><div class="card-title">Overall · %s</div><dl class="tiles">%s'
-            '</dl></div>' % (escape(facts), "".join(
-                '<div class="tile" data-metric="%s"><dt>%s</dt><dd>%s</dd></div>'
-                % (escape(k), escape(k), escape(v)) for k, v in tiles)))
+    compares = any("change" in row for row in overall_rows)
+    return ('<div class="card"><div class="card-title">Overall · %s%s</div><dl class="tiles">%s'
+            '</dl></div>' % (escape(facts), " · candidate against baseline" if compares else "",
+                             "".join(_tile(*t) for t in tiles)))
+
+
+def _tile(label, text, row=None):
+    """One tile: the value, then its interval and the baseline line when
+    the row has them."""
+    more = ""
+    if row is not None and has_interval(row):
+        baseline = row.get("baseline")
+        more += '<div class="ci-text">%s %s</div>' % (
+            escape(interval_text(row)), error_bar(row, scale([row], baseline), baseline))
+    if row is not None and "change" in row and row.get("baseline") is not None:
+        more += versus_line(row)
+    if not more:
+        return ('<div class="tile" data-metric="%s"><dt>%s</dt><dd>%s</dd></div>'
+                % (escape(label), escape(label), escape(text)))
+    return ('<div class="tile" data-metric="%s"><dt>%s</dt><dd><span class="value" '
+            'data-value="%r">%s</span>%s</dd></div>'
+            % (escape(label), escape(label), float(row["value"]), escape(text), more))
