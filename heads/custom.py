@@ -177,13 +177,15 @@ def clip_repr(value, limit: int = 100) -> str:
 class CustomMetric(metrics_lib.Metric):
     """A user's metric in a head's metric dict: its state is the dict of
     arrays `batch_statistics` returns, added up. `zeros` is the state of no
-    data (the statistics of an empty batch): it fixes the names and shapes.
-    Pickles its spec and state, not the user's object, when it has a `spec`
-    ('package.module:factory') to rebuild that from where it is unpickled."""
+    data (the statistics of an empty batch), which fixes the names and
+    shapes; None when unknown: the first statistics added fix them, and a
+    metric that never had any reports NaN. Pickles its spec and state, not
+    the user's object, when it has a `spec` ('package.module:factory') to
+    rebuild that from where it is unpickled."""
 
-    def __init__(self, info, obj, zeros: dict, spec: str, head: HeadInfo):
+    def __init__(self, info, obj, zeros: Optional[dict], spec: str, head: HeadInfo):
         self.obj, self.spec, self.head = obj, spec, head
-        self.zeros = {k: np.zeros_like(v) for k, v in zeros.items()}
+        self.zeros = None if zeros is None else {k: np.zeros_like(v) for k, v in zeros.items()}
         super().__init__(info)
 
     @property
@@ -191,34 +193,47 @@ class CustomMetric(metrics_lib.Metric):
         return getattr(self.obj, "direction", None)
 
     def _empty(self):
-        return {k: v.copy() for k, v in self.zeros.items()}
+        return None if self.zeros is None else {k: v.copy() for k, v in self.zeros.items()}
 
-    def add_state(self, delta: dict) -> None:
+    def add_state(self, delta: Optional[dict]) -> None:
+        """Adds a state (a dict of arrays of this metric's names and shapes)."""
+        if delta is None:
+            return
+        if self._state is None:
+            self._state = {k: np.array(v, np.float64) for k, v in delta.items()}
+            return
+        shapes = {k: v.shape for k, v in self._state.items()}
+        if {k: np.shape(v) for k, v in delta.items()} != shapes:
+            raise CustomMetricError("%r: statistics of names and shapes %s cannot be added to "
+                                    "a state of %s" % (self.spec, {k: list(np.shape(v)) for k, v
+                                                                   in delta.items()},
+                                                       {k: list(v) for k, v in shapes.items()}))
         for name, array in delta.items():
             self._state[name] += array
 
     def add_batch(self, batch: Batch) -> None:
         """Adds the statistics of a batch (of this slice), checked."""
-        self.add_state(checked_state(self.obj, batch, self.spec, self.zeros))
+        self.add_state(checked_state(self.obj, batch, self.spec, self._state))
 
     def merge_state(self, others: list) -> "CustomMetric":
         for other in others:
-            if not isinstance(other, CustomMetric) or other.spec != self.spec or \
-                    {k: v.shape for k, v in other._state.items()} != \
-                    {k: v.shape for k, v in self._state.items()}:
+            if not isinstance(other, CustomMetric) or other.spec != self.spec:
                 raise states.IncompatibleStateError(
                     "cannot merge custom metric %s with %r" % (self.info.key, other))
             self.add_state(other._state)
         return self
 
-    def get_state(self) -> dict:
-        return {k: v.copy() for k, v in self._state.items()}
+    def get_state(self) -> Optional[dict]:
+        return None if self._state is None else {k: v.copy() for k, v in self._state.items()}
 
-    def set_state(self, state_dict: dict) -> "CustomMetric":
-        self._state = {k: np.array(v, np.float64) for k, v in state_dict.items()}
+    def set_state(self, state_dict: Optional[dict]) -> "CustomMetric":
+        self._state = None if state_dict is None else \
+            {k: np.array(v, np.float64) for k, v in state_dict.items()}
         return self
 
     def result(self):
+        if self._state is None:
+            return math.nan
         return checked_result(self.obj, self._state, self.spec)
 
     def rows(self) -> list:
@@ -321,17 +336,20 @@ def take(batch: Batch, rows: np.ndarray) -> Batch:
                  batch.weights[rows], _RowFeatures(batch.features, rows))
 
 
-def add_segments(metric_dicts: list, key: str, batch: Batch, segment_ids: np.ndarray,
-                 rows: Optional[np.ndarray] = None) -> None:
-    """Adds each segment's rows of `batch` to the custom metric `key` of
-    `metric_dicts[segment]`: one `batch_statistics` call per segment present.
-    `rows[j]` is the example of entry j of `segment_ids` (None: j itself)."""
+def segment_states(obj, spec: str, batch: Batch, segment_ids: np.ndarray,
+                   rows: Optional[np.ndarray] = None, expected: Optional[dict] = None) -> list:
+    """[(segment, state)]: `obj`'s statistics of each segment's rows of
+    `batch`, one `batch_statistics` call per segment present, each checked
+    against `expected` (names and shapes) when given. `rows[j]` is the
+    example of entry j of `segment_ids` (None: j itself)."""
     segment_ids = np.asarray(segment_ids)
     order = np.argsort(segment_ids, kind="stable")
     examples = order if rows is None else np.asarray(rows)[order]
     present, starts = np.unique(segment_ids[order], return_index=True)
     ends = np.append(starts[1:], len(order))
+    out = []
     for s, a, b in zip(present, starts, ends):
-        metric = metric_dicts[s].get(key)
-        if metric is not None:
-            metric.add_batch(take(batch, examples[a:b]))
+        state = checked_state(obj, take(batch, examples[a:b]), spec, expected)
+        expected = state if expected is None else expected
+        out.append((int(s), state))
+    return out
