@@ -30,7 +30,8 @@ _Entry = collections.namedtuple("_Entry", ["key", "head", "info", "spec", "obj",
 
 
 def _config_error(config, where, e):
-    return ConfigError("%s: `%s`: %s" % (config.source, where, e), config.source, where)
+    source = "%s: " % config.source if config.source else ""
+    return ConfigError("%s`%s`: %s" % (source, where, e), config.source, where)
 
 
 def head_info(head_cfg, head) -> custom_lib.HeadInfo:
