@@ -3,6 +3,7 @@ pivots, all overall metrics, and the slice table with its significance
 test. The arrangement (order, kinds, pivots) is pipeline.report.tables',
 shared with `headeval show`; this module only writes it as HTML."""
 from pipeline.report import tables
+from pipeline.report.html.fairness import fairness_table
 from pipeline.report.html.markup import escape, fmt, fmt_count, missing
 from pipeline.report.html.stats import ALPHA, MIN_EXPECTED, slice_tests, test_row
 from pipeline.report.html.summary import aggregate_row, summary_rows
@@ -118,6 +119,7 @@ def slice_table(head: str, head_rows: list[dict], counts: dict) -> str:
             cells.append('<td>%s</td>' % ("–" if r is None else fmt(r["value"])))
         out.append('<tr class="%s" data-slice="%s">%s</tr>' % (cls, escape(s), "".join(cells)))
     out.append("</tbody></table></div>")
+    out.append(fairness_table(head_rows, slices))  # metrics.fairness, when configured
     if key and level is not None:
         out.append(
             '<p class="method">%s. Test: one-sided two-proportion z-test of each slice\'s '

@@ -139,3 +139,14 @@ def test_metric_options_round_trip_through_to_dict():
     assert config.metrics.custom == ("pkg.mod:f",)
     assert config.metrics.fairness.rates == ("fpr", "accuracy")
     assert parse_config(config.to_dict()) == config
+
+
+def test_the_html_slice_table_shows_each_slices_differences():
+    from pipeline.report.html.fairness import fairness_table
+    rows = fairness_rows(_table(_rows()), ["fpr"], thresholds=[0.5]).to_pylist()
+    html = fairness_table(rows, SLICES)
+    assert "<th>fpr @ 0.5</th>" in html
+    us_diff, us_ratio = _oracle(FPR, "country=US")
+    assert '<td title="ratio %.4g">%+.3g</td>' % (us_ratio, us_diff) in html
+    assert 'data-slice=""' not in html and html.count("<tr data-slice=") == 3
+    assert fairness_table([r for r in rows if r["model"] == "baseline"], SLICES) == ""
