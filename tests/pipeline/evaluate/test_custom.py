@@ -129,3 +129,14 @@ def test_a_name_taken_by_a_head_metric_is_refused(monkeypatch):
     monkeypatch.setattr(pkg.FeatureMean, "name", "auc")
     with pytest.raises(ConfigError, match=r"metric name 'auc' is taken"):
         build_report_head(_config([PKG + ":x_mean"], two_heads=False))
+
+
+def test_a_metric_that_raises_on_a_batch_is_one_line_naming_its_entry(data):
+    from pipeline.errors import CustomMetricError
+    evaluator = Evaluator(_config([PKG + ":x_mean", PKG + ":fails_on_big_batches"],
+                                  two_heads=False))
+    with pytest.raises(CustomMetricError) as e:
+        evaluator.add_batch(_take(data, np.arange(50)), {})
+    message = str(e.value)
+    assert message.startswith("metrics.custom[1]: ") and "raised ZeroDivisionError: too many" \
+        in message and "\n" not in message, message

@@ -90,3 +90,17 @@ def raises_in_factory():
 
 
 not_callable = 3
+
+
+class _FailsOnBigBatches:
+    def batch_statistics(self, batch):
+        if len(batch.weights) > 2:  # past the config-time check on two made-up examples
+            raise ZeroDivisionError("too many")
+        return {"n": np.float64(len(batch.weights))}
+
+    def result(self, state):
+        return state["n"]
+
+
+def fails_on_big_batches():
+    return _FailsOnBigBatches()
