@@ -4,7 +4,6 @@ import math
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
 
 from tests.support.report_files import full_metric_row
