@@ -74,6 +74,12 @@ class MultiHead:
                              % (logits.shape.as_list(), dims, sum(dims), logits.shape[-1]))
         return dict(zip([h.name for h in self._heads], tf.split(logits, dims, axis=-1)))
 
+    def split_logits(self, logits: dict | base.TensorLike, labels: dict | None = None) -> dict:
+        """{head name: that head's logits} (a dict as given, or the columns of
+        one array in head order); `labels`, when given, checked to be a dict
+        with every head's."""
+        return self._check_logits_and_labels(logits, labels)
+
     def _check_logits_and_labels(self, logits, labels=None):
         names = [h.name for h in self._heads]
         if isinstance(logits, dict):

@@ -139,6 +139,12 @@ class LossFnError(HeadevalError, ValueError):
     and message); the user's own traceback stays in `__cause__`."""
 
 
+class CustomMetricError(HeadevalError, ValueError):
+    """A custom metric (`metrics.custom`, user code) failed while evaluating
+    a batch or making the report: it raised, or returned statistics of
+    another shape than before. The message names the entry and the factory."""
+
+
 class TransformError(HeadevalError, ValueError):
     """The tf.Transform output could not be loaded or applied."""
 

@@ -57,7 +57,8 @@ def build_pipeline(pipeline: beam.Pipeline, config: Config, folder: str) -> beam
          | "SliceRows" >> beam.ParDo(SliceRows(head_names))
          | "GatherSlices" >> gather_slices(config.slices, config.max_slices)
          | "WriteReport" >> beam.ParDo(WriteReport(
-             folder, config.slices, slice_tables("", empty_metrics, head_names))))
+             folder, config.slices, slice_tables("", empty_metrics, head_names),
+             fairness=config.metrics.fairness)))
     _ = (results[COUNTS_TAG]
          | "SumCounts" >> beam.CombineGlobally(SumCounts())
          | "WriteCounts" >> beam.Map(_write_counts, join(folder, COUNTS_FILE)))

@@ -17,8 +17,9 @@ read draft-07 alone, as VS Code's YAML extension does, give the same
 verdicts (tested).
 """
 from pipeline.config.limits import DEFAULT_AUC_BUCKETS, MAX_FEATURE_VALUES
+from pipeline.config.metric_options import CUSTOM_SPEC_PATTERN, FAIRNESS_RATE_PATTERN
 from pipeline.config.spec import (AUC_KEYS, AUC_METHODS, BAD_EXAMPLES, BINARY, COMMON_HEAD_KEYS,
-                                  DEFAULT_AUC_METHOD, DEFAULT_BAD_EXAMPLES, DEFAULT_BATCH_SIZE,
+                                  DEFAULT_AUC_METHOD, FAIRNESS_KEYS, FAIRNESS_RATES, DEFAULT_BAD_EXAMPLES, DEFAULT_BATCH_SIZE,
                                   DEFAULT_LABEL_DIMENSION, DEFAULT_LOSS_REDUCTION,
                                   DEFAULT_MAX_SLICES, DEFAULT_SIGNATURE, DTYPES, EXACT,
                                   FEATURE_KEYS, HEAD_KEYS, HEAD_KEYS_BY_TYPE, HEAD_TYPES,
@@ -237,7 +238,22 @@ def _metrics():
     }, description="how AUC is computed")
     auc["if"] = {"properties": {"method": {"const": EXACT}}, "required": ["method"]}
     auc["then"] = {"properties": {"buckets": {"type": "null"}}}
-    return _object(METRICS_KEYS, {"auc": _nullable(auc)})
+    custom = {"type": "array", "uniqueItems": True, "items": {
+        "type": "string", "pattern": CUSTOM_SPEC_PATTERN},
+        "description": "custom metrics: 'package.module:factory' (heads/custom.py's interface)"}
+    fairness = _object(FAIRNESS_KEYS, {
+        "rates": {"type": "array", "minItems": 1, "uniqueItems": True,
+                  "items": {"type": "string", "pattern": FAIRNESS_RATE_PATTERN},
+                  "description": "rates (%s) or metric names whose per-slice difference "
+                                 "and ratio to the overall slice are reported"
+                                 % ", ".join(FAIRNESS_RATES)},
+        "thresholds": _nullable({"type": "array", "items": {
+            "type": "number", "exclusiveMinimum": FLOAT32_ROUNDS_TO_0,
+            "exclusiveMaximum": FLOAT32_ROUNDS_TO_1}}) | {
+            "description": "the thresholds to compare at (default: every one the rows have)"},
+    }, required=("rates",), description="the fairness view")
+    return _object(METRICS_KEYS, {"auc": _nullable(auc), "custom": _nullable(custom),
+                                  "fairness": _nullable(fairness)})
 
 
 def config_schema() -> dict:

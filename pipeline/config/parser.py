@@ -14,18 +14,17 @@ from pipeline.config.files import read_text, resolve_path
 from pipeline.config.limits import (MAX_BATCH_BYTES, MAX_FEATURE_VALUES, MAX_MESSAGE_VALUE,
                                     batch_too_big, clip, exponent_hint, float32, format_bytes,
                                     show_value, slice_too_big)
-from pipeline.config.spec import (AUC_KEYS, AUC_METHODS, BAD_EXAMPLES, BINARY, COMMON_HEAD_KEYS,
-                                  DEFAULT_AUC_METHOD, DEFAULT_BAD_EXAMPLES, DEFAULT_BATCH_SIZE,
-                                  DEFAULT_LABEL_DIMENSION, DEFAULT_LOSS_REDUCTION,
-                                  DEFAULT_MAX_SLICES, DEFAULT_SIGNATURE, DTYPES, FEATURE_KEYS,
-                                  HEAD_KEYS, HEAD_KEYS_BY_TYPE, HEAD_TYPES, HISTOGRAM, INPUT_KEYS,
-                                  LOSS_REDUCTIONS, METRICS_KEYS, MIN_AUC_BUCKETS, MIN_N_CLASSES,
-                                  MODEL_KEYS, MULTI_CLASS, MULTI_LABEL, REGRESSION,
-                                  REQUIRED_FEATURE_KEYS, REQUIRED_HEAD_KEYS,
-                                  REQUIRED_TOP_LEVEL_KEYS, SAVED_MODEL_KEYS, TOP_LEVEL_KEYS,
-                                  TRANSFORM_KEYS, VOCABULARY_REF_KEYS, AucConfig, Config, Feature,
-                                  HeadConfig, InputConfig, MetricsConfig, ModelConfig,
-                                  TransformConfig, VocabularyRef, logits_check)
+from pipeline.config.metric_options import parse_metrics
+from pipeline.config.spec import (BAD_EXAMPLES, BINARY, COMMON_HEAD_KEYS, DEFAULT_BAD_EXAMPLES,
+                                  DEFAULT_BATCH_SIZE, DEFAULT_LABEL_DIMENSION,
+                                  DEFAULT_LOSS_REDUCTION, DEFAULT_MAX_SLICES, DEFAULT_SIGNATURE,
+                                  DTYPES, FEATURE_KEYS, HEAD_KEYS, HEAD_KEYS_BY_TYPE, HEAD_TYPES,
+                                  INPUT_KEYS, LOSS_REDUCTIONS, MIN_N_CLASSES, MODEL_KEYS,
+                                  MULTI_CLASS, MULTI_LABEL, REGRESSION, REQUIRED_FEATURE_KEYS,
+                                  REQUIRED_HEAD_KEYS, REQUIRED_TOP_LEVEL_KEYS, SAVED_MODEL_KEYS,
+                                  TOP_LEVEL_KEYS, TRANSFORM_KEYS, VOCABULARY_REF_KEYS, Config,
+                                  Feature, HeadConfig, InputConfig, ModelConfig, TransformConfig,
+                                  VocabularyRef, logits_check)
 from pipeline.errors import ConfigError
 from pipeline.runtime.devices import DEFAULT_DEVICE, DEVICES
 
@@ -479,20 +478,4 @@ class _Parser:
         return ((),) + tuple(specs)
 
     def metrics(self, data):
-        if data is None:
-            return MetricsConfig()
-        self.mapping(data, "metrics", METRICS_KEYS)
-        auc = data.get("auc")
-        if auc is None:
-            return MetricsConfig()
-        self.mapping(auc, "metrics.auc", AUC_KEYS)
-        method = self.string(auc.get("method", DEFAULT_AUC_METHOD), "metrics.auc.method",
-                             AUC_METHODS)
-        buckets = auc.get("buckets")
-        if buckets is not None:
-            if method != HISTOGRAM:
-                self.fail("metrics.auc.buckets", "absent with method: exact (it applies to "
-                          "method: histogram)", buckets)
-            buckets = self.integer(buckets, "metrics.auc.buckets", minimum=MIN_AUC_BUCKETS)
-        return MetricsConfig(auc=AucConfig(method=method, buckets=buckets))
-
+        return parse_metrics(self, data)  # pipeline/config/metric_options.py

@@ -28,8 +28,14 @@ TRANSFORM_KEYS = ("tft_output",)  # required
 MODEL_KEYS = ("logits", "saved_model", "output", "signature", "device", "batch_size")
 SAVED_MODEL_KEYS = ("output", "signature", "device", "batch_size")  # only with saved_model
 VOCABULARY_REF_KEYS = ("file", "compute", "tft")  # label_vocabulary as a mapping: one of them
-METRICS_KEYS = ("auc",)
+METRICS_KEYS = ("auc", "custom", "fairness")
 AUC_KEYS = ("method", "buckets")
+FAIRNESS_KEYS = ("rates", "thresholds")  # rates required
+# The fairness view's short rate names -> the metric rows they read
+# (pipeline.report.fairness); any other metric name is taken as it is.
+FAIRNESS_RATES = {"fpr": "false_positive_rate", "fnr": "false_negative_rate",
+                  "tpr": "recall", "tnr": "specificity", "ppv": "precision",
+                  "npv": "negative_predictive_value"}
 
 BINARY = "binary"
 MULTI_CLASS = "multi_class"
@@ -200,8 +206,20 @@ class AucConfig:
 
 
 @dataclass(frozen=True)
+class FairnessConfig:
+    """`metrics.fairness`: the rates whose per-slice difference and ratio to
+    the overall slice are reported, at `thresholds` (None: every threshold
+    the rate's rows have)."""
+    rates: tuple
+    thresholds: tuple = None
+
+
+@dataclass(frozen=True)
 class MetricsConfig:
+    """`custom`: 'package.module:factory' strings (heads/custom.py)."""
     auc: AucConfig = field(default_factory=AucConfig)
+    custom: tuple = ()
+    fairness: FairnessConfig = None
 
 
 @dataclass(frozen=True)
@@ -262,6 +280,12 @@ class Config:
         out["slices"] = [list(s) for s in self.slices]
         out["metrics"] = {"auc": _drop_none({"method": self.metrics.auc.method,
                                              "buckets": self.metrics.auc.buckets})}
+        if self.metrics.custom:
+            out["metrics"]["custom"] = list(self.metrics.custom)
+        fairness = self.metrics.fairness
+        if fairness is not None:
+            out["metrics"]["fairness"] = _drop_none({"rates": list(fairness.rates),
+                                                     "thresholds": _plain(fairness.thresholds)})
         out["bad_examples"] = self.bad_examples
         out["batch_size"] = self.batch_size
         out["max_slices"] = self.max_slices

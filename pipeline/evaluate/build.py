@@ -14,6 +14,7 @@ from pipeline.config import (BINARY, HEAD_TYPES, MULTI_CLASS, MULTI_LABEL, REGRE
                              HeadConfig)
 from pipeline.config.limits import clip
 from pipeline.errors import ConfigError, LossFnError
+from pipeline.evaluate.custom import custom_metrics
 
 HEAD_CLASSES = {
     BINARY: heads.BinaryClassHead,
@@ -139,6 +140,10 @@ def head_names(config: Config) -> list:
 
 def build_report_head(config: Config) -> tuple:
     """(head names, the empty metric dict): what the report stages need to
-    name rows and report an overall slice that nothing reached."""
-    head, _ = build_heads(config)
-    return head_names(config), head.metrics()
+    name rows and report an overall slice that nothing reached. On the
+    driver it is where the custom metrics' factories are first imported and
+    checked (ConfigError naming `metrics.custom[i]`)."""
+    head, heads = build_heads(config)
+    metrics = head.metrics()
+    custom = custom_metrics(config, head, heads)  # imports and checks the factories
+    return head_names(config), custom.add_to(metrics) if custom else metrics

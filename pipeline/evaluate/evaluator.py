@@ -16,6 +16,7 @@ from heads.segments import DeferredSums
 from pipeline.config import Config
 from pipeline.evaluate.build import build_heads, head_names
 from pipeline.evaluate.checks import RowChecks
+from pipeline.evaluate.custom import custom_metrics
 from pipeline.evaluate.features import HeadInputs, Logits, made_up_record
 from pipeline.evaluate.slicing import SliceSpecs
 from pipeline.io.parse import Parser
@@ -49,6 +50,12 @@ class Evaluator:
         self.head_inputs = HeadInputs(config)
         self.row_checks = RowChecks(self.head_inputs)
         self._deferred = DeferredSums()  # dense sums until `finish`
+        self.custom = custom_metrics(config, self.head, self.heads)  # metrics.custom, or None
+
+    def new_metrics(self) -> dict:
+        """A fresh metrics dict of one slice: the head's, and the custom metrics."""
+        metrics = self.head.metrics()
+        return self.custom.add_to(metrics) if self.custom else metrics
 
     def head_names(self) -> list:
         """Report names, in the order of the config ("" for one unnamed head)."""
@@ -109,7 +116,7 @@ class Evaluator:
             all_segments.append(segment_ids + len(metric_dicts))
             for key in keys:
                 if key not in accumulators:
-                    accumulators[key] = self.head.metrics()
+                    accumulators[key] = self.new_metrics()
                 metric_dicts.append(accumulators[key])
         n_specs = len(computed)
         rows = np.tile(np.arange(batch_size), n_specs) if n_specs > 1 else None
@@ -133,13 +140,21 @@ class Evaluator:
         """The heads' TensorFlow work for a planned batch (the head's
         `segmented_statistics`: a dict, or a MultiHead's list with one entry
         per head); it touches no accumulator, so it may run on another thread
-        while the thread that planned it absorbs the batch before."""
-        return self.head.segmented_statistics(plan.features, plan.logits, plan.labels,
-                                              plan.segment_ids, len(plan.metric_dicts),
-                                              rows=plan.rows)
+        while the thread that planned it absorbs the batch before. With
+        custom metrics, a pair: that and their per-slice statistics."""
+        statistics = self.head.segmented_statistics(plan.features, plan.logits, plan.labels,
+                                                    plan.segment_ids, len(plan.metric_dicts),
+                                                    rows=plan.rows)
+        if not self.custom:
+            return statistics
+        return statistics, self.custom.statistics(plan.features, plan.logits, plan.labels,
+                                                  plan.segment_ids, plan.rows)
 
     def absorb_batch(self, plan: BatchPlan, statistics: Union[dict, list]) -> None:
         """Adds a batch's statistics to the metrics dicts it was planned for."""
+        if self.custom:
+            statistics, custom = statistics
+            self.custom.absorb(plan.metric_dicts, custom)
         self.head.absorb_statistics(plan.metric_dicts, statistics, deferred=self._deferred)
 
     def finish(self, accumulators: dict) -> dict:
@@ -150,4 +165,4 @@ class Evaluator:
         (`pipeline.evaluate.slicing.SliceSpecs.add_derived`). Call it once per
         accumulators dict. Returns `accumulators`."""
         self._deferred.apply()
-        return self.slice_specs.add_derived(accumulators, self.head.metrics)
+        return self.slice_specs.add_derived(accumulators, self.new_metrics)

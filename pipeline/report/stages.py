@@ -16,9 +16,13 @@ import apache_beam as beam
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from heads import custom
+from pipeline.errors import CustomMetricError
+
 from pipeline.evaluate.slicing import check_slice_count
 from pipeline.io.files import write_table
 from pipeline.io.paths import join
+from pipeline.report.fairness import with_fairness
 from pipeline.report.rows import curve_columns, metric_rows
 from pipeline.report.schema import (CURVES_FILE, CURVES_SCHEMA, METRICS_FILE, METRICS_SCHEMA,
                                     check_curves, columns_to_table, rows_to_table, slice_pairs,
@@ -27,8 +31,14 @@ from pipeline.report.schema import (CURVES_FILE, CURVES_SCHEMA, METRICS_FILE, ME
 
 def slice_tables(key: str, metrics: dict, head_names) -> tuple:
     """One slice's report rows as (key, metrics table, curves table): they
-    travel between stages far more compactly than metric states or row dicts."""
-    return (key, rows_to_table(metric_rows(key, metrics, head_names), METRICS_SCHEMA),
+    travel between stages far more compactly than metric states or row dicts.
+    A custom metric's `result` that fails (user code) is a one-line
+    CustomMetricError."""
+    try:
+        rows = metric_rows(key, metrics, head_names)
+    except custom.CustomMetricError as e:
+        raise CustomMetricError("metrics.custom: %s (slice %r)" % (e, key)) from e
+    return (key, rows_to_table(rows, METRICS_SCHEMA),
             columns_to_table(curve_columns(key, metrics, head_names), CURVES_SCHEMA))
 
 
@@ -120,12 +130,15 @@ class WriteReport(beam.DoFn):
     """[(slice string, metrics table, curves table)] -> metrics.parquet and
     curves.parquet in `folder` (any Beam filesystem). The overall slice is
     always reported: `empty_overall` (slice_tables of the heads' empty
-    metrics) stands in when nothing was evaluated."""
+    metrics) stands in when nothing was evaluated. `fairness` (the config's
+    `metrics.fairness`, or None) adds the fairness rows
+    (`pipeline.report.fairness`), computed from the gathered rows."""
 
-    def __init__(self, folder, slice_specs, empty_overall):
+    def __init__(self, folder, slice_specs, empty_overall, fairness=None):
         self._folder = folder
         self._specs = [tuple(s) for s in slice_specs]
         self._empty_overall = empty_overall
+        self._fairness = fairness
 
     def process(self, slices):
         slices = list(slices)
@@ -133,7 +146,8 @@ class WriteReport(beam.DoFn):
             slices.append(self._empty_overall)
         order = slice_order(self._specs, [key for key, _, _ in slices])
         rank = {key: i for i, key in enumerate(order)}
-        metrics = pa.concat_tables([m for _, m, _ in slices]).cast(METRICS_SCHEMA)
+        metrics = with_fairness(pa.concat_tables([m for _, m, _ in slices])
+                                .cast(METRICS_SCHEMA), self._fairness)
         curves = pa.concat_tables([c for _, _, c in slices]).cast(CURVES_SCHEMA)
         write_table(_sorted(metrics, rank, ["head", "key", "class", "threshold"])
                     .select(METRICS_SCHEMA.names), join(self._folder, METRICS_FILE))

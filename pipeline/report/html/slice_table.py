@@ -4,6 +4,7 @@ slices worse than the rest of the data (pipeline.report.html.stats), the
 candidate against the baseline on the head's headline metric
 (pipeline.report.versus) and error bars where the report has intervals."""
 from pipeline.report import tables, versus
+from pipeline.report.html.fairness import fairness_table
 from pipeline.report.html.markup import escape, fmt, fmt_count, missing
 from pipeline.report.html.stats import (ALPHA, MIN_EXPECTED, interval_flags, slice_tests,
                                         test_row)
@@ -119,6 +120,7 @@ def slice_table(head: str, head_rows: list[dict], counts: dict, behind=None) -> 
                       escape(s), "".join(cells)))
     out.append("</tbody></table></div>")
     out.append(_method(key, level, n_worse, interval_base, slices, headline))
+    out.append(fairness_table(head_rows, slices))  # metrics.fairness, when configured
     return "".join(out)
 
 
