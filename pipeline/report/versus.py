@@ -20,24 +20,28 @@ numbers. One model of the comparison, shared by both views.
 import math
 from dataclasses import dataclass, field
 
-import pyarrow as pa
+from pipeline.report.names import BASELINE, CANDIDATE, COMPARISON_FILE, VALIDATION_FILE
 
-from pipeline.report.schema import BASELINE, CANDIDATE, COMPARISON_FILE, VALIDATION_FILE
 
-# Stand-ins for H18-gates' COMPARISON_SCHEMA / VALIDATION_SCHEMA (SPEC §6):
-# the columns these views read, checked when the files are read.
-COMPARISON_SCHEMA = pa.schema(
-    [(name, pa.string()) for name in ("head", "slice", "slice_spec", "metric", "class")]
-    + [("threshold", pa.float64()), ("average", pa.string()), ("k", pa.int64()),
-       ("key", pa.string())]
-    + [(name, pa.float64()) for name in ("candidate", "baseline", "delta", "relative",
-                                         "delta_lower", "delta_upper")])
-VALIDATION_SCHEMA = pa.schema(
-    [("gate", pa.int64()), ("gate_text", pa.string())]
-    + [(name, pa.string()) for name in ("head", "slice", "metric", "class")]
-    + [("threshold", pa.float64()), ("key", pa.string())]
-    + [(name, pa.float64()) for name in ("value", "baseline", "bound")]
-    + [("kind", pa.string()), ("passed", pa.bool_()), ("reason", pa.string())])
+def _schemas():
+    """The columns these views read of comparison.parquet and
+    validation.parquet (SPEC §6), checked when the files are read."""
+    import pyarrow as pa
+    comparison = pa.schema(
+        [(name, pa.string()) for name in ("head", "slice", "slice_spec", "metric", "class")]
+        + [("threshold", pa.float64()), ("average", pa.string()), ("k", pa.int64()),
+           ("key", pa.string())]
+        + [(name, pa.float64()) for name in ("candidate", "baseline", "delta", "relative",
+                                             "delta_lower", "delta_upper")])
+    validation = pa.schema(
+        [("gate", pa.int64()), ("gate_text", pa.string())]
+        + [(name, pa.string()) for name in ("head", "slice", "metric", "class")]
+        + [("threshold", pa.float64()), ("key", pa.string())]
+        + [(name, pa.float64()) for name in ("value", "baseline", "bound")]
+        + [("kind", pa.string()), ("passed", pa.bool_()), ("reason", pa.string())])
+    return comparison, validation
+
+
 BLESSED, NOT_BLESSED, NO_GATES = "BLESSED", "NOT_BLESSED", "no gates"
 COMPARED = ("baseline", "delta", "relative", "delta_lower", "delta_upper", "change")
 
@@ -95,8 +99,9 @@ def load_extras(folder: str) -> Extras:
     from pipeline.io.paths import join
     from pipeline.report.load import read_report_table
 
+    comparison, validation = _schemas()
     tables = [read_report_table(folder, name, schema) for name, schema in
-              ((COMPARISON_FILE, COMPARISON_SCHEMA), (VALIDATION_FILE, VALIDATION_SCHEMA))]
+              ((COMPARISON_FILE, comparison), (VALIDATION_FILE, validation))]
     blessing = next((name for name in (NOT_BLESSED, BLESSED)
                      if FileSystems.exists(join(folder, name))), None)
     return Extras(*[None if t is None else t.to_pylist() for t in tables], blessing)

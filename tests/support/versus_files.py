@@ -105,7 +105,8 @@ def validation_rows():
 
 def write_versus(folder, intervals=False, gates=True, comparison=True):
     """The two-model report in `folder`; returns its metric rows."""
-    from pipeline.report.versus import COMPARISON_SCHEMA, VALIDATION_SCHEMA
+    from pipeline.report.versus import _schemas
+    COMPARISON_SCHEMA, VALIDATION_SCHEMA = _schemas()
 
     os.makedirs(folder, exist_ok=True)
     rows = metric_rows(intervals)
