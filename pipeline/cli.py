@@ -1,8 +1,10 @@
-"""The `headeval` command: run, show, report, demo, schema.
+"""The `headeval` command: run, show, report, diff, check, demo, schema.
 
     headeval run CONFIG [--output DIR] [--overwrite] [--quiet|--verbose] [--report] [Beam options...]
     headeval show DIR [--head H] [--slice S] [--metric M] [--format table|csv|json|markdown]
     headeval report DIR [--out FILE]
+    headeval diff REPORT_A REPORT_B [--output FILE] [--overwrite]
+    headeval check REPORT [--config C] [--baseline REPORT_B] [--write]
     headeval demo [--output DIR] [--verbose] [Beam options...]
     headeval schema [--out FILE]
 
@@ -18,6 +20,10 @@ class and threshold, confusion matrix, calibration buckets); csv, json and
 markdown give one line per metrics row for scripts. `report` writes the HTML
 page (pipeline.report.html.page); `run --report` writes it beside the Parquet.
 `run` prints progress lines on a terminal (pipeline.runtime.progress).
+`diff` compares two finished reports (A the candidate, B the baseline;
+pipeline.report.comparison); `check` re-checks validation gates against a
+finished report (pipeline.report.validation). `run` and `check` exit with 3
+when a gate failed.
 `schema` prints the config's JSON Schema (pipeline.config.json_schema), for
 editors (docs/config-schema.md).
 
@@ -102,7 +108,63 @@ def _cmd_run(args, extra):
               % (output, _counts_text(run), output))
         if html:
             print("HTML report: %s" % html)
+    return _validation_end("run", (run or {}).get("validation"), args.quiet)
+
+
+def _validation_end(command, validation, quiet=False):
+    """The exit code of `run` or `check` from run.json's `validation`: 3 and
+    one line on stderr when a gate failed."""
+    if not validation or validation.get("ok", True):
+        if validation and not quiet:
+            print("validation: %d gate%s passed (%s)" % (
+                validation["gates"], "" if validation["gates"] == 1 else "s",
+                validation.get("blessing")) if validation.get("gates")
+                else "validation: " + validation.get("note", "no gates"))
+        return 0
+    from pipeline.report.validation import failed_text, failure_lines
+    if not quiet:
+        print("\n".join(failure_lines(validation)))
+    print("headeval %s: %s" % (command, failed_text(validation)), file=sys.stderr)
+    return 3
+
+
+def _cmd_diff(args, extra):
+    from pipeline.report.comparison import diff_reports, format_comparison
+    if args.output is not None and os.path.exists(args.output) and not args.overwrite:
+        raise UsageError("--output %s exists; pass --overwrite to replace it" % args.output)
+    table = diff_reports(args.report_a, args.report_b)
+    if args.output is not None:
+        from pipeline.io.files import write_table
+        try:
+            write_table(table, _expand_home(args.output))
+        except OSError as e:
+            raise OutputWriteError("cannot write %s: %s" % (args.output, e.strerror or e),
+                                   args.output) from e
+    sys.stdout.write(format_comparison(table))
+    if args.output is not None:
+        print("comparison written to %s" % args.output)
     return 0
+
+
+def _cmd_check(args, extra):
+    from pipeline.config.loading import load_config_data
+    from pipeline.config.validation import config_validation
+    from pipeline.report.comparison import has_baseline
+    from pipeline.report.load import read_metrics_table, read_run
+    from pipeline.report.validation import check_report
+    run = read_run(args.report)
+    if args.config is not None:
+        data, file, _ = load_config_data(args.config)
+        if not isinstance(data, dict):
+            raise ConfigError("%s: not a config (a mapping of sections)" % file, file)
+    else:
+        data, file = run.get("config") or {}, "%s (its run.json's config)" % args.report
+    baseline = args.baseline is not None or has_baseline(read_metrics_table(args.report))
+    gates = config_validation(data, file, has_baseline=baseline)
+    summary = check_report(args.report, gates, args.baseline, write=args.write)
+    if args.write and summary["gates"]:
+        print("%s written to %s" % (summary["blessing"], args.report))
+    return _validation_end("check", summary)
 
 
 def _counts_text(run):
@@ -240,6 +302,33 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--overwrite", action="store_true",
                         help="replace FILE even when it is not a headeval HTML report")
     report.set_defaults(func=_cmd_report)
+
+    diff = sub.add_parser(
+        "diff", help="compare two finished reports (A: candidate, B: baseline)",
+        description="Compare the metrics of two finished one-model reports without Beam: "
+                    "delta = A - B, relative = delta / |B|. Refuses reports whose heads or "
+                    "slice specs differ.")
+    diff.add_argument("report_a", metavar="REPORT_A", help="the candidate's report folder")
+    diff.add_argument("report_b", metavar="REPORT_B", help="the baseline's report folder")
+    diff.add_argument("--output", metavar="FILE", help="write comparison.parquet to FILE")
+    diff.add_argument("--overwrite", action="store_true", help="replace FILE")
+    diff.set_defaults(func=_cmd_diff)
+
+    check = sub.add_parser(
+        "check", help="re-check validation gates against a finished report",
+        description="Check the validation gates (of --config, else of the report's run.json) "
+                    "against a finished report without Beam. Exit 0: every gate passed (or "
+                    "none), 3: a gate failed, 1: an error. Writes nothing unless --write.")
+    check.add_argument("report", metavar="REPORT", help="report folder (the candidate)")
+    check.add_argument("--config", metavar="C", help="take the gates from this config's "
+                       "`validation:` (only that section is read)")
+    check.add_argument("--baseline", metavar="REPORT_B",
+                       help="compare with this report's candidate as the baseline")
+    check.add_argument("--write", action="store_true",
+                       help="write validation.parquet, BLESSED or NOT_BLESSED (and "
+                            "comparison.parquet with --baseline) into REPORT and update its "
+                            "run.json")
+    check.set_defaults(func=_cmd_check)
 
     demo = sub.add_parser("demo", help="run the embedded example end to end",
                           allow_abbrev=False,
