@@ -192,9 +192,12 @@ def _reason(gate, row, bound, higher, passed, v_null, b_null) -> str:
     allowed = ("%s" % _fmt(gate.amount) if gate.kind != CHANGE_RELATIVE
                else "%s x |baseline|" % _fmt(gate.amount))
     sign = (">=" if passed else "<") if higher else ("<=" if passed else ">")
+    change = "%+.6g" % (value - base)
+    if base != 0:
+        change += " = %+.4g%% of |baseline|" % (100 * (value - base) / abs(base))
     return "value %s %s bound %s = baseline %s + %s (%s is better; change %s)" % (
         _fmt(value), sign, _fmt(bound), _fmt(base), allowed, "higher" if higher else "lower",
-        _fmt(value - base))
+        change)
 
 
 def check_gates(gates, metrics: pa.Table, comparison: pa.Table = None) -> pa.Table:
@@ -228,7 +231,7 @@ def write_validation(folder: str, table: pa.Table, summary: dict) -> None:
     if not summary["gates"]:
         return
     write_table(table, join(folder, VALIDATION_FILE))
-    stale = join(folder, BLESSED_FILE if summary["ok"] else NOT_BLESSED_FILE)
+    stale = join(folder, NOT_BLESSED_FILE if summary["ok"] else BLESSED_FILE)
     if FileSystems.exists(stale):
         FileSystems.delete([stale])
     with FileSystems.create(join(folder, summary["blessing"])):
