@@ -26,6 +26,7 @@ other metric (or one with no better direction, e.g. `prediction/mean`) needs
 
 Only the standard library, like the rest of the config.
 """
+import difflib
 import json
 import math
 from dataclasses import dataclass
@@ -192,8 +193,12 @@ class _Gates:
                       "against the baseline)", data["change"],
                       "or check two reports: headeval check REPORT --baseline REPORT_B")
         if gate.is_change and gate.better is None:
-            self.fail(key + ".direction", "given for a change gate on %s (whether higher or "
-                      "lower is better is not known for it): higher or lower" % metric,
+            known = metric in METRIC_DIRECTIONS
+            close = difflib.get_close_matches(metric, list(METRIC_DIRECTIONS), n=1)
+            self.fail(key + ".direction", "given for a change gate on %s (%s): higher or lower"
+                      % (metric, "it has no better direction" if known else
+                         "a metric the heads do not report%s, so its better direction is not "
+                         "known" % (" (did you mean %s?)" % close[0] if close else "")),
                       _MISSING)
         if significant and not has_intervals:
             self.fail(key + ".significant", "false without confidence intervals (it needs "

@@ -99,6 +99,12 @@ def test_a_change_gate_on_a_metric_without_a_direction_needs_one(metric):
     assert gate.better == "higher"
 
 
+def test_a_misspelt_metric_of_a_change_gate_is_named():
+    with pytest.raises(ConfigError, match=r"a metric the heads do not report \(did you mean "
+                                          r"recall\?\)"):
+        parse_validation([{"metric": "recal", "change": {"relative": 0.1}}], has_baseline=True)
+
+
 def test_significant_needs_confidence_intervals():
     with pytest.raises(ConfigError, match="needs metrics.confidence_intervals"):
         parse_config(_config([{"metric": "auc", "lower_bound": 0.5, "significant": True}]))
