@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.config.spec import HIGHER
-from pipeline.config.validation import CHANGE_RELATIVE, LOWER_BOUND, UPPER_BOUND
+from pipeline.config.validation import CHANGE_RELATIVE, LOWER_BOUND
 from pipeline.io.files import write_json, write_table
 from pipeline.io.paths import join
 from pipeline.report.comparison import (candidate_rows, comparison_table, diff_reports,

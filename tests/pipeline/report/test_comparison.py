@@ -4,11 +4,9 @@ Oracle: pandas' outer merge of the two models' rows, with delta and
 relative computed here in numpy; the refusal messages written out by hand.
 """
 import math
-import os
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
