@@ -1,8 +1,10 @@
-"""The `headeval` command: run, show, report, demo, schema.
+"""The `headeval` command: run, show, report, diff, check, demo, schema.
 
     headeval run CONFIG [--output DIR] [--overwrite] [--quiet|--verbose] [--report] [Beam options...]
     headeval show DIR [--head H] [--slice S] [--metric M] [--format table|csv|json|markdown]
     headeval report DIR [--out FILE]
+    headeval diff REPORT_A REPORT_B [--output FILE] [--overwrite]
+    headeval check REPORT [--config C] [--baseline REPORT_B] [--write]
     headeval demo [--output DIR] [--verbose] [Beam options...]
     headeval schema [--out FILE]
 
@@ -18,6 +20,10 @@ class and threshold, confusion matrix, calibration buckets); csv, json and
 markdown give one line per metrics row for scripts. `report` writes the HTML
 page (pipeline.report.html.page); `run --report` writes it beside the Parquet.
 `run` prints progress lines on a terminal (pipeline.runtime.progress).
+`diff` compares two finished reports (A the candidate, B the baseline;
+pipeline.report.comparison); `check` re-checks validation gates against a
+finished report (pipeline.report.validation). `run` and `check` exit with 3
+when a gate failed.
 `schema` prints the config's JSON Schema (pipeline.config.json_schema), for
 editors (docs/config-schema.md).
 
@@ -32,15 +38,15 @@ folder is removed. Beam re-raises a KeyboardInterrupt in a bundle as a
 RuntimeError ("KeyboardInterrupt [while running ...]", it cannot rebuild one
 with its step name) and logs its traceback, so the CLI's own signal handler
 records the signal: whatever exception then ends the command, it reports the
-interruption, and log records after it are dropped.
+interruption, and log records after it are dropped (pipeline.runtime.signals).
+A failed write to standard output is one error line, a closed pipe a quiet
+end (pipeline.runtime.stdout).
 """
 import argparse
 import atexit
-import contextlib
 import logging
 import os
 import re
-import signal
 import sys
 import threading
 
@@ -49,7 +55,9 @@ from pipeline.demo import DEFAULT_OUTPUT as DEFAULT_DEMO_OUTPUT
 from pipeline.report.text import FORMATS
 from pipeline.runtime.gc_tuning import import_uncollected
 from pipeline.runtime.quiet_start import import_quietly
+from pipeline.runtime import signals
 from pipeline.runtime.runner_args import DEFAULT_RUNNER, check_beam_argv, with_default_runner
+from pipeline.runtime.stdout import PipeClosed, guarded_stdout, quiet_after_broken_pipe
 
 _OWN_PROCESS = False  # set by console_main: the process ends when main returns
 _command = None  # the command main ran last, for console_main's last word
@@ -100,7 +108,63 @@ def _cmd_run(args, extra):
               % (output, _counts_text(run), output))
         if html:
             print("HTML report: %s" % html)
+    return _validation_end("run", (run or {}).get("validation"), args.quiet)
+
+
+def _validation_end(command, validation, quiet=False):
+    """The exit code of `run` or `check` from run.json's `validation`: 3 and
+    one line on stderr when a gate failed."""
+    if not validation or validation.get("ok", True):
+        if validation and not quiet:
+            print("validation: %d gate%s passed (%s)" % (
+                validation["gates"], "" if validation["gates"] == 1 else "s",
+                validation.get("blessing")) if validation.get("gates")
+                else "validation: " + validation.get("note", "no gates"))
+        return 0
+    from pipeline.report.validation import failed_text, failure_lines
+    if not quiet:
+        print("\n".join(failure_lines(validation)))
+    print("headeval %s: %s" % (command, failed_text(validation)), file=sys.stderr)
+    return 3
+
+
+def _cmd_diff(args, extra):
+    from pipeline.report.comparison import diff_reports, format_comparison
+    if args.output is not None and os.path.exists(args.output) and not args.overwrite:
+        raise UsageError("--output %s exists; pass --overwrite to replace it" % args.output)
+    table = diff_reports(args.report_a, args.report_b)
+    if args.output is not None:
+        from pipeline.io.files import write_table
+        try:
+            write_table(table, _expand_home(args.output))
+        except OSError as e:
+            raise OutputWriteError("cannot write %s: %s" % (args.output, e.strerror or e),
+                                   args.output) from e
+    sys.stdout.write(format_comparison(table))
+    if args.output is not None:
+        print("comparison written to %s" % args.output)
     return 0
+
+
+def _cmd_check(args, extra):
+    from pipeline.config.loading import load_config_data
+    from pipeline.config.validation import config_validation
+    from pipeline.report.comparison import has_baseline
+    from pipeline.report.load import read_metrics_table, read_run
+    from pipeline.report.validation import check_report
+    run = read_run(args.report)
+    if args.config is not None:
+        data, file, _ = load_config_data(args.config)
+        if not isinstance(data, dict):
+            raise ConfigError("%s: not a config (a mapping of sections)" % file, file)
+    else:
+        data, file = run.get("config") or {}, "%s (its run.json's config)" % args.report
+    baseline = args.baseline is not None or has_baseline(read_metrics_table(args.report))
+    gates = config_validation(data, file, has_baseline=baseline)
+    summary = check_report(args.report, gates, args.baseline, write=args.write)
+    if args.write and summary["gates"]:
+        print("%s written to %s" % (summary["blessing"], args.report))
+    return _validation_end("check", summary)
 
 
 def _counts_text(run):
@@ -234,6 +298,33 @@ def build_parser() -> argparse.ArgumentParser:
                         help="replace FILE even when it is not a headeval HTML report")
     report.set_defaults(func=_cmd_report)
 
+    diff = sub.add_parser(
+        "diff", help="compare two finished reports (A: candidate, B: baseline)",
+        description="Compare the metrics of two finished one-model reports without Beam: "
+                    "delta = A - B, relative = delta / |B|. Refuses reports whose heads or "
+                    "slice specs differ.")
+    diff.add_argument("report_a", metavar="REPORT_A", help="the candidate's report folder")
+    diff.add_argument("report_b", metavar="REPORT_B", help="the baseline's report folder")
+    diff.add_argument("--output", metavar="FILE", help="write comparison.parquet to FILE")
+    diff.add_argument("--overwrite", action="store_true", help="replace FILE")
+    diff.set_defaults(func=_cmd_diff)
+
+    check = sub.add_parser(
+        "check", help="re-check validation gates against a finished report",
+        description="Check the validation gates (of --config, else of the report's run.json) "
+                    "against a finished report without Beam. Exit 0: every gate passed (or "
+                    "none), 3: a gate failed, 1: an error. Writes nothing unless --write.")
+    check.add_argument("report", metavar="REPORT", help="report folder (the candidate)")
+    check.add_argument("--config", metavar="C", help="take the gates from this config's "
+                       "`validation:` (only that section is read)")
+    check.add_argument("--baseline", metavar="REPORT_B",
+                       help="compare with this report's candidate as the baseline")
+    check.add_argument("--write", action="store_true",
+                       help="write validation.parquet, BLESSED or NOT_BLESSED (and "
+                            "comparison.parquet with --baseline) into REPORT and update its "
+                            "run.json")
+    check.set_defaults(func=_cmd_check)
+
     demo = sub.add_parser("demo", help="run the embedded example end to end",
                           allow_abbrev=False,
                           description="Evaluate the embedded example and print its report. "
@@ -278,66 +369,6 @@ class _DropExpectedErrors(logging.Filter):
         return True
 
 
-# -- interrupts -----------------------------------------------------------------
-
-_SIGNALS = {"SIGINT": (130, "interrupted"), "SIGTERM": (143, "terminated (SIGTERM)")}
-_received = []  # the signals received during main(), first first
-
-
-def _on_signal(signum, frame):
-    """Records the signal, then interrupts the main thread as Ctrl-C does:
-    the run unwinds, removing its temporary folder."""
-    _received.append(signum)
-    raise KeyboardInterrupt
-
-
-class _DropAfterInterrupt(logging.Filter):
-    """After a signal, what Beam logs (the traceback of the interrupted
-    bundle) is noise: the one line says what happened."""
-
-    def filter(self, record):
-        return not _received
-
-
-@contextlib.contextmanager
-def _signals_interrupt():
-    """SIGINT and SIGTERM raise KeyboardInterrupt in the main thread (and
-    are recorded) while the block runs; the old handlers come back after."""
-    _received.clear()
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {}
-    for name in _SIGNALS:
-        number = getattr(signal, name)
-        if signal.getsignal(number) is not signal.SIG_IGN:  # nohup, `cmd &` keep theirs
-            previous[number] = signal.signal(number, _on_signal)
-    drop, handlers = _DropAfterInterrupt(), list(logging.getLogger().handlers)
-    for handler in handlers:
-        handler.addFilter(drop)
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-        for handler in handlers:
-            handler.removeFilter(drop)
-
-
-def _interruption(exc):
-    """(exit code, words) when `exc` ends the command because of a signal
-    or Ctrl-C (recorded, or a KeyboardInterrupt that Beam wrapped); else None."""
-    if _received:
-        return _SIGNALS[signal.Signals(_received[0]).name]
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, KeyboardInterrupt):
-            return _SIGNALS["SIGINT"]
-        exc = exc.__cause__ or exc.__context__
-    return None
-
-
 _BEAM_STEPS = re.compile(r"( \[while running '[^']*'\])+$")
 
 
@@ -366,73 +397,6 @@ def _check_beam_options(parser, command, extra):
     check_beam_argv(extra, _own_options(parser, command))
 
 
-class _OutputLost(HeadevalError):
-    """Standard output could not be written (a full disk, a closed
-    descriptor): the command's output is lost, so it fails."""
-
-
-class _PipeClosed(Exception):
-    """The reader of standard output went away (`| head -1`): it wanted no
-    more, so the command ends quietly."""
-
-
-class _Stdout:
-    """sys.stdout while a command runs: a write or flush that fails is an
-    `_OutputLost` (one line, exit 1) instead of a traceback, and a closed
-    standard output (`>&-`: sys.stdout is None) fails on the first write."""
-
-    def __init__(self, stream):
-        self.stream = stream
-
-    def _guard(self, operation):
-        if self.stream is None:
-            raise _OutputLost("cannot write to standard output: it is closed")
-        try:
-            return operation(self.stream)
-        except BrokenPipeError as e:
-            raise _PipeClosed() from e
-        except (OSError, ValueError) as e:  # ValueError: a closed file object
-            raise _OutputLost("cannot write to standard output: %s"
-                              % (getattr(e, "strerror", None) or e)) from e
-
-    def write(self, text):
-        return self._guard(lambda stream: stream.write(text))
-
-    def writelines(self, lines):
-        return self._guard(lambda stream: stream.writelines(lines))
-
-    def flush(self):
-        return self._guard(lambda stream: stream.flush())
-
-    def __getattr__(self, name):
-        return getattr(self.stream, name)
-
-
-@contextlib.contextmanager
-def _guarded_stdout():
-    """`_Stdout` in place of sys.stdout for the block, flushed at its end
-    (what a command printed is written, or fails, before it returns)."""
-    guarded = _Stdout(sys.stdout)
-    sys.stdout = guarded
-    try:
-        yield
-        guarded.flush()
-    finally:
-        if sys.stdout is guarded:
-            sys.stdout = guarded.stream
-
-
-def _quiet_after_broken_pipe():
-    """After the reader closed the pipe, what is still buffered for it
-    goes nowhere, not into an error at exit (Python's documented recipe)."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError, AttributeError):
-        pass
-
-
 def main(argv=None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
@@ -450,17 +414,17 @@ def main(argv=None) -> int:
     for name in ("apache_beam.runners.common", "apache_beam.runners.worker.sdk_worker"):
         logging.getLogger(name).addFilter(_DropExpectedErrors())
     try:
-        with _signals_interrupt():
+        with signals.signals_interrupt():
             try:
                 if args.command in ("run", "demo"):
                     _check_beam_options(parser, args.command, extra)
-                with _guarded_stdout():
+                with guarded_stdout():
                     return args.func(args, extra)
-            except _PipeClosed:
-                _quiet_after_broken_pipe()
+            except PipeClosed:
+                quiet_after_broken_pipe()
                 return 0
             except BaseException as e:
-                interrupted = _interruption(e)
+                interrupted = signals.interruption(e)
                 if interrupted is None:
                     raise
         code, words = interrupted
@@ -491,7 +455,7 @@ def console_main(argv=None) -> int:
     global _OWN_PROCESS
     _OWN_PROCESS = True
     code = main(argv)
-    if not _received and any(t.is_alive() and not t.daemon for t in threading.enumerate()
+    if not signals.received and any(t.is_alive() and not t.daemon for t in threading.enumerate()
                              if t is not threading.main_thread()):
         return code  # (after a signal, the threads of the cut-off run are not waited for)
     atexit._run_exitfuncs()  # what the interpreter runs first on exit, then the slow part

@@ -6,7 +6,8 @@
 
 The pipeline writes into the report's temporary folder (`ReportOutput`);
 the driver then checks the counts (read = evaluated + rejected), writes
-run.json last and moves the folder into place. A run that fails anywhere
+comparison.parquet and the validation gates' files
+(pipeline.report.validation), run.json last, and moves the folder into place. A run that fails anywhere
 leaves no report.
 """
 import dataclasses
@@ -32,6 +33,7 @@ from pipeline.report.rows import undefined_metrics
 from pipeline.report.schema import (COUNTS_FILE, REJECTED_DIR, REJECTED_SCHEMA, REPORT_FORMAT,
                                     REPORT_MARKER, RUN_FILE)
 from pipeline.report.stages import SliceRows, WriteReport, gather_slices, slice_tables
+from pipeline.report.validation import finish_comparison
 from pipeline.runtime import dataflow
 from pipeline.runtime.beam_tuning import shorten_bundle_sampler_sleep
 from pipeline.runtime.runner_args import check_beam_argv, check_runner
@@ -236,6 +238,8 @@ def run_pipeline(config: Config, output: str, overwrite: bool = False, beam_argv
             "finished": datetime.fromtimestamp(finished, timezone.utc).isoformat(),
             "wall_seconds": finished - started,
         }
+        # comparison.parquet (with a baseline), the gates: validation.parquet, BLESSED/NOT_BLESSED
+        run.update(finish_comparison(out.path, resolved))
         write_json(run, out.file(RUN_FILE))
         out.commit()
     except BaseException as e:

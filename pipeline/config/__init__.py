@@ -12,13 +12,15 @@ goes; docs/config.md documents every key for users:
                   loss_reduction, loss_fn}]
     head_weights, slices, metrics: {auc: {method, buckets}}, bad_examples,
     batch_size, max_slices, output
+    validation: [{metric, head, class, threshold, slices, lower_bound | upper_bound |
+                  change: {absolute | relative}, direction, significant}]
 
 Every check that can run before a pipeline starts runs while loading, and
 loading a local config imports neither TensorFlow, Beam nor pyarrow. The
 modules: `spec` (the dataclasses and the names their values take),
 `limits` (memory limits, the per-slice estimate, clipping values shown in
 messages), `files` (reading a file the config names, resolving its paths),
-`parser` (YAML data -> Config), `loading` (a file -> strict YAML -> Config),
+`parser` (YAML data -> Config), `validation` (the gates), `loading` (a file -> strict YAML -> Config),
 `json_schema` (the JSON Schema of `headeval schema`, from spec's lists).
 """
 from pipeline.config.files import resolve_path

@@ -18,8 +18,10 @@ verdicts (tested).
 """
 from pipeline.config.limits import DEFAULT_AUC_BUCKETS, MAX_FEATURE_VALUES
 from pipeline.config.metric_options import CUSTOM_SPEC_PATTERN, FAIRNESS_RATE_PATTERN
-from pipeline.config.spec import (AUC_KEYS, AUC_METHODS, BAD_EXAMPLES, BINARY, COMMON_HEAD_KEYS,
-                                  DEFAULT_AUC_METHOD, FAIRNESS_KEYS, FAIRNESS_RATES, DEFAULT_BAD_EXAMPLES, DEFAULT_BATCH_SIZE,
+from pipeline.config.spec import (AUC_KEYS, AUC_METHODS, BAD_EXAMPLES, BINARY, CHANGE_KEYS,
+                                  COMMON_HEAD_KEYS, DEFAULT_AUC_METHOD, DIRECTIONS, FAIRNESS_KEYS,
+                                  FAIRNESS_RATES, GATE_CRITERIA, GATE_KEYS, REQUIRED_GATE_KEYS,
+                                  DEFAULT_BAD_EXAMPLES, DEFAULT_BATCH_SIZE,
                                   DEFAULT_LABEL_DIMENSION, DEFAULT_LOSS_REDUCTION,
                                   DEFAULT_MAX_SLICES, DEFAULT_SIGNATURE, DTYPES, EXACT,
                                   FEATURE_KEYS, HEAD_KEYS, HEAD_KEYS_BY_TYPE, HEAD_TYPES,
@@ -53,6 +55,8 @@ PARSER_ONLY = (
     "(docs/reliability.md)",
     "integers are written without a fraction (3, not 3.0); keys are strings (quote names "
     "YAML reads as booleans or numbers)",
+    "a validation gate's change needs a baseline, and a direction for a metric whose better "
+    "direction is not known; significant: true needs confidence intervals",
 )
 
 
@@ -256,6 +260,45 @@ def _metrics():
                                   "fairness": _nullable(fairness)})
 
 
+def _gate():
+    number = {"type": "number"}
+    change = _object(CHANGE_KEYS, {
+        "absolute": _nullable(number) | {"description": "the change candidate - baseline "
+                                         "allowed: the least for a higher-is-better metric, "
+                                         "the most for a lower-is-better one"},
+        "relative": _nullable(number) | {"description": "the same, as a fraction of "
+                                         "|baseline| (0.02: 2 %)"},
+    }, description="compared with the baseline: exactly one of absolute, relative")
+    # (in allOf: rules that only narrow keys described already)
+    change["allOf"] = [{"oneOf": [{"properties": {k: number}, "required": [k]}
+                                  for k in CHANGE_KEYS]}]
+    out = _object(GATE_KEYS, {
+        "metric": {"type": "string", "minLength": 1,
+                   "description": "the base metric name (the report's metric column)"},
+        "head": _nullable({"type": "string", "minLength": 1}) | {
+            "description": "the head (default: every head)"},
+        "class": _nullable({"anyOf": [{"type": "string", "minLength": 1},
+                                      {"type": "integer"}]}) | {
+            "description": "the class (default: the rows without a class)"},
+        "threshold": _nullable({"type": "number", "minimum": 0, "maximum": 1}) | {
+            "description": "the threshold (default: the rows without a threshold)"},
+        "slices": _nullable({"type": "array", "minItems": 1, "items": {"type": "string"}}) | {
+            "default": [""], "description": "slice globs; \"\" (or \"overall\") is the "
+                                           "overall slice, \"country=*\" every country"},
+        "lower_bound": _nullable(number) | {"description": "passes when value >= it"},
+        "upper_bound": _nullable(number) | {"description": "passes when value <= it"},
+        "change": _nullable(change) | {"description": "a bound on the change against the "
+                                                      "baseline"},
+        "direction": _nullable({"enum": list(DIRECTIONS)}) | {
+            "description": "which way is better (known for the heads' metrics)"},
+        "significant": _nullable({"type": "boolean"}) | {
+            "description": "fail only when significant (needs confidence intervals)"},
+    }, REQUIRED_GATE_KEYS, "one validation gate: every row it selects must pass")
+    out["allOf"] = [{"oneOf": [{"properties": {k: {"not": {"type": "null"}}}, "required": [k]}
+                               for k in GATE_CRITERIA]}]
+    return out
+
+
 def config_schema() -> dict:
     """The JSON Schema of a config file, as plain data."""
     top = {
@@ -294,6 +337,9 @@ def config_schema() -> dict:
                                DEFAULT_MAX_SLICES),
         "output": _nullable({"$ref": "#/$defs/path"}) | {
             "description": "the report folder (else `headeval run --output` is required)"},
+        "validation": _nullable({"type": "array", "items": {"$ref": "#/$defs/gate"}}) | {
+            "description": "gates a release must pass: exit code 3 and NOT_BLESSED when "
+                           "one fails"},
     }
     schema = {"$schema": DRAFT, "title": "headeval evaluation config",
               "description": "A headeval config (YAML): what to read, where the logits come "
@@ -304,5 +350,6 @@ def config_schema() -> dict:
     schema["$defs"] = dict(_STRINGS) | {
         "feature": _feature(),
         "head": _head(),
+        "gate": _gate(),
     }
     return schema

@@ -93,6 +93,14 @@ _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _c
 def load_config(path: Union[str, os.PathLike]) -> Config:
     """Reads and validates a YAML config file (a path, local or on any
     filesystem Beam knows). Raises ConfigError."""
+    data, file, base_dir = load_config_data(path)
+    return parse_config(data, file=file, base_dir=base_dir)
+
+
+def load_config_data(path: Union[str, os.PathLike]) -> tuple:
+    """(YAML data, file name for messages, folder of relative paths) of a
+    config file, strictly loaded but not validated (`headeval check` takes
+    its `validation:` alone). Raises ConfigError."""
     path = str(path)
     try:
         text = read_text(path)
@@ -106,7 +114,7 @@ def load_config(path: Union[str, os.PathLike]) -> Config:
         base_dir = os.path.dirname(file)
     else:
         file, base_dir = path, posixpath.dirname(path)
-    return _load_text(text, path, file, base_dir)
+    return _yaml(text, path), file, base_dir
 
 
 def load_config_text(text: str, source: str = "<config>", base_dir: str | None = None) -> Config:
@@ -117,8 +125,13 @@ def load_config_text(text: str, source: str = "<config>", base_dir: str | None =
 
 def _load_text(text, path, file, base_dir):
     """YAML text -> Config; `path` names it in YAML errors, `file` after."""
+    return parse_config(_yaml(text, path), file=file, base_dir=base_dir)
+
+
+def _yaml(text, path):
+    """YAML text -> data, strictly; ConfigError naming `path`."""
     try:
-        data = yaml.load(text, Loader=_StrictLoader)
+        return yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as e:
         # One line: PyYAML's message spreads the context and its snippet over several.
         raise ConfigError("%s: not valid YAML: %s" % (path, clip(" ".join(str(e).split()), 600)),
@@ -127,4 +140,3 @@ def _load_text(text, path, file, base_dir):
         raise ConfigError("%s: not a config YAML can load: %s" % (
             path, clip(e) if isinstance(e, ValueError) else "it is nested too deeply"),
             path) from e
-    return parse_config(data, file=file, base_dir=base_dir)

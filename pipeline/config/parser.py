@@ -11,6 +11,7 @@ import math
 from typing import Optional
 
 from pipeline.config.files import read_text, resolve_path
+from pipeline.config.validation import config_validation
 from pipeline.config.limits import (MAX_BATCH_BYTES, MAX_FEATURE_VALUES, MAX_MESSAGE_VALUE,
                                     batch_too_big, clip, exponent_hint, float32, format_bytes,
                                     show_value, slice_too_big)
@@ -160,7 +161,7 @@ class _Parser:
         return Config(input=inp, model=model, heads=heads, transform=transform,
                       head_weights=head_weights, slices=slices, metrics=metrics,
                       bad_examples=bad, batch_size=batch_size, max_slices=max_slices,
-                      output=output,
+                      output=output, validation=config_validation(data, self.file),
                       source=None if self.file == "<config>" else self.file)
 
     def input(self, data):

@@ -19,7 +19,7 @@ DTYPES = ("float32", "int64", "string")
 # (pipeline.config.parser) refuses any other key, and `headeval schema`
 # (pipeline.config.json_schema) builds its JSON Schema from the same lists.
 TOP_LEVEL_KEYS = ("input", "model", "transform", "heads", "head_weights", "slices", "metrics",
-                  "bad_examples", "batch_size", "max_slices", "output")
+                  "bad_examples", "batch_size", "max_slices", "output", "validation")
 REQUIRED_TOP_LEVEL_KEYS = ("input", "model", "heads")
 INPUT_KEYS = ("pattern", "features")  # both required
 FEATURE_KEYS = ("dtype", "shape", "varlen", "default")
@@ -36,6 +36,15 @@ FAIRNESS_KEYS = ("rates", "thresholds")  # rates required
 FAIRNESS_RATES = {"fpr": "false_positive_rate", "fnr": "false_negative_rate",
                   "tpr": "recall", "tnr": "specificity", "ppv": "precision",
                   "npv": "negative_predictive_value"}
+# One validation gate (pipeline.config.validation): what it selects, then
+# exactly one criterion (GATE_CRITERIA), `change` taking one of CHANGE_KEYS.
+GATE_KEYS = ("metric", "head", "class", "threshold", "slices", "lower_bound", "upper_bound",
+             "change", "direction", "significant")
+REQUIRED_GATE_KEYS = ("metric",)
+GATE_CRITERIA = ("lower_bound", "upper_bound", "change")
+CHANGE_KEYS = ("absolute", "relative")
+HIGHER, LOWER = "higher", "lower"  # a gate's `direction`: which way is better
+DIRECTIONS = (HIGHER, LOWER)
 
 BINARY = "binary"
 MULTI_CLASS = "multi_class"
@@ -238,6 +247,7 @@ class Config:
     max_slices: int = DEFAULT_MAX_SLICES
     output: str = None
     source: str = None
+    validation: tuple = ()  # pipeline.config.validation.Gate, in config order
 
     def to_dict(self) -> dict:
         """Plain data in the YAML schema (paths resolved, vocabulary files
@@ -291,6 +301,8 @@ class Config:
         out["max_slices"] = self.max_slices
         if self.output is not None:
             out["output"] = self.output
+        if self.validation:
+            out["validation"] = [gate.to_dict() for gate in self.validation]
         return out
 
     def feature_references(self) -> List[Tuple[str, str]]:

@@ -28,7 +28,8 @@ from pipeline.report.schema import (CANDIDATE, CURVES_BASE_SCHEMA, CURVES_FILE, 
 # run.json's fields that the readers use, and what each must be.
 _RUN_FIELDS = {"counts": dict, "config": dict, "wall_seconds": Number, "runner": str,
                "config_file": str, "output": str, "started": str, "finished": str,
-               "beam_options": list, "versions": dict, "undefined_metrics": dict}
+               "beam_options": list, "versions": dict, "undefined_metrics": dict,
+               "validation": dict}
 _COUNT_FIELDS = ("read", "evaluated", "rejected")
 
 

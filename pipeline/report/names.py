@@ -7,6 +7,10 @@ RUN_FILE = "run.json"
 # With a baseline or validation gates (SPEC §6; `headeval.load` reads them when there).
 COMPARISON_FILE = "comparison.parquet"
 VALIDATION_FILE = "validation.parquet"
+# Empty files a run with validation gates leaves, as TFX's Evaluator does:
+# every gate passed, or one failed. A run without gates writes neither.
+BLESSED_FILE = "BLESSED"
+NOT_BLESSED_FILE = "NOT_BLESSED"
 HTML_FILE = "report.html"  # `headeval report` / `run --report`
 REJECTED_DIR = "rejected"
 VOCABULARY_DIR = "vocabularies"  # label vocabularies computed by the run, one .txt per head

@@ -30,12 +30,14 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline.errors import HeadevalError, OutputExistsError, OutputWriteError
 from pipeline.io.files import files_under, read_json, remove_tree
 from pipeline.io.paths import is_uri, join, local_path, split
-from pipeline.report.schema import (CURVES_FILE, HTML_FILE, METRICS_FILE, REJECTED_DIR,
-                                    REPORT_MARKER, RUN_FILE, VOCABULARY_DIR)
+from pipeline.report.schema import (BLESSED_FILE, COMPARISON_FILE, CURVES_FILE, HTML_FILE,
+                                    METRICS_FILE, NOT_BLESSED_FILE, REJECTED_DIR, REPORT_MARKER,
+                                    RUN_FILE, VALIDATION_FILE, VOCABULARY_DIR)
 
 # What a report folder may hold: these files, and these folders of files
 # ending so. Anything else means the folder is not (only) a report.
-REPORT_TOP_FILES = (METRICS_FILE, CURVES_FILE, RUN_FILE, HTML_FILE)
+REPORT_TOP_FILES = (METRICS_FILE, CURVES_FILE, RUN_FILE, HTML_FILE, COMPARISON_FILE,
+                    VALIDATION_FILE, BLESSED_FILE, NOT_BLESSED_FILE)
 REPORT_FOLDERS = {REJECTED_DIR: ".parquet", VOCABULARY_DIR: ".txt"}
 
 

@@ -12,8 +12,8 @@ import re
 
 import pyarrow as pa
 
-from pipeline.report.names import (AVERAGES, BASELINE, CANDIDATE, COMPARISON_FILE,  # noqa: F401
-                                   COUNTS_FILE, CURVES_FILE, HTML_FILE, METRICS_FILE, MODELS,
+from pipeline.report.names import (AVERAGES, BASELINE, BLESSED_FILE, CANDIDATE,  # noqa: F401
+                                   COMPARISON_FILE, COUNTS_FILE, NOT_BLESSED_FILE, CURVES_FILE, HTML_FILE, METRICS_FILE, MODELS,
                                    REJECTED_DIR, REPORT_FORMAT, REPORT_MARKER, RUN_FILE,
                                    VALIDATION_FILE, VOCABULARY_DIR)
 
@@ -43,6 +43,45 @@ METRICS_ADDED_FIELDS = [
 ]
 METRICS_BASE_SCHEMA = pa.schema(METRICS_BASE_FIELDS)
 METRICS_SCHEMA = pa.schema(METRICS_BASE_FIELDS + METRICS_ADDED_FIELDS)
+
+# comparison.parquet (pipeline.report.comparison): a row per metric row of
+# either model; delta = candidate - baseline, relative = delta / |baseline|.
+COMPARISON_SCHEMA = pa.schema([
+    pa.field("head", pa.string(), nullable=False),
+    pa.field("slice", pa.string(), nullable=False),
+    pa.field("slice_spec", pa.string(), nullable=False),
+    pa.field("metric", pa.string(), nullable=False),
+    pa.field("class", pa.string(), nullable=True),
+    pa.field("threshold", pa.float64(), nullable=True),
+    pa.field("average", pa.string(), nullable=True),
+    pa.field("k", pa.int64(), nullable=True),
+    pa.field("key", pa.string(), nullable=False),
+    pa.field("candidate", pa.float64(), nullable=True),  # null: only the baseline has the row
+    pa.field("baseline", pa.float64(), nullable=True),  # null: only the candidate has it
+    pa.field("delta", pa.float64(), nullable=True),
+    pa.field("relative", pa.float64(), nullable=True),  # null where the baseline is 0
+    pa.field("delta_lower", pa.float64(), nullable=True),
+    pa.field("delta_upper", pa.float64(), nullable=True),
+])
+# validation.parquet (pipeline.report.validation): a row per gate and row it
+# checked; a gate (or one of its slice globs) that selects nothing is one
+# failing row with null head/slice/key/value.
+VALIDATION_SCHEMA = pa.schema([
+    pa.field("gate", pa.int64(), nullable=False),
+    pa.field("gate_text", pa.string(), nullable=False),
+    pa.field("head", pa.string(), nullable=True),
+    pa.field("slice", pa.string(), nullable=True),
+    pa.field("metric", pa.string(), nullable=False),
+    pa.field("class", pa.string(), nullable=True),
+    pa.field("threshold", pa.float64(), nullable=True),
+    pa.field("key", pa.string(), nullable=True),
+    pa.field("value", pa.float64(), nullable=True),
+    pa.field("baseline", pa.float64(), nullable=True),
+    pa.field("bound", pa.float64(), nullable=True),
+    pa.field("kind", pa.string(), nullable=False),
+    pa.field("passed", pa.bool_(), nullable=False),
+    pa.field("reason", pa.string(), nullable=False),
+])
 
 CURVE_KINDS = ("roc", "pr")
 CURVE_VALUES = ("tp", "fp", "tn", "fn", "precision", "recall", "fpr")

@@ -20,44 +20,22 @@ numbers. One model of the comparison, shared by both views.
 import math
 from dataclasses import dataclass, field
 
-from pipeline.report.names import BASELINE, CANDIDATE, COMPARISON_FILE, VALIDATION_FILE
+from pipeline.config.spec import HIGHER, LOWER
+from pipeline.config.validation import metric_direction
+from pipeline.report.names import (BASELINE, BLESSED_FILE, CANDIDATE, COMPARISON_FILE,
+                                   NOT_BLESSED_FILE, VALIDATION_FILE)
 
 
 def _schemas():
-    """The columns these views read of comparison.parquet and
-    validation.parquet (SPEC §6), checked when the files are read."""
-    import pyarrow as pa
-    comparison = pa.schema(
-        [(name, pa.string()) for name in ("head", "slice", "slice_spec", "metric", "class")]
-        + [("threshold", pa.float64()), ("average", pa.string()), ("k", pa.int64()),
-           ("key", pa.string())]
-        + [(name, pa.float64()) for name in ("candidate", "baseline", "delta", "relative",
-                                             "delta_lower", "delta_upper")])
-    validation = pa.schema(
-        [("gate", pa.int64()), ("gate_text", pa.string())]
-        + [(name, pa.string()) for name in ("head", "slice", "metric", "class")]
-        + [("threshold", pa.float64()), ("key", pa.string())]
-        + [(name, pa.float64()) for name in ("value", "baseline", "bound")]
-        + [("kind", pa.string()), ("passed", pa.bool_()), ("reason", pa.string())])
-    return comparison, validation
+    """comparison.parquet's and validation.parquet's columns (SPEC §6),
+    checked when the files are read (pyarrow only then)."""
+    from pipeline.report.schema import COMPARISON_SCHEMA, VALIDATION_SCHEMA
+    return COMPARISON_SCHEMA, VALIDATION_SCHEMA
 
 
-BLESSED, NOT_BLESSED, NO_GATES = "BLESSED", "NOT_BLESSED", "no gates"
+BLESSED, NOT_BLESSED, NO_GATES = BLESSED_FILE, NOT_BLESSED_FILE, "no gates"
 COMPARED = ("baseline", "delta", "relative", "delta_lower", "delta_upper", "change")
 
-# Which way is better, per metric name (a stand-in for H18-gates' table):
-# +1 higher is better, -1 lower is better; others unknown (no verdict).
-_HIGHER = ("auc", "auc_precision_recall", "accuracy", "precision", "recall", "f1",
-           "r_squared", "specificity", "balanced_accuracy", "true_positive_rate",
-           "true_negative_rate", "precision_at_recall", "recall_at_precision",
-           "sensitivity_at_specificity", "specificity_at_sensitivity", "top_k_accuracy",
-           "negative_predictive_value")
-_LOWER = ("loss", "average_loss", "regularization_loss", "mean_squared_error", "mse",
-          "root_mean_squared_error", "rmse", "mean_absolute_error", "mae", "log_loss",
-          "false_positive_rate", "false_negative_rate", "false_discovery_rate",
-          "false_omission_rate", "calibration_error", "expected_calibration_error",
-          "brier_score")
-DIRECTIONS = {**{m: 1 for m in _HIGHER}, **{m: -1 for m in _LOWER}}
 # The metric that decides whether a slice is behind the baseline: the first
 # of these the head reports (no class, no threshold).
 HEADLINE = ("auc", "accuracy", "auc_precision_recall", "f1", "r_squared", "average_loss",
@@ -65,8 +43,10 @@ HEADLINE = ("auc", "accuracy", "auc_precision_recall", "f1", "r_squared", "avera
 
 
 def direction(metric: str) -> int:
-    """+1 when a higher `metric` is better, -1 when lower is, 0 unknown."""
-    return DIRECTIONS.get(metric, 0)
+    """+1 when a higher `metric` is better, -1 when lower is, 0 unknown (the
+    gates' table, `pipeline.config.validation.METRIC_DIRECTIONS`)."""
+    way = metric_direction(metric)
+    return 1 if way == HIGHER else -1 if way == LOWER else 0
 
 
 def _missing(value) -> bool:

@@ -44,13 +44,35 @@ DTYPES = {  # the module docstring of headeval/report.py
     "rejected": {"file": "str", "index": "Int64", "kind": "str", "feature": "str",
                  "reason": "str", "record": "object"},
 }
-# comparison.parquet and validation.parquet come with a later issue (SPEC §6):
-# files with some of their columns stand in for them here.
-COMPARISON = pa.table({"head": ["digit"], "metric": ["auc"], "k": pa.array([None], pa.int64()),
-                       "candidate": [0.9], "baseline": [0.8], "delta": [0.1]})
-VALIDATION = pa.table({"gate": pa.array([0, 1], pa.int64()), "metric": ["auc", "recall"],
-                       "value": [0.9, None], "passed": [True, False],
-                       "reason": ["", "no row selected"]})
+
+
+def _comparison_and_validation():
+    """comparison.parquet and validation.parquet as a run with a baseline and
+    two gates writes them (pipeline.report.comparison and .validation)."""
+    from pipeline.config.validation import parse_validation
+    from pipeline.report.comparison import comparison_table
+    from pipeline.report.schema import BASELINE, METRICS_SCHEMA, rows_to_table
+    from pipeline.report.validation import check_gates
+    from tests.support.report_files import full_metric_row
+
+    def row(model, slice_, metric, value, cls=None):
+        return full_metric_row({"head": "digit", "slice": slice_, "metric": metric,
+                                "class": cls, "threshold": None, "value": value,
+                                "key": metric + ("/" + cls if cls else ""), "model": model})
+    rows = [row(m, s, "auc", v) for m, s, v in (("candidate", "", 0.9), (BASELINE, "", 0.8),
+                                                 ("candidate", "ink=dark", 0.7),
+                                                 (BASELINE, "ink=dark", 0.0))]
+    rows.append(row("candidate", "", "recall", 0.6, cls="3"))
+    metrics = rows_to_table(rows, METRICS_SCHEMA)
+    comparison = comparison_table(metrics)
+    gates = parse_validation([{"metric": "auc", "slices": ["*"], "lower_bound": 0.75},
+                              {"metric": "recal", "change": {"relative": -0.1},
+                               "direction": "higher"}],
+                             has_baseline=True)
+    return comparison, check_gates(gates, metrics, comparison)
+
+
+COMPARISON, VALIDATION = _comparison_and_validation()
 REJECTED = [  # two shards, as WriteToParquet names them
     [{"file": "a.tfrecord", "index": 3, "kind": "bad_feature", "feature": "digit",
       "reason": "digit: expected 1 value, got 0", "record": b"\x00\x01"}],
@@ -101,9 +123,21 @@ def _check_round_trip(report, folder):
         assert {c: str(t) for c, t in getattr(report, name).dtypes.items()} == dtypes, name
     assert _records(report.rejected) == [r for shard in REJECTED for r in shard]
     assert {c: str(t) for c, t in report.comparison.dtypes.items()} == {
-        "head": "str", "metric": "str", "k": "Int64", "candidate": "float64",
-        "baseline": "float64", "delta": "float64"}
-    assert str(report.validation["passed"].dtype) == "boolean"
+        "head": "str", "slice": "str", "slice_spec": "str", "metric": "str", "class": "str",
+        "threshold": "float64", "average": "str", "k": "Int64", "key": "str",
+        **{c: "float64" for c in ("candidate", "baseline", "delta", "relative",
+                                  "delta_lower", "delta_upper")}}
+    assert {c: str(t) for c, t in report.validation.dtypes.items()} == {
+        "gate": "Int64", "gate_text": "str", "head": "str", "slice": "str", "metric": "str",
+        "class": "str", "threshold": "float64", "key": "str", "value": "float64",
+        "baseline": "float64", "bound": "float64", "kind": "str", "passed": "boolean",
+        "reason": "str"}
+    # the values, by hand: delta 0.9 - 0.8, relative null at a baseline of 0
+    overall = report.comparison[report.comparison["slice"] == ""].iloc[0]
+    assert overall["delta"] == pytest.approx(0.1) and overall["relative"] == pytest.approx(0.125)
+    dark = report.comparison[report.comparison["slice"] == "ink=dark"].iloc[0]
+    assert math.isnan(dark["relative"]) and dark["delta"] == pytest.approx(0.7)
+    assert list(report.validation["passed"]) == [True, False, False]
     with open(os.path.join(folder, RUN_FILE)) as f:
         assert report.run == json.load(f)
 

@@ -115,6 +115,11 @@ def _light_configs():
         "regression": _regression(),
         "test_cli.CONFIG": yaml.safe_load(CLI_CONFIG),
         "conftest.e2e_config": e2e_config("data/part-*"),
+        "validation gates": _base(lambda d: d.update(validation=[
+            {"metric": "auc", "head": "tags", "slices": ["", "country=*"], "lower_bound": 0.8},
+            {"metric": "precision", "class": "a", "threshold": 0.5, "upper_bound": 0.99,
+             "direction": "higher", "significant": False},
+            {"metric": "recall", "class": 3, "slices": ["overall"], "lower_bound": 0}])),
     })
     return out
 
@@ -148,7 +153,8 @@ def _paths(data, prefix=()):
 
 
 @pytest.mark.parametrize("name", ["test_config.BASE", "test_config saved_model", "regression",
-                                  "test_config vocabulary refs", "configs/demo.yaml"])
+                                  "test_config vocabulary refs", "configs/demo.yaml",
+                                  "validation gates"])
 def test_null_where_the_parser_takes_it_for_an_absent_key(name, tmp_path):
     """Any value set to null (what a section with all its keys commented out
     reads as): what the parser accepts, the schema accepts."""
@@ -233,6 +239,13 @@ MORE_ERRORS = [
     (_set(["metrics", "auc", "buckets"], 251), "buckets >= MIN_AUC_BUCKETS"),
     (_set(["head_weights"], [1.0, -0.5]), "non-negative weights"),
     (_set(["output"], ""), "a non-empty path"),
+    (_set(["validation"], [{"metric": "auc", "lower_bound": 0.5, "upper_bound": 0.9}]),
+     "one criterion per gate"),
+    (_set(["validation"], [{"metric": "auc"}]), "a gate has a criterion"),
+    (_set(["validation"], [{"lower_bound": 0.5}]), "a gate names its metric"),
+    (_set(["validation"], [{"metric": "auc", "lower_bound": 0.5, "direction": "up"}]),
+     "direction higher or lower"),
+    (_set(["validation"], {"metric": "auc"}), "validation is a list"),
 ]
 
 
