@@ -5,9 +5,10 @@
                                     └─ rejected ─> WriteToParquet(rejected/)      (skip only)
 
 The pipeline writes into the report's temporary folder (`ReportOutput`);
-the driver then checks the counts (read = evaluated + rejected), writes
-run.json last and moves the folder into place. A run that fails anywhere
-leaves no report.
+metrics are keyed by (model, slice): the candidate's, and the baseline's
+when the config has one, both from the same batches. The driver then checks
+the counts (read = evaluated + rejected), writes run.json last and moves
+the folder into place. A run that fails anywhere leaves no report.
 """
 import dataclasses
 import logging
@@ -29,8 +30,8 @@ from pipeline.io.paths import join
 from pipeline.io.reader import ReadBatches
 from pipeline.report.output import ReportOutput
 from pipeline.report.rows import undefined_metrics
-from pipeline.report.schema import (COUNTS_FILE, REJECTED_DIR, REJECTED_SCHEMA, REPORT_FORMAT,
-                                    REPORT_MARKER, RUN_FILE)
+from pipeline.report.schema import (BASELINE, CANDIDATE, COUNTS_FILE, REJECTED_DIR,
+                                    REJECTED_SCHEMA, REPORT_FORMAT, REPORT_MARKER, RUN_FILE)
 from pipeline.report.stages import SliceRows, WriteReport, gather_slices, slice_tables
 from pipeline.runtime import dataflow
 from pipeline.runtime.beam_tuning import shorten_bundle_sampler_sleep
@@ -46,6 +47,7 @@ def _write_counts(counts, path):
 def build_pipeline(pipeline: beam.Pipeline, config: Config, folder: str) -> beam.Pipeline:
     """Adds the evaluation of `config` to `pipeline`, writing into `folder`."""
     head_names, empty_metrics = build_report_head(config)
+    models = (CANDIDATE, BASELINE) if config.baseline is not None else (CANDIDATE,)
     results = (pipeline
                | "Read" >> ReadBatches(config.input.pattern, config.batch_size,
                                       skip_corrupt=config.bad_examples == SKIP,
@@ -57,7 +59,8 @@ def build_pipeline(pipeline: beam.Pipeline, config: Config, folder: str) -> beam
          | "SliceRows" >> beam.ParDo(SliceRows(head_names))
          | "GatherSlices" >> gather_slices(config.slices, config.max_slices)
          | "WriteReport" >> beam.ParDo(WriteReport(
-             folder, config.slices, slice_tables("", empty_metrics, head_names))))
+             folder, config.slices,
+             [slice_tables("", empty_metrics, head_names, model) for model in models])))
     _ = (results[COUNTS_TAG]
          | "SumCounts" >> beam.CombineGlobally(SumCounts())
          | "WriteCounts" >> beam.Map(_write_counts, join(folder, COUNTS_FILE)))
