@@ -114,21 +114,25 @@ class Report:
         keep = self._selected(head, slice, metric, cls, threshold)
         return self.metrics.iloc[keep].reset_index(drop=True)
 
-    def table(self, head=None, slice=None, metric=None, cls=None, threshold=None) -> dict:
+    def table(self, head=None, slice=None, metric=None, cls=None, threshold=None,
+              model: str = "candidate") -> dict:
         """The tables `headeval show` prints, as DataFrames of values:
         {(head, slice, kind): DataFrame}, in show's order (heads in config
         order; in a head the overall slice "" first, then by example count).
         `kind` is `scalar` (index: metric key, column `value`; the counts
         included), `threshold` (index: threshold), `class`, `class_threshold`
         (index: class and threshold), `confusion` (rows: label, columns:
-        predicted class) or `calibration` (index: bucket). Filters as `select`.
+        predicted class) or `calibration` (index: bucket). Filters as `select`;
+        `model`: whose rows, the candidate's or (with a baseline) the
+        baseline's — a table holds one model's values.
 
             report.table(head="digit", slice="overall")[("digit", "", "class")]
         """
         import pandas as pd
 
-        rows = [self._rows[i] for i in self._selected(head, slice, metric, cls, threshold)]
-        counts = pivots.slice_counts(self._rows)
+        rows = [self._rows[i] for i in self._selected(head, slice, metric, cls, threshold)
+                if self._rows[i]["model"] == model]
+        counts = pivots.slice_counts([r for r in self._rows if r["model"] == model])
         rows = pivots.order_rows(rows, counts, pivots.head_order(self.run))
         vocabularies = pivots.class_orders(self.run)
         groups = {}
