@@ -3,6 +3,8 @@
     python benchmarks/bench_pipeline.py                      # 100k and 1M examples, 3 runs each
     python benchmarks/bench_pipeline.py --n 200000 --repeats 5
     python benchmarks/bench_pipeline.py --generate-only      # just build (and cache) the data
+    python benchmarks/bench_pipeline.py --baseline --n 200000 --repeats 5
+                                                             # one model vs candidate + baseline
     python benchmarks/bench_pipeline.py -- --direct_running_mode=multi_processing \\
         --direct_num_workers=2                               # options after -- go to Beam
 
@@ -15,6 +17,12 @@ $TMPDIR/headeval-bench) and reused.
 
 Config: one multi_label head, thresholds 0.3 / 0.5 / 0.7, per-class metrics
 for all 10 classes, the weight column, slices [[], [region]].
+
+`--baseline` (issue 18) also writes `baseline_logits` (the label with more
+noise) and times, alternating run by run, the one-model config and the same
+config with `baseline: {logits: baseline_logits}` (two models evaluated on
+the same parsed batches in one pass); it reports both medians and their
+ratio (the issue's bound: at most 1.6).
 
 Each repetition runs `python -m pipeline run CONFIG --output DIR --overwrite
 --quiet --runner=FnApiRunner [beam options]` as a child process, so
@@ -43,7 +51,7 @@ PREVALENCE = np.linspace(0.05, 0.5, N_CLASSES)
 REGIONS = ("north", "south", "east", "west", "center")
 REGION_P = (0.35, 0.25, 0.2, 0.15, 0.05)
 THRESHOLDS = (0.3, 0.5, 0.7)
-DATA_VERSION = 1  # bump when the generator changes: invalidates the cache
+DATA_VERSION = 2  # bump when the generator changes: invalidates the cache
 
 
 def generate_columns(rng, n):
@@ -52,20 +60,23 @@ def generate_columns(rng, n):
 
     y = rng.random((n, N_CLASSES)) < PREVALENCE
     logits = (rng.normal(-1.0, 1.0, (n, N_CLASSES)) + 2.0 * y).astype(np.float32)
+    baseline = (rng.normal(-1.0, 1.5, (n, N_CLASSES)) + 1.6 * y).astype(np.float32)
     ids = np.nonzero(y)[1].astype(np.int64)
     labels = tf.RaggedTensor.from_row_lengths(ids, y.sum(axis=1).astype(np.int64))
     region = np.array(REGIONS)[rng.choice(len(REGIONS), n, p=REGION_P)]
     weight = rng.uniform(0.5, 2.0, n).astype(np.float32)
-    return {"labels": labels, "logits": logits, "region": region, "weight": weight}
+    return {"labels": labels, "logits": logits, "region": region, "weight": weight,
+            "baseline_logits": baseline}
 
 
-def config_dict(pattern):
-    return {
+def config_dict(pattern, baseline=False):
+    out = {
         "input": {
             "pattern": pattern,
             "features": {
                 "labels": {"dtype": "int64", "varlen": True},
                 "logits": {"dtype": "float32", "shape": [N_CLASSES]},
+                "baseline_logits": {"dtype": "float32", "shape": [N_CLASSES]},
                 "region": {"dtype": "string"},
                 "weight": {"dtype": "float32", "default": 1.0},
             },
@@ -79,6 +90,9 @@ def config_dict(pattern):
         "slices": [[], ["region"]],
         "output": "out",
     }
+    if baseline:
+        out["baseline"] = {"logits": "baseline_logits"}
+    return out
 
 
 def dataset(n, files, seed, gzip, cache_dir, log=print):
@@ -108,12 +122,19 @@ def dataset(n, files, seed, gzip, cache_dir, log=print):
     seconds = time.perf_counter() - start
     with open(config, "w") as fh:
         yaml.safe_dump(config_dict("part-*" + suffix), fh, sort_keys=False)
+    with open(baseline_config(config), "w") as fh:
+        yaml.safe_dump(config_dict("part-*" + suffix, baseline=True), fh, sort_keys=False)
     with open(marker, "w") as fh:
         json.dump({"n": n, "files": files, "seed": seed, "gzip": gzip,
                    "write_seconds": seconds}, fh)
     log("  generated %d examples in %d files in %.1f s (%.0f examples/s)"
         % (n, files, seconds, n / seconds))
     return folder, config, seconds
+
+
+def baseline_config(config):
+    """The two-model config beside a data set's one-model config."""
+    return os.path.join(os.path.dirname(config), "config-baseline.yaml")
 
 
 def run_once(config, output, beam_args):
@@ -178,7 +199,11 @@ def main(argv=None):
     parser.add_argument("--generate-only", action="store_true",
                         help="build the cached data sets and stop")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser.add_argument("--baseline", action="store_true",
+                        help="time one model against candidate + baseline, alternating")
     args = parser.parse_args(argv)
+    if args.baseline:
+        return compare_baseline(args, beam_args)
 
     results = []
     for n in args.n:
@@ -227,6 +252,35 @@ def main(argv=None):
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(results, fh, indent=2)
+
+
+def compare_baseline(args, beam_args):
+    """One-model runs and two-model runs, alternating (so a machine whose
+    load changes affects both alike): medians and their ratio per N."""
+    results = []
+    for n in args.n:
+        print("n = %d" % n, flush=True)
+        folder, config, _ = dataset(n, args.files, args.seed, args.gzip, args.cache_dir)
+        times = {"one": [], "two": []}
+        for r in range(args.repeats):
+            for kind, path in (("one", config), ("two", baseline_config(config))):
+                wall, _, run = run_once(path, os.path.join(folder, "report-%s" % kind),
+                                        beam_args)
+                pipeline_s = pipeline_seconds(run)
+                times[kind].append(pipeline_s if pipeline_s is not None else wall)
+                print("  run %d %s model%s: %.1f s pipeline, %.1f s process"
+                      % (r + 1, kind, "" if kind == "one" else "s", times[kind][-1], wall),
+                      flush=True)
+        one, two = statistics.median(times["one"]), statistics.median(times["two"])
+        results.append({"n": n, "one_model_seconds": times["one"],
+                        "two_model_seconds": times["two"], "median_one": one,
+                        "median_two": two, "ratio": two / one})
+        print("  median pipeline s: one model %.2f, candidate + baseline %.2f, ratio %.2f"
+              % (one, two, two / one), flush=True)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(results, fh, indent=2)
+    return results
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@ The package ships `pipeline/data/demo.yaml` and the 599 records it reads,
 quick scikit-learn models; `scripts/make_demo_data.py` documents and rebuilds
 them; scikit-learn is not needed here). `run_demo` evaluates them with a
 MultiHead of three heads (multi-label `properties`, multi-class `digit`,
-regression `ink`), overall and per `stroke` slice, and prints the report.
+regression `ink`), overall and per `stroke` slice, for a candidate and a
+baseline (the config's `baseline`: models fitted on thin strokes only,
+better there, worse overall) in one pass, and prints the report.
 """
 import importlib.resources
 import os
@@ -83,9 +85,17 @@ def run_demo(output_dir: str | None = None, beam_argv=None, show: bool = True) -
 
 
 def show_report(output_dir: str, out=None) -> None:
-    """Prints the report as `headeval show` does."""
+    """Prints the candidate's rows of the report as `headeval show` prints
+    a report, and says where the baseline's are."""
     # Reading Parquet imports pyarrow and Beam: not at import time, since the
     # CLI imports this module for its defaults (`headeval --help` stays quick).
     from pipeline.report.load import read_metrics_rows, read_run
+    from pipeline.report.schema import CANDIDATE
     from pipeline.report.text import format_report
-    (out or sys.stdout).write(format_report(read_metrics_rows(output_dir), read_run(output_dir)))
+    out = out or sys.stdout
+    rows = read_metrics_rows(output_dir)
+    candidate = [r for r in rows if r["model"] == CANDIDATE]
+    out.write(format_report(candidate, read_run(output_dir)))
+    if len(candidate) < len(rows):
+        out.write("\nThese are the candidate's rows; metrics.parquet and curves.parquet also "
+                  "hold the baseline's (model = baseline), computed on the same examples.\n")

@@ -5,10 +5,11 @@
                                     └─ rejected ─> WriteToParquet(rejected/)      (skip only)
 
 The pipeline writes into the report's temporary folder (`ReportOutput`);
-the driver then checks the counts (read = evaluated + rejected), writes
-comparison.parquet and the validation gates' files
-(pipeline.report.validation), run.json last, and moves the folder into place. A run that fails anywhere
-leaves no report.
+metrics are keyed by (model, slice): the candidate's, and the baseline's
+when the config has one, both from the same batches. The driver then checks
+the counts (read = evaluated + rejected), writes comparison.parquet and the
+validation gates' files (pipeline.report.validation), run.json last, and
+moves the folder into place. A run that fails anywhere leaves no report.
 """
 import dataclasses
 import logging
@@ -30,8 +31,8 @@ from pipeline.io.paths import join
 from pipeline.io.reader import ReadBatches
 from pipeline.report.output import ReportOutput
 from pipeline.report.rows import undefined_metrics
-from pipeline.report.schema import (COUNTS_FILE, REJECTED_DIR, REJECTED_SCHEMA, REPORT_FORMAT,
-                                    REPORT_MARKER, RUN_FILE)
+from pipeline.report.schema import (BASELINE, CANDIDATE, COUNTS_FILE, REJECTED_DIR,
+                                    REJECTED_SCHEMA, REPORT_FORMAT, REPORT_MARKER, RUN_FILE)
 from pipeline.report.stages import SliceRows, WriteReport, gather_slices, slice_tables
 from pipeline.report.validation import finish_comparison
 from pipeline.runtime import dataflow
@@ -39,6 +40,7 @@ from pipeline.runtime.beam_tuning import shorten_bundle_sampler_sleep
 from pipeline.runtime.runner_args import check_beam_argv, check_runner
 
 log = logging.getLogger(__name__)
+
 
 def _write_counts(counts, path):
     write_json(counts, path)
@@ -48,6 +50,7 @@ def _write_counts(counts, path):
 def build_pipeline(pipeline: beam.Pipeline, config: Config, folder: str) -> beam.Pipeline:
     """Adds the evaluation of `config` to `pipeline`, writing into `folder`."""
     head_names, empty_metrics = build_report_head(config)
+    models = (CANDIDATE, BASELINE) if config.baseline is not None else (CANDIDATE,)
     results = (pipeline
                | "Read" >> ReadBatches(config.input.pattern, config.batch_size,
                                       skip_corrupt=config.bad_examples == SKIP,
@@ -59,7 +62,8 @@ def build_pipeline(pipeline: beam.Pipeline, config: Config, folder: str) -> beam
          | "SliceRows" >> beam.ParDo(SliceRows(head_names))
          | "GatherSlices" >> gather_slices(config.slices, config.max_slices)
          | "WriteReport" >> beam.ParDo(WriteReport(
-             folder, config.slices, slice_tables("", empty_metrics, head_names),
+             folder, config.slices,
+             [slice_tables("", empty_metrics, head_names, model) for model in models],
              fairness=config.metrics.fairness)))
     _ = (results[COUNTS_TAG]
          | "SumCounts" >> beam.CombineGlobally(SumCounts())

@@ -6,6 +6,7 @@ goes; docs/config.md documents every key for users:
 
     input:      {pattern, features: {name: {dtype, shape, varlen, default}}}
     model:      {logits} | {saved_model, output, signature, device, batch_size}
+    baseline:   the same keys as model: the model the candidate is compared with
     transform:  {tft_output}
     heads:      [{name, type, n_classes, label, label_vocabulary, weight_column,
                   thresholds, classes_for_class_based_metrics, label_dimension,
@@ -20,7 +21,8 @@ loading a local config imports neither TensorFlow, Beam nor pyarrow. The
 modules: `spec` (the dataclasses and the names their values take),
 `limits` (memory limits, the per-slice estimate, clipping values shown in
 messages), `files` (reading a file the config names, resolving its paths),
-`parser` (YAML data -> Config), `validation` (the gates), `loading` (a file -> strict YAML -> Config),
+`parser` (YAML data -> Config), `models` (its `model` and `baseline`
+sections), `validation` (the gates), `loading` (a file -> strict YAML -> Config),
 `json_schema` (the JSON Schema of `headeval schema`, from spec's lists).
 """
 from pipeline.config.files import resolve_path

@@ -46,7 +46,8 @@ PARSER_ONLY = (
     "is readable",
     "classes_for_class_based_metrics are class ids below n_classes or label_vocabulary entries",
     "label_vocabulary {tft: NAME} needs a transform section",
-    "head names are unique; model.logits and model.output as mappings have one entry per head",
+    "head names are unique; model.logits and model.output (and baseline's) as mappings have "
+    "one entry per head",
     "head_weights has one finite number per head",
     "a feature's default has one value or the shape's number of values; the shape holds at "
     "most %d values" % MAX_FEATURE_VALUES,
@@ -199,7 +200,7 @@ def _head():
     return out
 
 
-def _model():
+def _model(description="where the logits come from"):
     logits = {"anyOf": [{"$ref": "#/$defs/feature_name"},
                         {"type": "object", "additionalProperties": {
                             "$ref": "#/$defs/feature_name"}}]}
@@ -222,8 +223,8 @@ def _model():
             "description": "examples per model call (default: the record batch)"},
     }
     given = {"not": {"type": "null"}}
-    out = _object(MODEL_KEYS, props, description="where the logits come from: exactly one of "
-                  "`logits` (a parsed feature) or `saved_model`")
+    out = _object(MODEL_KEYS, props, description=description + ": exactly one of `logits` (a "
+                  "parsed feature) or `saved_model`")
     out["if"] = {"properties": {"logits": given}, "required": ["logits"]}
     out["then"] = {"properties": {k: {"type": "null"} for k in ("saved_model",)
                                   + SAVED_MODEL_KEYS}}
@@ -312,6 +313,8 @@ def config_schema() -> dict:
                                         "varlen, default}"},
         }, INPUT_KEYS, "what to read"),
         "model": _model(),
+        "baseline": _nullable(_model("the model the candidate (`model`) is compared with, "
+                                     "evaluated on the same batches; same keys as `model`")),
         "transform": _nullable(_object(TRANSFORM_KEYS, {"tft_output": _ref(
             "path", "the tf.Transform output folder")}, TRANSFORM_KEYS))
         | {"description": "apply a tf.Transform graph to the raw features first"},

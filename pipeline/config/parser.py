@@ -16,18 +16,17 @@ from pipeline.config.limits import (MAX_BATCH_BYTES, MAX_FEATURE_VALUES, MAX_MES
                                     batch_too_big, clip, exponent_hint, float32, format_bytes,
                                     show_value, slice_too_big)
 from pipeline.config.metric_options import parse_metrics
+from pipeline.config.models import parse_model
 from pipeline.config.spec import (BAD_EXAMPLES, BINARY, COMMON_HEAD_KEYS, DEFAULT_BAD_EXAMPLES,
                                   DEFAULT_BATCH_SIZE, DEFAULT_LABEL_DIMENSION,
-                                  DEFAULT_LOSS_REDUCTION, DEFAULT_MAX_SLICES, DEFAULT_SIGNATURE,
-                                  DTYPES, FEATURE_KEYS, HEAD_KEYS, HEAD_KEYS_BY_TYPE, HEAD_TYPES,
-                                  INPUT_KEYS, LOSS_REDUCTIONS, MIN_N_CLASSES, MODEL_KEYS,
-                                  MULTI_CLASS, MULTI_LABEL, REGRESSION, REQUIRED_FEATURE_KEYS,
-                                  REQUIRED_HEAD_KEYS, REQUIRED_TOP_LEVEL_KEYS, SAVED_MODEL_KEYS,
-                                  TOP_LEVEL_KEYS, TRANSFORM_KEYS, VOCABULARY_REF_KEYS, Config,
-                                  Feature, HeadConfig, InputConfig, ModelConfig, TransformConfig,
-                                  VocabularyRef, logits_check)
+                                  DEFAULT_LOSS_REDUCTION, DEFAULT_MAX_SLICES, DTYPES,
+                                  FEATURE_KEYS, HEAD_KEYS, HEAD_KEYS_BY_TYPE, HEAD_TYPES,
+                                  INPUT_KEYS, LOSS_REDUCTIONS, MIN_N_CLASSES, MULTI_CLASS,
+                                  MULTI_LABEL, REGRESSION, REQUIRED_FEATURE_KEYS,
+                                  REQUIRED_HEAD_KEYS, REQUIRED_TOP_LEVEL_KEYS, TOP_LEVEL_KEYS,
+                                  TRANSFORM_KEYS, VOCABULARY_REF_KEYS, Config, Feature,
+                                  HeadConfig, InputConfig, TransformConfig, VocabularyRef)
 from pipeline.errors import ConfigError
-from pipeline.runtime.devices import DEFAULT_DEVICE, DEVICES
 
 _MISSING = object()
 
@@ -136,7 +135,11 @@ class _Parser:
             t = self.mapping(data["transform"], "transform", TRANSFORM_KEYS, TRANSFORM_KEYS)
             transform = TransformConfig(self.path(t["tft_output"], "transform.tft_output"))
         heads = self.heads(data["heads"], features, transform)
-        model = self.model(data["model"], heads, features, transform)
+        model = parse_model(self, data["model"], "model", heads, features, transform)
+        baseline = None
+        if data.get("baseline") is not None:
+            baseline = parse_model(self, data["baseline"], "baseline", heads, features,
+                                   transform)
         head_weights = None
         if data.get("head_weights") is not None:
             head_weights = self.head_weights(data["head_weights"], len(heads))
@@ -158,10 +161,11 @@ class _Parser:
         output = None
         if data.get("output") is not None:
             output = self.path(data["output"], "output")
-        return Config(input=inp, model=model, heads=heads, transform=transform,
-                      head_weights=head_weights, slices=slices, metrics=metrics,
-                      bad_examples=bad, batch_size=batch_size, max_slices=max_slices,
-                      output=output, validation=config_validation(data, self.file),
+        return Config(input=inp, model=model, baseline=baseline, heads=heads,
+                      transform=transform, head_weights=head_weights, slices=slices,
+                      metrics=metrics, bad_examples=bad, batch_size=batch_size,
+                      max_slices=max_slices, output=output,
+                      validation=config_validation(data, self.file),
                       source=None if self.file == "<config>" else self.file)
 
     def input(self, data):
@@ -400,53 +404,6 @@ class _Parser:
             if word in words[:i]:
                 self.fail("%s[%d]" % (key, i), "distinct from the entries before it", word)
         return tuple(words)
-
-    def model(self, data, heads, features, transform):
-        self.mapping(data, "model", MODEL_KEYS)
-        has_logits, has_model = data.get("logits") is not None, data.get("saved_model") is not None
-        if has_logits == has_model:
-            self.fail("model", "exactly one of `logits` (a parsed feature) or `saved_model`",
-                      data)
-        names = [h.name for h in heads]
-        if has_logits:
-            for k in SAVED_MODEL_KEYS:
-                if data.get(k) is not None:
-                    self.fail("model.%s" % k, "absent when the logits are a parsed feature "
-                              "(it applies to saved_model)", data[k])
-            total = sum(h.logits_dimension for h in heads)
-            logits = data["logits"]
-            if isinstance(logits, dict):
-                if sorted(logits, key=str) != sorted(n for n in names if n is not None) \
-                        or None in names:
-                    self.fail("model.logits", "{head name: feature} with one entry per head "
-                              "(%s); name every head" % ", ".join(str(n) for n in names),
-                              logits)
-                head_by_name = {h.name: h for h in heads}
-                logits = {k: self.feature_ref(v, "model.logits.%s" % k, features, transform,
-                                              logits_check(head_by_name[k].logits_dimension))
-                          for k, v in logits.items()}
-            else:
-                logits = self.feature_ref(logits, "model.logits", features, transform,
-                                          logits_check(total))
-            return ModelConfig(logits=logits)
-        saved_model = self.path(data["saved_model"], "model.saved_model")
-        output = data.get("output")
-        if isinstance(output, dict):
-            if sorted(output, key=str) != sorted(n for n in names if n is not None) \
-                    or None in names:
-                self.fail("model.output", "{head name: model output} with one entry per head",
-                          output)
-            for k, v in output.items():
-                self.string(v, "model.output.%s" % k, what="a model output name")
-        elif output is not None:
-            self.string(output, "model.output", what="a model output name or {head name: output}")
-        signature = self.string(data.get("signature", DEFAULT_SIGNATURE), "model.signature")
-        device = self.string(data.get("device", DEFAULT_DEVICE), "model.device", DEVICES)
-        batch_size = None
-        if data.get("batch_size") is not None:
-            batch_size = self.integer(data["batch_size"], "model.batch_size")
-        return ModelConfig(saved_model=saved_model, output=output, signature=signature,
-                           device=device, batch_size=batch_size)
 
     def head_weights(self, data, n_heads):
         if not isinstance(data, list) or len(data) != n_heads or \

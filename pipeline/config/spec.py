@@ -18,13 +18,14 @@ DTYPES = ("float32", "int64", "string")
 # The keys of each mapping of a config, and those it requires: the parser
 # (pipeline.config.parser) refuses any other key, and `headeval schema`
 # (pipeline.config.json_schema) builds its JSON Schema from the same lists.
-TOP_LEVEL_KEYS = ("input", "model", "transform", "heads", "head_weights", "slices", "metrics",
-                  "bad_examples", "batch_size", "max_slices", "output", "validation")
+TOP_LEVEL_KEYS = ("input", "model", "baseline", "transform", "heads", "head_weights", "slices",
+                  "metrics", "bad_examples", "batch_size", "max_slices", "output", "validation")
 REQUIRED_TOP_LEVEL_KEYS = ("input", "model", "heads")
 INPUT_KEYS = ("pattern", "features")  # both required
 FEATURE_KEYS = ("dtype", "shape", "varlen", "default")
 REQUIRED_FEATURE_KEYS = ("dtype",)
 TRANSFORM_KEYS = ("tft_output",)  # required
+# `model` and `baseline` (the model the candidate is compared with) take the same keys.
 MODEL_KEYS = ("logits", "saved_model", "output", "signature", "device", "batch_size")
 SAVED_MODEL_KEYS = ("output", "signature", "device", "batch_size")  # only with saved_model
 VOCABULARY_REF_KEYS = ("file", "compute", "tft")  # label_vocabulary as a mapping: one of them
@@ -151,7 +152,8 @@ class InputConfig:
 @dataclass(frozen=True)
 class ModelConfig:
     """Where logits come from: parsed features (`logits`: a feature name,
-    or {head name: feature}) or a model run on the workers (`saved_model`)."""
+    or {head name: feature}) or a model run on the workers (`saved_model`).
+    The config's `model` (the candidate) and `baseline` are both one."""
     logits: object = None
     saved_model: str = None
     output: object = None
@@ -238,6 +240,7 @@ class Config:
     input: InputConfig
     model: ModelConfig
     heads: tuple
+    baseline: ModelConfig = None  # the model `model` is compared with, if any
     transform: TransformConfig = None
     head_weights: tuple = None
     slices: tuple = ((),)
@@ -264,13 +267,9 @@ class Config:
                 entry["default"] = list(f.default) if isinstance(f.default, tuple) else f.default
             features[f.name] = entry
         out = {"input": {"pattern": self.input.pattern, "features": features},
-               "model": _drop_none({
-                   "logits": _plain(self.model.logits),
-                   "saved_model": self.model.saved_model,
-                   "output": _plain(self.model.output),
-                   "signature": self.model.signature if self.model.saved_model else None,
-                   "device": self.model.device if self.model.saved_model else None,
-                   "batch_size": self.model.batch_size})}
+               "model": _model_dict(self.model)}
+        if self.baseline is not None:
+            out["baseline"] = _model_dict(self.baseline)
         if self.transform is not None:
             out["transform"] = {"tft_output": self.transform.tft_output}
         heads = []
@@ -307,14 +306,16 @@ class Config:
 
     def feature_references(self) -> List[Tuple[str, str]]:
         """[(key path, feature name)] for every feature the config names
-        (logits, labels, weights, slices): what must exist after parsing
-        (and after the transform, when there is one)."""
+        (the model's and the baseline's logits, labels, weights, slices):
+        what must exist after parsing (and after the transform, when there
+        is one)."""
         refs = []
-        logits = self.model.logits
-        if isinstance(logits, str):
-            refs.append(("model.logits", logits))
-        elif isinstance(logits, dict):
-            refs += [("model.logits.%s" % k, v) for k, v in logits.items()]
+        for key, model in (("model", self.model), ("baseline", self.baseline)):
+            logits = model.logits if model is not None else None
+            if isinstance(logits, str):
+                refs.append((key + ".logits", logits))
+            elif isinstance(logits, dict):
+                refs += [("%s.logits.%s" % (key, k), v) for k, v in logits.items()]
         for i, h in enumerate(self.heads):
             refs.append(("heads[%d].label" % i, h.label))
             if h.weight_column is not None:
@@ -322,6 +323,18 @@ class Config:
         for i, spec in enumerate(self.slices):
             refs += [("slices[%d][%d]" % (i, j), name) for j, name in enumerate(spec)]
         return refs
+
+
+def _model_dict(model: ModelConfig) -> dict:
+    """A `model` or `baseline` section as plain data (SavedModel keys only
+    with a saved_model)."""
+    return _drop_none({
+        "logits": _plain(model.logits),
+        "saved_model": model.saved_model,
+        "output": _plain(model.output),
+        "signature": model.signature if model.saved_model else None,
+        "device": model.device if model.saved_model else None,
+        "batch_size": model.batch_size})
 
 
 def _plain(value):

@@ -2,9 +2,10 @@
 
 `RowChecks.find_bad_rows` checks every example of a parsed batch at once, in
 numpy: labels out of range or outside the vocabulary, NaN or infinite labels
-(regression), logits or weights, negative weights. Each bad row gets the
-kind of its rejection (the constants of `pipeline.errors`, which run.json
-counts), the feature at fault and a message; Python runs per bad row only.
+(regression), logits (the candidate's or the baseline's) or weights,
+negative weights. Each bad row gets the kind of its rejection (the constants
+of `pipeline.errors`, which run.json counts), the feature at fault and a
+message; Python runs per bad row only.
 """
 from typing import Callable, Optional
 
@@ -26,30 +27,42 @@ def _show(values, limit=10):
                 400)
 
 
-def _describe_source(feature):
-    return "the model's output" if feature is None else "feature %r" % feature
+def _describe_source(feature, what=""):
+    if feature is None:
+        return "the %smodel's output" % what
+    return "feature %r" % feature
 
 
 class RowChecks:
     """The row checks of a config's heads, which find their logits and
-    labels through `head_inputs` (a `pipeline.evaluate.features.HeadInputs`)."""
+    labels through `head_inputs` (a `pipeline.evaluate.features.HeadInputs`),
+    and the baseline's logits through `baseline_inputs` (None: no baseline).
+    A row is bad when either model's logits are: it is left out of both, so
+    the two are compared on the same examples."""
 
-    def __init__(self, head_inputs: HeadInputs):
+    def __init__(self, head_inputs: HeadInputs, baseline_inputs: Optional[HeadInputs] = None):
         self.head_inputs = head_inputs
+        self.baseline_inputs = baseline_inputs
         self.head_cfgs = head_inputs.head_cfgs
         self._vocab_bytes = {}  # head name -> label_vocabulary as UTF-8 bytes
 
     def find_bad_rows(self, features: dict, inputs: tuple,
-                      model_logits: Optional[Logits] = None) -> dict:
+                      model_logits: Optional[Logits] = None,
+                      baseline_logits: Optional[Logits] = None,
+                      baseline_model_logits: Optional[Logits] = None) -> dict:
         """Checks every example of a batch at once; returns {row: (kind,
         feature, message)}.
 
         Bad: labels out of range or outside the vocabulary, NaN or infinite
-        labels (regression), logits or weights, negative weights. Each bad
-        row maps to (reason kind, feature or None, message); run.json counts
-        rejections by kind (`label_out_of_range`, `weight_negative`, ...).
+        labels (regression), logits (the candidate's or the baseline's) or
+        weights, negative weights. Each bad row maps to (reason kind,
+        feature or None, message); run.json counts rejections by kind
+        (`label_out_of_range`, `weight_negative`, ...); a row bad in several
+        ways gets the first found, the baseline's logits last.
         `inputs`: `head_inputs(features, model_logits)`; `model_logits`: the
-        model's outputs, None when the logits are parsed features.
+        model's outputs, None when the logits are parsed features;
+        `baseline_logits`: `baseline_inputs.logits(features,
+        baseline_model_logits)`, with a baseline.
         """
         logits_in, labels = inputs
         bad = {}
@@ -59,16 +72,8 @@ class RowChecks:
                 bad.setdefault(int(row), (kind, feature, reason_fn(int(row))))
 
         for cfg in self.head_cfgs:
-            head_logits = logits_in[cfg.name] if isinstance(logits_in, dict) else logits_in
-            if len(self.head_cfgs) > 1 and not isinstance(logits_in, dict):
-                head_logits = None  # one tensor split by MultiHead: checked as a whole below
+            self._check_logits(self.head_inputs, logits_in, model_logits, mark, cfg)
             head_labels = labels[cfg.name] if len(self.head_cfgs) > 1 else labels
-            if head_logits is not None:
-                values = np.asarray(head_logits, np.float64).reshape(len(head_logits), -1)
-                source = self.head_inputs.logits_source(cfg.name, model_logits)
-                mark(~np.isfinite(values).all(axis=1), LOGITS_NOT_FINITE, source,
-                     lambda r, v=values, c=cfg, s=source: "%s logits (%s) must be "
-                     "finite; got %s" % (c.ref, _describe_source(s), _show(v[r])))
             self.check_labels(cfg, head_labels, mark)
             weight = cfg.weight_column
             if weight is not None and weight in features:
@@ -79,13 +84,36 @@ class RowChecks:
                      % (n, _show(w[r])))
                 mark((w < 0).any(axis=1), WEIGHT_NEGATIVE, weight, lambda r, w=w, n=weight:
                      "weight %r must be >= 0; got %s" % (n, _show(w[r])))
-        if not isinstance(logits_in, dict):
-            values = np.asarray(logits_in, np.float64).reshape(len(logits_in), -1)
-            source = self.head_inputs.logits_source(None, model_logits)
-            mark(~np.isfinite(values).all(axis=1), LOGITS_NOT_FINITE, source,
-                 lambda r: "logits (%s) must be finite; got %s"
-                 % (_describe_source(source), _show(values[r])))
+        self._check_logits(self.head_inputs, logits_in, model_logits, mark)
+        if self.baseline_inputs is not None:
+            for cfg in self.head_cfgs:
+                self._check_logits(self.baseline_inputs, baseline_logits,
+                                   baseline_model_logits, mark, cfg, "baseline ")
+            self._check_logits(self.baseline_inputs, baseline_logits, baseline_model_logits,
+                               mark, what="baseline ")
         return bad
+
+    def _check_logits(self, head_inputs, logits_in, model_logits, mark, cfg=None, what=""):
+        """Marks the rows with a NaN or infinite logit: of head `cfg` when
+        the logits are one array per head, or of the one array of all heads
+        (`cfg` None). `what`: "baseline " for the baseline's."""
+        if cfg is None:
+            if isinstance(logits_in, dict):
+                return  # checked per head
+            values = np.asarray(logits_in, np.float64).reshape(len(logits_in), -1)
+            source = head_inputs.logits_source(None, model_logits)
+            mark(~np.isfinite(values).all(axis=1), LOGITS_NOT_FINITE, source,
+                 lambda r: "%slogits (%s) must be finite; got %s"
+                 % (what, _describe_source(source, what), _show(values[r])))
+            return
+        head_logits = logits_in[cfg.name] if isinstance(logits_in, dict) else logits_in
+        if len(self.head_cfgs) > 1 and not isinstance(logits_in, dict):
+            return  # one tensor split by MultiHead: checked as a whole
+        values = np.asarray(head_logits, np.float64).reshape(len(head_logits), -1)
+        source = head_inputs.logits_source(cfg.name, model_logits)
+        mark(~np.isfinite(values).all(axis=1), LOGITS_NOT_FINITE, source,
+             lambda r: "%s %slogits (%s) must be finite; got %s"
+             % (cfg.ref, what, _describe_source(source, what), _show(values[r])))
 
     def _vocabulary_bytes(self, cfg):
         """cfg's label_vocabulary as an object array of UTF-8 bytes, built once."""

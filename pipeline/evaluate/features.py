@@ -11,7 +11,7 @@ from typing import Dict, Optional, Sequence, Union
 import numpy as np
 import tensorflow as tf
 
-from pipeline.config import Config, HeadConfig, clip
+from pipeline.config import Config, HeadConfig, ModelConfig, clip
 from pipeline.errors import ConfigError
 
 # One parsed feature of a batch: a numpy array (fixed length), a
@@ -84,6 +84,16 @@ def take_rows(features: dict, rows: np.ndarray) -> dict:
     return out
 
 
+def take_logits(logits: Optional[Logits], rows: np.ndarray) -> Optional[Logits]:
+    """The given rows of a model's logits (an array or {head name: array});
+    None stays None."""
+    if logits is None:
+        return None
+    if isinstance(logits, dict):
+        return {k: v[rows] for k, v in logits.items()}
+    return logits[rows]
+
+
 def made_up_record(features: dict, head_cfgs: Sequence[HeadConfig]) -> bytes:
     """A serialized tf.train.Example that fits `features` ({name:
     `pipeline.config.Feature`}) and that every head of `head_cfgs`
@@ -115,39 +125,50 @@ def made_up_record(features: dict, head_cfgs: Sequence[HeadConfig]) -> bytes:
 class HeadInputs:
     """Where a config's heads find their logits and labels in a parsed batch.
 
-    Logits come from the features `model.logits` names (one feature for all
-    heads, or {head name: feature}), unless a model produced them; labels
-    from each head's `label` feature.
+    Logits come from the features that `model.logits` names (one feature for
+    all heads, or {head name: feature}), unless a model produced them; labels
+    from each head's `label` feature. `model` (default `config.model`) and
+    `key` ("model") pick another model of the config: the baseline's logits
+    come from `HeadInputs(config, config.baseline, "baseline")`, and its
+    messages name `baseline.logits`.
     """
 
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, model: Optional[ModelConfig] = None, key: str = "model"):
         self.head_cfgs = list(config.heads)
-        logits_cfg = config.model.logits
+        self.key = key
+        logits_cfg = (model or config.model).logits
         self.logits_features = logits_cfg if isinstance(logits_cfg, dict) else None
         self.logits_feature = None if isinstance(logits_cfg, dict) else logits_cfg
 
     def __call__(self, features: dict, logits: Optional[Logits] = None) -> tuple:
         """(logits, labels) in the form the head takes, from parsed features
         (and model outputs, when a model produced the logits)."""
-        if logits is None:
-            if self.logits_feature is not None:
-                logits = np.asarray(config_feature(features, self.logits_feature,
-                                                   "model.logits"), np.float32)
-                if logits.ndim == 1:
-                    logits = logits[:, None]
-            else:
-                logits = {}
-                for h in self.head_cfgs:
-                    value = np.asarray(config_feature(features, self.logits_features[h.name],
-                                                      "model.logits.%s" % h.name), np.float32)
-                    logits[h.name] = value[:, None] if value.ndim == 1 else value
-        if isinstance(logits, dict) and len(self.head_cfgs) == 1:
-            logits = logits[self.head_cfgs[0].name]
+        logits = self.logits(features, logits)
         if len(self.head_cfgs) > 1:
             labels = {h.name: self.labels(h, features) for h in self.head_cfgs}
         else:
             labels = self.labels(self.head_cfgs[0], features)
         return logits, labels
+
+    def logits(self, features: dict, logits: Optional[Logits] = None) -> Logits:
+        """The logits in the form the head takes: `logits` (a model's
+        outputs), or read from the parsed features when it is None."""
+        if logits is None:
+            if self.logits_feature is not None:
+                logits = np.asarray(config_feature(features, self.logits_feature,
+                                                   self.key + ".logits"), np.float32)
+                if logits.ndim == 1:
+                    logits = logits[:, None]
+            else:
+                logits = {}
+                for h in self.head_cfgs:
+                    value = np.asarray(config_feature(
+                        features, self.logits_features[h.name],
+                        "%s.logits.%s" % (self.key, h.name)), np.float32)
+                    logits[h.name] = value[:, None] if value.ndim == 1 else value
+        if isinstance(logits, dict) and len(self.head_cfgs) == 1:
+            logits = logits[self.head_cfgs[0].name]
+        return logits
 
     @staticmethod
     def labels(head_cfg: HeadConfig, features: dict) -> Labels:

@@ -6,7 +6,11 @@ per-slice metrics — so an example's logits never leave its labels, weights
 and slice values (no join), and only a few fixed-size metric states per
 bundle go downstream. Its outputs:
 
-* main: (slice string, {metric key: metric object}), once per slice per bundle;
+* main: ((model, slice string), {metric key: metric object}), once per model
+  and slice per bundle; model is "candidate", or "baseline" for the config's
+  `baseline`, evaluated on the same parsed, checked and sliced batches (an
+  example whose logits are bad for either model is rejected for both, so
+  the two are compared on the same examples);
 * `counts`: {read, evaluated, rejected, rejected/<kind>: n} once per bundle;
 * `rejected`: one dict per rejected example (file, index, kind, feature,
   reason, record) — only under `bad_examples: skip`; a slice value longer
@@ -39,11 +43,12 @@ from apache_beam.utils import windowed_value
 from pipeline.config import SKIP
 from pipeline.errors import CORRUPT_RECORD, BadRecordError
 from pipeline.evaluate.evaluator import Evaluator
-from pipeline.evaluate.features import take_rows
+from pipeline.evaluate.features import take_logits, take_rows
 from pipeline.io.batches import CorruptRecord
 from pipeline.io.parse import Parser
 from pipeline.model.runner import ModelRunner
 from pipeline.model.transform import Transform
+from pipeline.report.schema import BASELINE, CANDIDATE
 from pipeline.runtime import progress
 from pipeline.runtime.devices import AUTO, choose_device
 from pipeline.runtime.tf_threads import use_one_thread_per_op
@@ -62,6 +67,18 @@ def _global(value):
                                         [window.GlobalWindow()])
 
 
+def _model_runner(config, model):
+    """A ModelRunner for `model` (the config's `model` or `baseline`) when it
+    is a SavedModel or .keras file; None for logits read from the features."""
+    if model is None or model.saved_model is None:
+        return None
+    dims = ({h.name: h.logits_dimension for h in config.heads} if isinstance(model.output, dict)
+            else sum(h.logits_dimension for h in config.heads))
+    return ModelRunner(model.saved_model, outputs=model.output, signature=model.signature,
+                       device=model.device, batch_size=model.batch_size,
+                       logits_dimensions=dims)
+
+
 def _rejection(path, index, kind, feature, reason, record):
     return {"file": path, "index": int(index), "kind": kind, "feature": feature,
             "reason": reason, "record": bytes(record)}
@@ -76,25 +93,23 @@ class EvaluateBatches(beam.DoFn):
 
     def setup(self):
         config = self._config
-        if config.model.saved_model is None:
+        models = [m for m in (config.model, config.baseline) if m is not None]
+        runs_a_model = any(m.saved_model is not None for m in models)
+        if not runs_a_model:
             if use_one_thread_per_op():  # before anything starts TensorFlow here
                 log.info("headeval: one TensorFlow thread per op (the heads are all it runs)")
         self._parser = Parser(config.input.features)
         self._evaluator = Evaluator(config)
+        self._models = (CANDIDATE, BASELINE) if config.baseline is not None else (CANDIDATE,)
         self._skip = config.bad_examples == SKIP
         self._transform = None
-        self._model = None
         if config.transform is not None:
             self._transform = Transform(config.transform.tft_output)
-        if config.model.saved_model is not None:
-            m = config.model
-            dims = ({h.name: h.logits_dimension for h in config.heads}
-                    if isinstance(m.output, dict)
-                    else sum(h.logits_dimension for h in config.heads))
-            self._model = ModelRunner(m.saved_model, outputs=m.output, signature=m.signature,
-                                      device=m.device, batch_size=m.batch_size,
-                                      logits_dimensions=dims)
-            self._device = self._model.device
+        self._model = _model_runner(config, config.model)
+        self._baseline_model = _model_runner(config, config.baseline)
+        runner = self._model or self._baseline_model
+        if runner is not None:
+            self._device = runner.device
         else:
             self._device = choose_device(AUTO)  # the heads' per-batch TF work
             log.info("headeval: heads run on %s", self._device)
@@ -105,7 +120,7 @@ class EvaluateBatches(beam.DoFn):
         self._pools = None      # the bundle's (statistics, absorbing) threads
         self._in_flight = collections.deque()  # absorbing futures, oldest first
         self._warm_up = None
-        if config.model.saved_model is None and config.transform is None:
+        if not runs_a_model and config.transform is None:
             # Traces the heads' functions while Beam starts the bundle and the
             # reader its first file (only for logits from the features: a
             # model or transform changes what the heads are given).
@@ -126,7 +141,7 @@ class EvaluateBatches(beam.DoFn):
 
     def start_bundle(self):
         self._stop_pool()  # a bundle that failed may have left its thread
-        self._accumulators = {}
+        self._accumulators = {model: {} for model in self._models}
         self._counts = {"read": 0, "evaluated": 0, "rejected": 0}
 
     def _reject(self, kind, n=1):
@@ -170,8 +185,12 @@ class EvaluateBatches(beam.DoFn):
         if self._transform is not None:
             features, factorized = self._transform(features), None
         logits = self._model(features, len(rows)) if self._model is not None else None
+        baseline = (self._baseline_model(features, len(rows))
+                    if self._baseline_model is not None else None)
         inputs = self._evaluator.inputs(features, logits)  # (logits, labels) for the heads
-        bad = self._evaluator.find_bad_rows(features, logits, inputs=inputs)
+        # Bad for either model is bad for both: the comparison stays paired.
+        bad = self._evaluator.find_bad_rows(features, logits, inputs=inputs,
+                                            baseline_logits=baseline)
         # Slice values too long to copy into every row of their slice's report.
         long_values, factorized = self._evaluator.slice_specs.long_slice_values(
             features, factorized)
@@ -198,19 +217,18 @@ class EvaluateBatches(beam.DoFn):
             if factorized:
                 factorized = {k: (values, index[keep]) for k, (values, index) in
                               factorized.items()}
-            if logits is not None:
-                logits = ({k: v[keep] for k, v in logits.items()} if isinstance(logits, dict)
-                          else logits[keep])
+            logits, baseline = take_logits(logits, keep), take_logits(baseline, keep)
             inputs = None
-        evaluated = self._evaluate(features, logits, inputs, factorized)
+        evaluated = self._evaluate(features, logits, inputs, factorized, baseline)
         self._counts["evaluated"] += evaluated
         self._evaluated.inc(evaluated)
 
-    def _evaluate(self, features, logits, inputs, factorized=None):
+    def _evaluate(self, features, logits, inputs, factorized=None, baseline=None):
         """Hands the batch to the heads' threads; waits for the oldest batch
         in flight to be absorbed first when `_IN_FLIGHT` are."""
-        plan = self._evaluator.plan_batch(features, self._accumulators, logits, inputs,
-                                          factorized)
+        plan = self._evaluator.plan_batch(
+            features, self._accumulators[CANDIDATE], logits, inputs, factorized,
+            baseline_accumulators=self._accumulators.get(BASELINE), baseline_logits=baseline)
         if self._pools is None:
             self._pools = tuple(concurrent.futures.ThreadPoolExecutor(
                 1, thread_name_prefix="headeval-" + role) for role in ("stats", "absorb"))
@@ -252,8 +270,9 @@ class EvaluateBatches(beam.DoFn):
             self._absorb_in_flight()
         finally:
             self._stop_pool()
-        self._evaluator.finish(self._accumulators)
-        for key, metrics in self._accumulators.items():
-            yield _global((key, metrics))
+        for model in self._models:
+            accumulators = self._evaluator.finish(self._accumulators[model])
+            for key, metrics in accumulators.items():
+                yield _global(((model, key), metrics))
         yield beam.pvalue.TaggedOutput(COUNTS_TAG, _global(dict(self._counts)))
-        self._accumulators = {}
+        self._accumulators = {model: {} for model in self._models}

@@ -1,12 +1,14 @@
 """The Beam stages that turn merged metric states into the report's tables.
 
-    (slice string, merged metrics) ─> SliceRows ─> GatherSlices ─> WriteReport
+    ((model, slice string), merged metrics) ─> SliceRows ─> GatherSlices ─> WriteReport
 
-`SliceRows` makes one slice's rows where its states were merged, so only
-small pyarrow tables travel to the one element that writes the Parquet
-files. `GatherSlices` gathers them into that element, and fails as soon as
-a slice spec has more than `max_slices` slices (each worker counts only
-those it met: `pipeline.evaluate.slicing`). The stages get what they need
+`SliceRows` makes one slice's rows of one model (the candidate, or the
+baseline) where its states were merged, so only small pyarrow tables travel
+to the one element that writes the Parquet files. `GatherSlices` gathers
+them into that element, and fails as soon as a slice spec has more than
+`max_slices` slices (each worker counts only those it met:
+`pipeline.evaluate.slicing`); a slice counts once, whatever the number of
+models. The stages get what they need
 (head names, the empty overall slice's tables) from the driver, not the
 config.
 """
@@ -24,22 +26,23 @@ from pipeline.io.files import write_table
 from pipeline.io.paths import join
 from pipeline.report.fairness import with_fairness
 from pipeline.report.rows import curve_columns, metric_rows
-from pipeline.report.schema import (CURVES_FILE, CURVES_SCHEMA, METRICS_FILE, METRICS_SCHEMA,
-                                    check_curves, columns_to_table, rows_to_table, slice_pairs,
-                                    slice_text)
+from pipeline.report.schema import (BASELINE, CANDIDATE, CURVES_FILE, CURVES_SCHEMA,
+                                    METRICS_FILE, METRICS_SCHEMA, check_curves, columns_to_table,
+                                    rows_to_table, slice_pairs, slice_text)
 
 
-def slice_tables(key: str, metrics: dict, head_names) -> tuple:
-    """One slice's report rows as (key, metrics table, curves table): they
-    travel between stages far more compactly than metric states or row dicts.
-    A custom metric's `result` that fails (user code) is a one-line
-    CustomMetricError."""
+def slice_tables(key: str, metrics: dict, head_names, model: str = CANDIDATE) -> tuple:
+    """One slice's report rows of `model` as (key, metrics table, curves
+    table): they travel between stages far more compactly than metric
+    states or row dicts. A custom metric's `result` that fails (user code)
+    is a one-line CustomMetricError."""
     try:
-        rows = metric_rows(key, metrics, head_names)
+        rows = metric_rows(key, metrics, head_names, model=model)
     except custom.CustomMetricError as e:
         raise CustomMetricError("metrics.custom: %s (slice %r)" % (e, key)) from e
     return (key, rows_to_table(rows, METRICS_SCHEMA),
-            columns_to_table(curve_columns(key, metrics, head_names), CURVES_SCHEMA))
+            columns_to_table(curve_columns(key, metrics, head_names, model=model),
+                             CURVES_SCHEMA))
 
 
 def slice_order(slice_specs, slice_keys) -> list:
@@ -56,51 +59,54 @@ def slice_order(slice_specs, slice_keys) -> list:
 
 
 class SliceRows(beam.DoFn):
-    """(slice string, merged metrics) -> (slice string, metrics table, curves
-    table): the states become rows where they were merged, so only rows
-    are gathered into the one report-writing element."""
+    """((model, slice string), merged metrics) -> (slice string, metrics
+    table, curves table), the tables' `model` column the model: the states
+    become rows where they were merged, so only rows are gathered into the
+    one report-writing element."""
 
     def __init__(self, head_names):
         self._names = list(head_names)
 
     def process(self, element):
-        key, metrics = element
-        yield slice_tables(key, metrics, self._names)
+        (model, key), metrics = element
+        yield slice_tables(key, metrics, self._names, model)
 
 
 class GatherSlices(beam.CombineFn):
     """[(slice string, metrics table, curves table)] in one list, as
     `beam.combiners.ToList`, but a slice spec with more than `max_slices`
     slices fails (ConfigError, one line) once the list holds them, not after
-    memory is full."""
+    memory is full. A slice is counted once: the candidate's and the
+    baseline's tables of a slice are one slice."""
 
     def __init__(self, slice_specs, max_slices):
         self._specs = {tuple(slice_text(f) for f in s): tuple(s) for s in slice_specs}
         self._max = max_slices
 
     def create_accumulator(self):
-        return [], collections.Counter()
+        return [], collections.defaultdict(set)  # the tables; spec -> its slice strings
 
-    def _check(self, counts, names):
-        check_slice_count(self._specs.get(names, names), counts[names], self._max,
+    def _check(self, seen, names):
+        check_slice_count(self._specs.get(names, names), len(seen[names]), self._max,
                           "gathered for the report")
 
     def add_input(self, accumulator, element):
-        slices, counts = accumulator
+        slices, seen = accumulator
         names = tuple(feature for feature, _ in slice_pairs(element[0]))
         slices.append(element)
-        counts[names] += 1
-        self._check(counts, names)
+        seen[names].add(element[0])
+        self._check(seen, names)
         return accumulator
 
     def merge_accumulators(self, accumulators):
-        slices, counts = self.create_accumulator()
-        for more, more_counts in accumulators:
+        slices, seen = self.create_accumulator()
+        for more, more_seen in accumulators:
             slices.extend(more)
-            counts.update(more_counts)
-        for names in counts:
-            self._check(counts, names)
-        return slices, counts
+            for names, keys in more_seen.items():
+                seen[names] |= keys
+        for names in seen:
+            self._check(seen, names)
+        return slices, seen
 
     def extract_output(self, accumulator):
         return accumulator[0]
@@ -112,9 +118,11 @@ def gather_slices(slice_specs, max_slices) -> beam.PTransform:
 
 
 def _sorted(table, slice_rank, columns):
-    """`table` in report order: slice (overall first), then `columns`, a
-    null class or threshold before any other value."""
-    keys = {"_rank": pa.array([slice_rank[s] for s in table.column("slice").to_pylist()],
+    """`table` in report order: the candidate's rows, then the baseline's;
+    in each, slice (overall first), then `columns`, a null class or
+    threshold before any other value."""
+    keys = {"_model": pc.cast(pc.equal(table.column("model"), BASELINE), pa.int8()),
+            "_rank": pa.array([slice_rank[s] for s in table.column("slice").to_pylist()],
                               pa.int64())}
     for c in columns:
         column = table.column(c)
@@ -130,20 +138,21 @@ class WriteReport(beam.DoFn):
     """[(slice string, metrics table, curves table)] -> metrics.parquet and
     curves.parquet in `folder` (any Beam filesystem). The overall slice is
     always reported: `empty_overall` (slice_tables of the heads' empty
-    metrics) stands in when nothing was evaluated. `fairness` (the config's
-    `metrics.fairness`, or None) adds the fairness rows
-    (`pipeline.report.fairness`), computed from the gathered rows."""
+    metrics, one per model) stands in when nothing was evaluated (for every
+    model at once: the models are evaluated on the same examples).
+    `fairness` (the config's `metrics.fairness`, or None) adds the fairness
+    rows (`pipeline.report.fairness`), computed from the gathered rows."""
 
     def __init__(self, folder, slice_specs, empty_overall, fairness=None):
         self._folder = folder
         self._specs = [tuple(s) for s in slice_specs]
-        self._empty_overall = empty_overall
+        self._empty_overall = list(empty_overall)
         self._fairness = fairness
 
     def process(self, slices):
         slices = list(slices)
         if "" not in {key for key, _, _ in slices}:
-            slices.append(self._empty_overall)
+            slices.extend(self._empty_overall)
         order = slice_order(self._specs, [key for key, _, _ in slices])
         rank = {key: i for i, key in enumerate(order)}
         metrics = with_fairness(pa.concat_tables([m for _, m, _ in slices])

@@ -72,8 +72,9 @@ def worker_paths(config: Config, output: str) -> List[Tuple[str, str]]:
     """[(what, path)]: every path the workers open, for the config's keys."""
     source = config.source or "the config"
     paths = [("`input.pattern` in %s" % source, config.input.pattern)]
-    if config.model.saved_model is not None:
-        paths.append(("`model.saved_model` in %s" % source, config.model.saved_model))
+    for key, model in (("model", config.model), ("baseline", config.baseline)):
+        if model is not None and model.saved_model is not None:
+            paths.append(("`%s.saved_model` in %s" % (key, source), model.saved_model))
     if config.transform is not None:
         paths.append(("`transform.tft_output` in %s" % source, config.transform.tft_output))
     paths.append(("the report folder (--output or `output`)", str(output)))

@@ -375,12 +375,13 @@ def oracle_key(key, head):
     return "/".join(parts)
 
 
-def read_metrics(output):
+def read_metrics(output, model="candidate"):
+    """The rows of `model` (SPEC section 4's columns first, then section 6's)."""
     table = pq.read_table(os.path.join(output, "metrics.parquet"))
     assert table.column_names == ["head", "slice", "metric", "class", "threshold", "value",
                                   "key", "model", "average", "k", "lower", "upper", "stderr",
                                   "slice_spec", "slice_values"], table.schema  # SPEC §4, §6
-    return table.to_pylist()
+    return [r for r in table.to_pylist() if r["model"] == model]
 
 
 def close(actual, expected, metric):
@@ -529,6 +530,9 @@ def _read_demo_records(path):
         "ink_prediction": tf.io.FixedLenFeature([1], tf.float32),
         "weight": tf.io.FixedLenFeature([], tf.float32, default_value=1.0),
         "stroke": tf.io.FixedLenFeature([], tf.string),
+        "digit_logits_baseline": tf.io.FixedLenFeature([10], tf.float32),
+        "properties_logits_baseline": tf.io.FixedLenFeature([4], tf.float32),
+        "ink_prediction_baseline": tf.io.FixedLenFeature([1], tf.float32),
     }
     records = [r.numpy() for r in tf.data.TFRecordDataset(path, compression_type="GZIP")]
     parsed = tf.io.parse_example(records, spec)
@@ -541,7 +545,8 @@ def _read_demo_records(path):
 @pytest.mark.e2e
 def test_demo_matches_sklearn(tmp_path, headeval_cli):
     """`headeval demo`'s numbers (MultiHead, string vocabularies, weights,
-    slices) against the oracle on the shipped demo records."""
+    slices), the candidate's and the baseline's, against the oracle on the
+    shipped demo records."""
     from pipeline.demo import run_demo
 
     data_file = os.path.join(headeval_cli.repo, "pipeline", "data", "demo.tfrecord.gz")
@@ -551,28 +556,31 @@ def test_demo_matches_sklearn(tmp_path, headeval_cli):
     assert n == 599
 
     result = run_demo(str(tmp_path / "demo"), beam_argv=[headeval_cli.runner_flag], show=False)
-    rows = read_metrics(tmp_path / "demo")
 
     digits = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
     props = ["even", "prime", "large", "loop"]
     y_digit = np.array([digits.index(s.decode()) for s in d["digit"]])
     y_props = np.stack([(d["properties"] == p.encode()).any(axis=1) for p in props], axis=1)
-    expected = {}
     slices = [("", np.ones(n, bool)), ("stroke=thin", d["stroke"] == b"thin"),
               ("stroke=thick", d["stroke"] == b"thick")]
-    for name, m in slices:
-        w = d["weight"][m].astype(np.float64)
-        expected[("properties", name)] = with_counts(expected_multi_label(
-            y_props[m], d["properties_logits"][m], w, (0.3, 0.5, 0.7), range(4), props), w)
-        expected[("digit", name)] = with_counts(
-            expected_multi_class(y_digit[m], d["digit_logits"][m], w, digits), w)
-        expected[("ink", name)] = with_counts(
-            expected_regression(d["ink"][m], d["ink_prediction"][m, 0], w), w)
     required = {"properties": required_keys("multi_label", (0.3, 0.5, 0.7), props),
                 "digit": required_keys("multi_class"), "ink": required_keys("regression")}
-    failures, unchecked = compare(rows, expected, required, [s for s, _ in slices])
-    print("demo rows: %d; not checked: %s" % (len(rows), unchecked))
-    assert not failures, "%d mismatches:\n%s" % (len(failures), "\n".join(failures[:60]))
+    for model, suffix in (("candidate", ""), ("baseline", "_baseline")):
+        expected = {}
+        for name, m in slices:
+            w = d["weight"][m].astype(np.float64)
+            expected[("properties", name)] = with_counts(expected_multi_label(
+                y_props[m], d["properties_logits" + suffix][m], w, (0.3, 0.5, 0.7), range(4),
+                props), w)
+            expected[("digit", name)] = with_counts(
+                expected_multi_class(y_digit[m], d["digit_logits" + suffix][m], w, digits), w)
+            expected[("ink", name)] = with_counts(
+                expected_regression(d["ink"][m], d["ink_prediction" + suffix][m, 0], w), w)
+        rows = read_metrics(tmp_path / "demo", model)
+        failures, unchecked = compare(rows, expected, required, [s for s, _ in slices])
+        print("demo %s rows: %d; not checked: %s" % (model, len(rows), unchecked))
+        assert not failures, "%s: %d mismatches:\n%s" % (model, len(failures),
+                                                         "\n".join(failures[:60]))
     assert isinstance(result, dict)
     _, counts = run_json_counts(tmp_path / "demo")
     assert counts["read"] == counts["evaluated"] == n

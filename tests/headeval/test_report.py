@@ -231,7 +231,8 @@ def test_table_holds_shows_pivots(api_report):
     assert {k[1] for k in t} == {""}
 
     def value(head, key):
-        hit = m[(m["head"] == head) & (m["slice"] == "") & (m["key"] == key)]["value"]
+        hit = m[(m["head"] == head) & (m["slice"] == "") & (m["key"] == key)
+                & (m["model"] == "candidate")]["value"]
         assert len(hit) == 1, key
         return hit.iloc[0]
 
@@ -247,6 +248,12 @@ def test_table_holds_shows_pivots(api_report):
             assert confusion.loc[a, b] == value("digit", "confusion_matrix/%s/%s" % (a, b))
     scalar = t[("ink", "", "scalar")]
     assert scalar.loc["example_count", "value"] == 599
+    # The demo's baseline (issue 18): a table holds one model's values.
+    base = report.table(slice="overall", model="baseline")[("ink", "", "scalar")]
+    hit = m[(m["head"] == "ink") & (m["slice"] == "") & (m["key"] == "average_loss")
+            & (m["model"] == "baseline")]["value"]
+    assert len(hit) == 1 and base.loc["average_loss", "value"] == hit.iloc[0]
+    assert base.loc["average_loss", "value"] != scalar.loc["average_loss", "value"]
     assert scalar.loc["average_loss", "value"] == value("ink", "average_loss")
     by_threshold = [k for k in t if k[2] in ("threshold", "class_threshold")]
     assert by_threshold
@@ -255,7 +262,8 @@ def test_table_holds_shows_pivots(api_report):
             c, threshold = index if k[2] == "class_threshold" else (None, index)
             assert isinstance(threshold, float)
             hits = m[(m["head"] == k[0]) & (m["slice"] == "") & (m["threshold"] == threshold)
-                     & (m["class"].isna() if c is None else m["class"] == c)]
+                     & (m["class"].isna() if c is None else m["class"] == c)
+                     & (m["model"] == "candidate")]
             # a cell's column is its key without the class and the threshold part
             by_column = {"/".join(p for p in key.split("/")
                                   if not p.startswith("positive_threshold_") and p != c): v

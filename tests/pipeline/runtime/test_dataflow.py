@@ -126,11 +126,13 @@ def test_model_and_transform_paths_are_checked(demo_config):
     from pipeline.config import ModelConfig, TransformConfig
     config = dataclasses.replace(_remote(demo_config),
                                  model=ModelConfig(saved_model="/models/m"),
+                                 baseline=ModelConfig(saved_model="/models/b"),
                                  transform=TransformConfig(tft_output="tft/out"))
     with pytest.raises(ConfigError) as e:
         dataflow.check_dataflow_run(config, BUCKET + "/r", _options(
             "--runner=DataflowRunner", "--sdk_container_image=img"))
     assert "`model.saved_model`" in str(e.value) and "/models/m" in str(e.value)
+    assert "`baseline.saved_model`" in str(e.value) and "/models/b" in str(e.value)
     assert "`transform.tft_output`" in str(e.value) and "tft/out" in str(e.value)
 
 
@@ -212,12 +214,19 @@ def test_dry_run_builds_the_job_and_writes_nothing(tmp_path):
 
 # -- the Dataflow job, built offline ----------------------------------------------
 
-def _remote_demo_config(folder):
-    """configs/demo.yaml with its input and output on gs://."""
+def _remote_demo_config(folder, saved_models=False):
+    """configs/demo.yaml with its input and output on gs://; with
+    `saved_models`, its candidate and baseline are two SavedModels there."""
     with open(DEMO_CONFIG) as f:
         data = yaml.safe_load(f)
     data["input"]["pattern"] = BUCKET + "/demo/demo.tfrecord.gz"
     data["output"] = BUCKET + "/reports/demo"
+    if saved_models:
+        outputs = dict(data["model"]["logits"])
+        data["model"] = {"saved_model": BUCKET + "/models/candidate", "output": outputs,
+                         "device": "gpu"}
+        data["baseline"] = {"saved_model": BUCKET + "/models/baseline", "output": outputs,
+                            "device": "gpu", "batch_size": 512}
     path = folder / "demo-gcs.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
@@ -307,10 +316,13 @@ def test_dataflow_job_builds_offline_cpu(tmp_path):
 
 @pytest.mark.e2e
 def test_dataflow_job_builds_offline_gpu(tmp_path):
-    """The GPU command line of docs/dataflow.md ("GPU workers"), in-process:
-    run_pipeline returns a summary (no run.json, nothing written)."""
+    """The GPU command line of docs/dataflow.md ("GPU workers"), in-process,
+    for a candidate and a baseline SavedModel (issue 18): run_pipeline
+    returns a summary (no run.json, nothing written); the job's evaluation
+    DoFn carries both models' gs:// paths (the workers load them: nothing
+    is loaded while the job is built)."""
     from pipeline.run import run_pipeline
-    config = load_config(_remote_demo_config(tmp_path))
+    config = load_config(_remote_demo_config(tmp_path, saved_models=True))
     argv = _offline_flags(tmp_path) + [
         "--sdk_container_image=%s" % GPU_IMAGE, "--dataflow_service_options=%s" % ACCELERATOR,
         "--machine_type=n1-standard-8", "--experiments=no_use_multiple_sdk_containers",
@@ -321,6 +333,10 @@ def test_dataflow_job_builds_offline_gpu(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["demo-gcs.yaml", "job.json", "staging", "temp"]
     job, proto, transforms = _read_job(tmp_path)
     pool = _check_job(tmp_path, job, proto, transforms)
+    evaluate = _dofn(transforms["Evaluate/ParDo(EvaluateBatches)"])
+    assert evaluate._config.model.saved_model == BUCKET + "/models/candidate"
+    assert evaluate._config.baseline.saved_model == BUCKET + "/models/baseline"
+    assert evaluate._config.baseline.batch_size == 512
     environment = job["environment"]
     assert environment["serviceOptions"] == [ACCELERATOR]
     assert environment["sdkPipelineOptions"]["options"]["dataflow_service_options"] \
