@@ -14,7 +14,6 @@ Two in-process Beam runs (FnApiRunner), shared by the module.
 """
 import json
 import math
-import os
 
 import numpy as np
 import pyarrow.parquet as pq

@@ -12,7 +12,6 @@ printed by every run, before headeval's logging exists) and, where a test
 turns them on to know the pipeline is running, progress lines
 ("headeval: 1,024 records read ..."); `own_lines` leaves those out.
 """
-import errno
 import filecmp
 import os
 import random
