@@ -114,7 +114,9 @@ def demo(tmp_path_factory):
         run = json.load(f)
     return type("Demo", (), dict(
         folder=out, path=path, html=text, page=page, data=json.loads(page.data_text), run=run,
-        metrics=pq.read_table(os.path.join(out, METRICS_FILE)).to_pylist(),
+        # the candidate's rows: the page's tables hold its numbers (the demo has a baseline)
+        metrics=[r for r in pq.read_table(os.path.join(out, METRICS_FILE)).to_pylist()
+                 if r["model"] == "candidate"],
         curves=pq.read_table(os.path.join(out, "curves.parquet")).to_pylist(),
         stderr=err.getvalue()))
 
@@ -138,9 +140,12 @@ def test_curve_points_equal_curves_parquet(demo):
     expected = {}
     for r in demo.curves:
         if r["slice"] == "":
-            expected.setdefault((r["head"], r["class"], r["curve"]), []).append(r)
-    got = {(c["head"], c["class"], c["curve"]): c for c in demo.data["curves"]}
-    assert set(got) == set(expected)  # every curve of the overall slice, no other
+            expected.setdefault((r["head"], r["class"], r["curve"], r["model"]), []).append(r)
+    got = {(c["head"], c["class"], c["curve"], c.get("model", "candidate")): c
+           for c in demo.data["curves"]}
+    # every curve of the overall slice, no other (the demo has a baseline: both models')
+    assert set(got) == set(expected)
+    assert {key[3] for key in got} == {"candidate", "baseline"}
     for key, rows in expected.items():
         c = got[key]
         x_col, y_col = CURVE_COLUMNS[key[2]]
