@@ -206,6 +206,8 @@ class MultiLabelHead(base.Head):
         rates, per class rates, macro and weighted precision, recall and F1;
         macro and weighted AUCs; the operating points, pooled and per class."""
         options, n = self._options, self._n_classes
+        if options == options_lib.MetricOptions():
+            return []  # (the options need extended_metrics: per_class holds every class)
         specs = []
         for i, t in enumerate(self._thresholds):
             pooled_rates = option_specs.rate_specs(self, "cm_t", i, t, average=MICRO, f1=True)
