@@ -164,9 +164,12 @@ class TopClassCalibration(metrics.Calibration):
         return float(np.abs(wy - wp).sum() / total), True
 
     def rows(self) -> list:
+        """The buckets' rows, then `expected_calibration_error`: a metric of
+        its own name (not a `calibration/...` bucket row), keyed as the
+        calibration is (`expected_calibration_error/<head name>`)."""
         i = self.info
         value, defined = self.expected_calibration_error()
         name = keys.MetricKeys.EXPECTED_CALIBRATION_ERROR
-        return super().rows() + [metrics.Row(
-            keys.sub_name(i.name, name), i.class_name, None, value,
-            keys.sub_key(i.key, i.name, name), defined)]
+        tail = i.key[len(i.name):] if i.key.startswith(i.name) else ""
+        return super().rows() + [metrics.Row(name, i.class_name, None, value, name + tail,
+                                             defined)]

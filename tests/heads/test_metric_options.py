@@ -125,7 +125,7 @@ def test_multi_class_calibration_and_ece(multi_class):
     ece = sum(abs(np.sum(w[bucket == b] * (correct[bucket == b] - top[bucket == b])))
               for b in range(20)) / w.sum()
     rows = {r.key: r for r in metrics["calibration"].rows()}
-    assert rows["calibration/expected_calibration_error"].value == pytest.approx(ece, rel=1e-9)
+    assert rows["expected_calibration_error"].value == pytest.approx(ece, rel=1e-9)
     b = int(np.bincount(bucket, w).argmax())
     assert rows["calibration/label_mean/bucket_%g" % (b / 20)].value == pytest.approx(
         np.average(correct[bucket == b], weights=w[bucket == b]), rel=1e-9)

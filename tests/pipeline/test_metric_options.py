@@ -130,7 +130,7 @@ def test_run_writes_multi_class_averages_and_top_k(run, slice_):
     assert _row(table, "mc", "precision/top_3", slice_)["k"] == 3
     assert not len(table[(table["head"] == "mc") & (table["key"] == "accuracy/top_2")])
     assert _row(table, "mc", "coverage/positive_threshold_0.6", slice_)["threshold"] == 0.6
-    assert _row(table, "mc", "calibration/expected_calibration_error", slice_)["value"] >= 0
+    assert _row(table, "mc", "expected_calibration_error", slice_)["value"] >= 0
 
 
 def test_run_writes_multi_label_averages_rates_and_targets(run):
