@@ -7,6 +7,8 @@
                                                              # one model vs candidate + baseline
     python benchmarks/bench_pipeline.py -- --direct_running_mode=multi_processing \\
         --direct_num_workers=2                               # options after -- go to Beam
+    python benchmarks/bench_pipeline.py --n 1000000 --metric-options both
+                                  # without / with the head's metric options, alternating
 
 Data: N tf.train.Examples with `labels` (var-length int64 class ids of 10
 classes, prevalences 5%..50%), `logits` (float[10], label + Gaussian noise),
@@ -23,6 +25,9 @@ noise) and times, alternating run by run, the one-model config and the same
 config with `baseline: {logits: baseline_logits}` (two models evaluated on
 the same parsed batches in one pass); it reports both medians and their
 ratio (the issue's bound: at most 1.6).
+`--metric-options on` adds METRIC_OPTIONS to the head (`average: [macro,
+weighted]`, `derived_rates: true`); `both` runs the config without and with
+them alternately in each repetition and reports the ratio of the medians.
 
 Each repetition runs `python -m pipeline run CONFIG --output DIR --overwrite
 --quiet --runner=FnApiRunner [beam options]` as a child process, so
@@ -52,6 +57,8 @@ REGIONS = ("north", "south", "east", "west", "center")
 REGION_P = (0.35, 0.25, 0.2, 0.15, 0.05)
 THRESHOLDS = (0.3, 0.5, 0.7)
 DATA_VERSION = 2  # bump when the generator changes: invalidates the cache
+# --metric-options: what the head gets (issue 20: within 10 % of the run without).
+METRIC_OPTIONS = {"average": ["macro", "weighted"], "derived_rates": True}
 
 
 def generate_columns(rng, n):
@@ -137,6 +144,19 @@ def baseline_config(config):
     return os.path.join(os.path.dirname(config), "config-baseline.yaml")
 
 
+def options_config(folder, config):
+    """config-options.yaml beside `config`: the same with METRIC_OPTIONS on the head."""
+    import yaml
+
+    with open(config) as fh:
+        data = yaml.safe_load(fh)
+    data["heads"][0].update(METRIC_OPTIONS)
+    path = os.path.join(folder, "config-options.yaml")
+    with open(path, "w") as fh:
+        yaml.safe_dump(data, fh, sort_keys=False)
+    return path
+
+
 def run_once(config, output, beam_args):
     """One `python -m pipeline run` in a child process: (wall s, peak RSS bytes, run.json)."""
     cmd = [sys.executable, "-m", "pipeline", "run", config, "--output", output, "--overwrite",
@@ -201,6 +221,8 @@ def main(argv=None):
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     parser.add_argument("--baseline", action="store_true",
                         help="time one model against candidate + baseline, alternating")
+    parser.add_argument("--metric-options", choices=("off", "on", "both"), default="off",
+                        help="the head's METRIC_OPTIONS: off, on, or both alternately")
     args = parser.parse_args(argv)
     if args.baseline:
         return compare_baseline(args, beam_args)
@@ -211,41 +233,53 @@ def main(argv=None):
         folder, config, write_s = dataset(n, args.files, args.seed, args.gzip, args.cache_dir)
         if args.generate_only:
             continue
-        walls, rss, pipeline_walls = [], [], []
+        variants = {"off": [("", config)], "on": [("options", None)],
+                    "both": [("", config), ("options", None)]}[args.metric_options]
+        variants = [(label, cfg or options_config(folder, config)) for label, cfg in variants]
+        runs = {label: ([], [], []) for label, _ in variants}  # walls, rss, pipeline walls
         for r in range(args.repeats):
-            output = os.path.join(folder, "report-%d" % r)
-            wall, peak, run = run_once(config, output, beam_args)
-            evaluated = evaluated_count(run)
-            if evaluated is not None and evaluated != n:
-                raise SystemExit("run.json says %r examples were evaluated, expected %d"
-                                 % (evaluated, n))
-            walls.append(wall)
-            rss.append(peak)
-            p = pipeline_seconds(run)
-            if p is not None:
-                pipeline_walls.append(p)
-            print("  run %d: %.1f s process, %s pipeline, peak RSS %.0f MiB"
-                  % (r + 1, wall, "%.1f s" % p if p is not None else "?", peak / 2**20),
-                  flush=True)
-        result = {
-            "n": n, "files": args.files, "gzip": args.gzip, "beam_args": beam_args,
-            "process_seconds": walls, "median_process_seconds": statistics.median(walls),
-            "examples_per_s": n / statistics.median(walls),
-            "peak_rss_mib": max(rss) / 2**20,
-            "pipeline_seconds": pipeline_walls or None,
-            "examples_per_s_pipeline": (n / statistics.median(pipeline_walls)
-                                        if pipeline_walls else None),
-        }
-        results.append(result)
+            for label, cfg in variants:  # alternating: both see the same machine load
+                walls, rss, pipeline_walls = runs[label]
+                output = os.path.join(folder, "report-%d%s" % (r, "-" + label if label else ""))
+                wall, peak, run = run_once(cfg, output, beam_args)
+                evaluated = evaluated_count(run)
+                if evaluated is not None and evaluated != n:
+                    raise SystemExit("run.json says %r examples were evaluated, expected %d"
+                                     % (evaluated, n))
+                walls.append(wall)
+                rss.append(peak)
+                p = pipeline_seconds(run)
+                if p is not None:
+                    pipeline_walls.append(p)
+                print("  run %d%s: %.1f s process, %s pipeline, peak RSS %.0f MiB"
+                      % (r + 1, " (%s)" % label if label else "", wall,
+                         "%.1f s" % p if p is not None else "?", peak / 2**20), flush=True)
+        for label, (walls, rss, pipeline_walls) in runs.items():
+            results.append({
+                "n": n, "files": args.files, "gzip": args.gzip, "beam_args": beam_args,
+                "metric_options": METRIC_OPTIONS if label else None,
+                "process_seconds": walls, "median_process_seconds": statistics.median(walls),
+                "examples_per_s": n / statistics.median(walls),
+                "peak_rss_mib": max(rss) / 2**20,
+                "pipeline_seconds": pipeline_walls or None,
+                "examples_per_s_pipeline": (n / statistics.median(pipeline_walls)
+                                            if pipeline_walls else None),
+            })
+        if len(runs) == 2:
+            off, on = (statistics.median(runs[label][0]) for label, _ in variants)
+            print("  with the metric options: %.3f x the time without (process medians)"
+                  % (on / off), flush=True)
 
     if results:
         print()
-        print("%10s  %12s  %14s  %16s  %13s" % ("examples", "median s", "examples/s",
-                                              "examples/s (pl)", "peak RSS MiB"))
+        print("%10s  %7s  %12s  %14s  %16s  %13s" % ("examples", "options", "median s",
+                                                     "examples/s", "examples/s (pl)",
+                                                     "peak RSS MiB"))
         for r in results:
             pl = r["examples_per_s_pipeline"]
-            print("%10d  %12.1f  %14.0f  %16s  %13.0f"
-                  % (r["n"], r["median_process_seconds"], r["examples_per_s"],
+            print("%10d  %7s  %12.1f  %14.0f  %16s  %13.0f"
+                  % (r["n"], "on" if r["metric_options"] else "off",
+                     r["median_process_seconds"], r["examples_per_s"],
                      "%.0f" % pl if pl else "-", r["peak_rss_mib"]))
         print("(examples/s: over the whole child process, start-up included; "
               "(pl): over the pipeline's own wall time from run.json)")

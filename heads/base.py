@@ -41,6 +41,12 @@ class CurveSpec(collections.namedtuple("CurveSpec", ["roc", "pr", "scores", "col
 CurveSpec.__new__.__defaults__ = ((),)
 
 
+class ViewSpec(collections.namedtuple("ViewSpec", ["key", "make"])):
+    """A metric that reads other metrics of its dict (`heads.derived`'s
+    views): `make(metrics)` builds it from the dict built so far (the specs
+    it reads come before it). It takes no batch sums."""
+
+
 def absorb_mean(total: str, count: str, index: int | tuple = ()) -> Callable:
     """Mean sums from `stats[total][s][index]` and `stats[count][s]`."""
     def absorb(metric, stats, s):
@@ -112,16 +118,20 @@ class Head:
     def _key(self, key):
         return keys.summary_key(key, self._name)
 
-    def _info(self, base, class_id=None, threshold=None, key=None):
-        """MetricInfo for a base name, optional class and threshold."""
+    def _info(self, base, class_id=None, threshold=None, key=None, average=None, k=None):
+        """MetricInfo for a base name, optional class, threshold and average
+        over classes (a key suffix: 'precision/macro'), and the k of a top-k
+        metric (`key` gives its key)."""
         if key is None:
             key = base
             if threshold is not None:
                 key = keys.at_threshold(base, threshold)
             if class_id is not None:
                 key = keys.at_class(key, class_id, self._vocabulary_words())
+            if average is not None:
+                key = keys.averaged(key, average)
         class_name = None if class_id is None else keys.class_name(class_id, self._vocabulary_words())
-        return metrics_lib.MetricInfo(self._key(key), base, class_name, threshold)
+        return metrics_lib.MetricInfo(self._key(key), base, class_name, threshold, average, k)
 
     def _curve(self, scores, column=None, class_id=None, parts=()):
         """The CurveSpec of `auc` and `auc_precision_recall` (of a class)."""
@@ -240,6 +250,8 @@ class Head:
         for spec in specs:
             if isinstance(spec, CurveSpec):
                 out[spec.roc.key], out[spec.pr.key] = aucs[spec]
+            elif isinstance(spec, ViewSpec):
+                out[spec.key] = spec.make(out)
             else:
                 out[spec.key] = spec.make()
         if regularization_losses is not None:

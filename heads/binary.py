@@ -2,7 +2,7 @@
 import tensorflow as tf
 
 from heads import (auc, base, common, keys, labels as labels_lib, losses, metrics as M,
-                   segments, states)
+                   option_specs, options as options_lib, segments, states)
 
 K = keys.MetricKeys
 P = keys.PredictionKeys
@@ -18,11 +18,17 @@ class BinaryClassHead(base.Head):
 
     Example: logits [[45.], [-41.]], labels [[1], [1]] ->
     loss = (0 + 41) / 2 = 20.5 ("sum_over_batch_size").
+
+    `metric_options` (`heads.MetricOptions`, with `extended_metrics`):
+    `derived_rates` and the curve's operating points.
     """
 
     def __init__(self, weight_column=None, thresholds=None, label_vocabulary=None,
                  loss_reduction=losses.SUM_OVER_BATCH_SIZE, loss_fn=None, name=None,
-                 extended_metrics=False, auc_method=auc.HISTOGRAM, auc_buckets=None):
+                 extended_metrics=False, auc_method=auc.HISTOGRAM, auc_buckets=None,
+                 metric_options=None):
+        self._options = options_lib.checked(metric_options, options_lib.BINARY, 2,
+                                            extended_metrics)
         self._thresholds = common.validate_thresholds(thresholds)
         if label_vocabulary is not None and not isinstance(label_vocabulary, (list, tuple)):
             raise ValueError("label_vocabulary should be a list or tuple; got type %s"
@@ -101,6 +107,7 @@ class BinaryClassHead(base.Head):
 
     def _metric_specs(self):
         S, info = base.MetricSpec, self._info
+        curve = self._curve("auc", 0)
         specs = [
             S(self._key(K.LOSS_MEAN), lambda: M.Mean(info(K.LOSS_MEAN)), base.absorb_mean("loss", "w")),
             S(self._key(K.ACCURACY), lambda: M.Accuracy(info(K.ACCURACY)),
@@ -114,7 +121,7 @@ class BinaryClassHead(base.Head):
               base.absorb_mean("label", "w")),
             S(self._key(K.ACCURACY_BASELINE), lambda: M.AccuracyBaseline(info(K.ACCURACY_BASELINE)),
               base.absorb_mean("label", "w")),
-            self._curve("auc", 0),
+            curve,
         ]
         for i, t in enumerate(self._thresholds):
             for metric_cls, base_key, absorb in (
@@ -132,4 +139,8 @@ class BinaryClassHead(base.Head):
                                base.absorb_confusion("cm_t", i)))
             specs.append(S(self._key(K.CALIBRATION), lambda: M.Calibration(info(K.CALIBRATION)),
                            base.absorb_array("calibration", states.CalibrationState)))
-        return specs
+        if self._options.derived_rates:
+            specs += option_specs.rate_specs(self, "cm", 0, None)
+            for i, t in enumerate(self._thresholds):
+                specs += option_specs.rate_specs(self, "cm_t", i, t)
+        return specs + option_specs.operating_point_specs(self, self._options, curve)

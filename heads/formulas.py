@@ -239,3 +239,84 @@ def regression_defined(sums: np.ndarray) -> tuple:
     w, wy, wy2, _, _ = sums
     total_ss = wy2 - div_no_nan(wy * wy, w)
     return w != 0, w != 0, total_ss > 0
+
+
+# -- rates from the confusion counts (derived_rates) --------------------------------
+
+def false_positive_rate(matrix: np.ndarray) -> np.ndarray:
+    _, fp, tn, _ = confusion_counts(matrix)
+    return div_no_nan(fp, fp + tn)
+
+
+def false_negative_rate(matrix: np.ndarray) -> np.ndarray:
+    tp, _, _, fn = confusion_counts(matrix)
+    return div_no_nan(fn, fn + tp)
+
+
+def specificity(matrix: np.ndarray) -> np.ndarray:
+    _, fp, tn, _ = confusion_counts(matrix)
+    return div_no_nan(tn, tn + fp)
+
+
+def negative_predictive_value(matrix: np.ndarray) -> np.ndarray:
+    _, _, tn, fn = confusion_counts(matrix)
+    return div_no_nan(tn, tn + fn)
+
+
+def negatives_defined(matrix: np.ndarray) -> np.ndarray:
+    """Where some weight is labelled negative (fp + tn != 0): the false
+    positive rate and specificity."""
+    _, fp, tn, _ = confusion_counts(matrix)
+    return fp + tn != 0
+
+
+def predicted_negatives_defined(matrix: np.ndarray) -> np.ndarray:
+    """Where some weight is predicted negative (tn + fn != 0): the negative
+    predictive value."""
+    _, _, tn, fn = confusion_counts(matrix)
+    return tn + fn != 0
+
+
+# -- averages over classes (average) ----------------------------------------------------
+
+def class_average(values: np.ndarray, defined: np.ndarray, support: np.ndarray,
+                  average: str) -> tuple:
+    """(value, defined) of 'macro' or 'weighted' averages of per-class
+    `values`: classes whose value is undefined are left out (scikit-learn's
+    `zero_division=np.nan`); 'weighted' weighs each by its `support` (the
+    weight of its positives). Undefined when no class is defined (or,
+    weighted, when the defined classes have no support)."""
+    values, defined = np.asarray(values, np.float64), np.asarray(defined, bool)
+    weights = np.where(defined, 1.0 if average == "macro" else np.asarray(support, np.float64),
+                       0.0)
+    total = weights.sum()
+    if total == 0:
+        return 0.0, False
+    return float(np.sum(weights * np.where(defined, values, 0.0)) / total), True
+
+
+# -- operating points of a curve (precision_at_recall...) ------------------------------
+
+def operating_point(points: dict, kind: str, target: float) -> tuple:
+    """(value, defined) from `curve_points` (every point: one per occupied
+    bucket or exact score, predicting positive the scores at or above its
+    threshold):
+
+    * 'precision_at_recall': the highest precision among points of recall >= target
+      (Keras `PrecisionAtRecall`, at every distinct score);
+    * 'recall_at_precision': the highest recall among points of precision >= target
+      (Keras `RecallAtPrecision`);
+    * 'threshold_at_recall': the highest threshold whose recall is >= target.
+
+    Undefined without positives, or when no point reaches the target."""
+    tp, fn = points["tp"], points["fn"]
+    if not len(tp) or tp[0] + fn[0] == 0:
+        return 0.0, False
+    if kind == "recall_at_precision":
+        ok, value = points["precision"] >= target, points["recall"]
+    else:
+        ok = points["recall"] >= target
+        value = points["precision"] if kind == "precision_at_recall" else points["threshold"]
+    if not ok.any():
+        return 0.0, False
+    return float(np.max(value[ok])), True

@@ -52,6 +52,16 @@ class MetricKeys:
     R_SQUARED = "r_squared"
     LABEL_MEAN_PER_CLASS = "label_mean"
     CALIBRATION = "calibration"
+    # Metric options (heads.options).
+    FALSE_POSITIVE_RATE = "false_positive_rate"
+    FALSE_NEGATIVE_RATE = "false_negative_rate"
+    SPECIFICITY = "specificity"
+    NEGATIVE_PREDICTIVE_VALUE = "negative_predictive_value"
+    COVERAGE = "coverage"
+    PRECISION_AT_RECALL = "precision_at_recall"
+    RECALL_AT_PRECISION = "recall_at_precision"
+    THRESHOLD_AT_RECALL = "threshold_at_recall"
+    EXPECTED_CALIBRATION_ERROR = "expected_calibration_error"
 
 
 DEFAULT_SERVING_KEY = "serving_default"
@@ -103,6 +113,18 @@ def head_scoped(head_name: str, key: str) -> str:
 def top_k(base: str, k: int) -> str:
     """'accuracy', 2 -> 'accuracy/top_2'."""
     return "%s/top_%d" % (base, k)
+
+
+def averaged(key: str, average: str) -> str:
+    """An average over classes: 'precision', 'macro' -> 'precision/macro';
+    after a threshold: 'precision/positive_threshold_0.5/macro'."""
+    return "%s/%s" % (key, average)
+
+
+def at_target(base: str, target_name: str, target: float) -> str:
+    """An operating point for a target: 'precision_at_recall', 'recall', 0.9
+    -> 'precision_at_recall/recall_0.9'."""
+    return "%s/%s_%s" % (base, target_name, format_threshold(target))
 
 
 def sub_name(base: str, part: str) -> str:

@@ -222,6 +222,26 @@ class F1(_ConfusionMetric):
     defined_formula = staticmethod(formulas.f1_defined)
 
 
+class FalsePositiveRate(_ConfusionMetric):
+    formula = staticmethod(formulas.false_positive_rate)
+    defined_formula = staticmethod(formulas.negatives_defined)
+
+
+class FalseNegativeRate(_ConfusionMetric):
+    formula = staticmethod(formulas.false_negative_rate)
+    defined_formula = staticmethod(formulas.recall_defined)
+
+
+class Specificity(_ConfusionMetric):
+    formula = staticmethod(formulas.specificity)
+    defined_formula = staticmethod(formulas.negatives_defined)
+
+
+class NegativePredictiveValue(_ConfusionMetric):
+    formula = staticmethod(formulas.negative_predictive_value)
+    defined_formula = staticmethod(formulas.predicted_negatives_defined)
+
+
 class ConfusionMatrix(Metric):
     """Weighted counts of (label, predicted class); `result()` is the matrix."""
 

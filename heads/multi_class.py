@@ -1,8 +1,8 @@
 """MultiClassHead: softmax cross-entropy over n_classes logits."""
 import tensorflow as tf
 
-from heads import (auc, base, common, keys, labels as labels_lib, losses, metrics as M,
-                   segments, states)
+from heads import (auc, base, common, derived, keys, labels as labels_lib, losses,
+                   metrics as M, option_specs, options as options_lib, segments, states)
 
 K = keys.MetricKeys
 P = keys.PredictionKeys
@@ -25,11 +25,14 @@ class MultiClassHead(base.Head):
     `extended_metrics=True` adds per-class (one-vs-rest) precision, recall,
     F1, AUC and AUC-PR, top-k accuracy and, up to
     `MAX_CONFUSION_MATRIX_CLASSES` classes, the confusion matrix.
+    `metric_options` (`heads.MetricOptions`, with `extended_metrics`):
+    averages over classes, `top_k`, top-class `thresholds` and calibration.
     """
 
     def __init__(self, n_classes, weight_column=None, label_vocabulary=None,
                  loss_reduction=losses.SUM_OVER_BATCH_SIZE, loss_fn=None, name=None,
-                 extended_metrics=False, auc_method=auc.HISTOGRAM, auc_buckets=None):
+                 extended_metrics=False, auc_method=auc.HISTOGRAM, auc_buckets=None,
+                 metric_options=None):
         n_classes = common.static_n_classes(n_classes)
         if not isinstance(n_classes, int) or isinstance(n_classes, bool) or n_classes <= 2:
             raise ValueError("n_classes must be > 2: %r. Use BinaryClassHead for two classes."
@@ -44,7 +47,12 @@ class MultiClassHead(base.Head):
                              % (len(label_vocabulary), n_classes, list(label_vocabulary)))
         self._vocabulary = None if label_vocabulary is None else \
             labels_lib.Vocabulary(label_vocabulary, n_classes)
-        self._top_k = tuple(k for k in (2, 5) if k < n_classes)
+        self._options = options_lib.checked(metric_options, options_lib.MULTI_CLASS, n_classes,
+                                            extended_metrics)
+        options_lib.check_class_names(label_vocabulary, self._options.average)
+        # The estimator's top-k accuracies (k = 2, 5) unless top_k names others.
+        self._top_k = self._options.top_k or tuple(k for k in (2, 5) if k < n_classes)
+        self._top_thresholds = common.validate_thresholds(self._options.thresholds)
         self._init_common(weight_column, loss_reduction, loss_fn, name, extended_metrics,
                           auc_method, auc_buckets)
 
@@ -116,6 +124,17 @@ class MultiClassHead(base.Head):
             rank = tf.reduce_sum(tf.cast(z > true_logit, tf.float64), axis=-1)
             dense["top_k"] = tf.stack([w * tf.cast(rank < k, tf.float64) for k in self._top_k], -1) \
                 if self._top_k else tf.zeros_like(w)[:, None]
+            if self._top_thresholds or self._options.calibration:
+                top_p = tf.reduce_max(p, axis=-1)
+                correct = tf.cast(tf.equal(label, pred), tf.float64)
+            if self._top_thresholds:
+                # Per threshold: the weight whose top probability is above it, and of those
+                # the weight predicted right.
+                t = tf.constant(self._top_thresholds, tf.float64)[None, :]
+                covered = w[:, None] * tf.cast(top_p[:, None] > t, tf.float64)
+                dense["top_t"] = tf.stack([covered, covered * correct[:, None]], -1)
+            if self._options.calibration:
+                dense["top_calibration"] = common.calibration_binned(top_p, correct, w)
             scores["ovr_auc"] = (common.probability_f32(p), w_cols * label_hot,
                                  w_cols * (1.0 - label_hot))
         return dense, scores
@@ -130,19 +149,55 @@ class MultiClassHead(base.Head):
         if not self._extended:
             return specs
         for i, k in enumerate(self._top_k):
-            inf = info(K.ACCURACY, key=keys.top_k(K.ACCURACY, k))
+            inf = info(K.ACCURACY, key=keys.top_k(K.ACCURACY, k), k=k)
             specs.append(S(inf.key, lambda inf=inf: M.Mean(inf), base.absorb_mean("top_k", "w", i)))
+        class_curves = []
         for c in range(self._n_classes):
             for metric_cls, base_key in ((M.Precision, K.PRECISION), (M.Recall, K.RECALL),
                                          (M.F1, K.F1)):
                 inf = info(base_key, class_id=c)
                 specs.append(S(inf.key, lambda cls_=metric_cls, inf=inf: cls_(inf),
                                base.absorb_confusion("ovr", (c, 0))))
-            specs.append(self._curve("ovr_auc", c, class_id=c))
+            class_curves.append(self._curve("ovr_auc", c, class_id=c))
+            specs.append(class_curves[-1])
+        specs += self._option_specs(class_curves)
         if not self.has_confusion_matrix:
             return specs
         names = [keys.class_name(c, self._vocabulary_words()) for c in range(self._n_classes)]
         specs.append(S(self._key(K.CONFUSION_MATRIX),
                        lambda: M.ConfusionMatrix(info(K.CONFUSION_MATRIX), self._n_classes, names),
                        base.absorb_array("confusion", states.ConfusionMatrixState)))
+        return specs
+
+    def _option_specs(self, class_curves):
+        """The specs of the metric options (`heads.options`): top-k precision
+        and recall (Keras' `top_k`: the k highest classes predicted positive,
+        pooled over classes, so precision@k = hits / (k * weight) and
+        recall@k = hits / weight), averages over classes, the top class's
+        coverage, precision and recall above each threshold, calibration."""
+        S, info, options = base.MetricSpec, self._info, self._options
+        specs = []
+        if options.top_k:
+            for i, k in enumerate(self._top_k):
+                for name, scale in ((K.PRECISION, float(k)), (K.RECALL, 1.0)):
+                    inf = info(name, key=keys.top_k(name, k), k=k)
+                    specs.append(S(inf.key, lambda inf=inf: M.Mean(inf),
+                                   option_specs.absorb_ratio("top_k", i, "w", (), scale)))
+        specs += option_specs.class_average_specs(self, "ovr", 0, None, options.average,
+                                                  self._n_classes)
+        if "micro" in options.average:  # the pooled one-vs-rest scores: the classes' union
+            specs.append(base.CurveSpec(info(K.AUC, average="micro"),
+                                        info(K.AUC_PR, average="micro"), "ovr_auc", None,
+                                        tuple(class_curves)))
+        specs += option_specs.curve_average_specs(self, class_curves, options.average)
+        for i, t in enumerate(self._top_thresholds):
+            for name, total, count in ((K.COVERAGE, (i, 0), "w"), (K.PRECISION, (i, 1), "top_t"),
+                                       (K.RECALL, (i, 1), "w")):
+                inf = info(name, threshold=t)
+                specs.append(S(inf.key, lambda inf=inf: M.Mean(inf), option_specs.absorb_ratio(
+                    "top_t", total, count, (i, 0) if count == "top_t" else ())))
+        if options.calibration:
+            specs.append(S(self._key(K.CALIBRATION),
+                           lambda: derived.TopClassCalibration(info(K.CALIBRATION)),
+                           base.absorb_array("top_calibration", states.CalibrationState)))
         return specs

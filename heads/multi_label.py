@@ -2,10 +2,11 @@
 import tensorflow as tf
 
 from heads import (auc, base, common, keys, labels as labels_lib, losses, metrics as M,
-                   segments, states)
+                   option_specs, options as options_lib, segments, states)
 
 K = keys.MetricKeys
 P = keys.PredictionKeys
+MICRO = "micro"  # the pooled metrics' average over classes
 
 
 class MultiLabelHead(base.Head):
@@ -17,19 +18,27 @@ class MultiLabelHead(base.Head):
     class ids (int) or of `label_vocabulary` strings. A custom `loss_fn`
     receives multi-hot int64 labels and must return `[D0, ..., DN, 1]`.
     `auc`, `auc_precision_recall` and the threshold metrics pool every
-    (example, class) pair, the example weight broadcast over classes.
+    (example, class) pair, the example weight broadcast over classes: they
+    are the 'micro' averages (their rows say so).
+
+    `metric_options` (`heads.MetricOptions`, with `extended_metrics`):
+    averages over classes, `derived_rates` and the curves' operating points,
+    pooled and per class.
     """
 
     def __init__(self, n_classes, weight_column=None, thresholds=None, label_vocabulary=None,
                  loss_reduction=losses.SUM_OVER_BATCH_SIZE, loss_fn=None,
                  classes_for_class_based_metrics=None, name=None, extended_metrics=False,
-                 auc_method=auc.HISTOGRAM, auc_buckets=None):
+                 auc_method=auc.HISTOGRAM, auc_buckets=None, metric_options=None):
         n_classes = common.static_n_classes(n_classes)
         if not isinstance(n_classes, int) or isinstance(n_classes, bool) or n_classes < 2:
             raise ValueError("n_classes must be > 1 for multi-label classification. Given: %r"
                              % (n_classes,))
         self._n_classes = n_classes
         self._thresholds = common.validate_thresholds(thresholds)
+        self._options = options_lib.checked(metric_options, options_lib.MULTI_LABEL, n_classes,
+                                            extended_metrics)
+        options_lib.check_class_names(label_vocabulary, self._options.average)
         self._vocabulary = None if label_vocabulary is None else \
             labels_lib.Vocabulary(label_vocabulary, n_classes)
         self._class_ids = self._validate_classes(classes_for_class_based_metrics)
@@ -158,16 +167,19 @@ class MultiLabelHead(base.Head):
         # state is the union of theirs (exact), which saves adding every
         # score a second time.
         parts = [per_class[c] for c in range(n)] if len(per_class) == n else ()
+        pooled = self._curve("auc", parts=parts)
+        pooled = pooled._replace(roc=pooled.roc._replace(average=MICRO),
+                                 pr=pooled.pr._replace(average=MICRO))
         specs = [
             S(self._key(K.LOSS_MEAN), lambda: M.Mean(info(K.LOSS_MEAN)), base.absorb_mean("loss", "w")),
-            self._curve("auc", parts=parts),
+            pooled,
         ]
         for i, t in enumerate(self._thresholds):
             for metric_cls, base_key, absorb in (
                     (M.Accuracy, K.ACCURACY, base.absorb_mean("acc_t", "w_cols", i)),
                     (M.Precision, K.PRECISION, base.absorb_confusion("cm_t", i)),
                     (M.Recall, K.RECALL, base.absorb_confusion("cm_t", i))):
-                inf = info(base_key, threshold=t)
+                inf = info(base_key, threshold=t)._replace(average=MICRO)
                 specs.append(S(inf.key, lambda c=metric_cls, inf=inf, t=t: c(inf, threshold=t), absorb))
         for c in self._per_class_ids():
             inf = info(K.PROBABILITY_MEAN, class_id=c)
@@ -186,6 +198,33 @@ class MultiLabelHead(base.Head):
                                        base.absorb_confusion("cm_t_class", (c, i))))
             specs.append(S(self._key(K.CALIBRATION), lambda: M.Calibration(info(K.CALIBRATION)),
                            base.absorb_array("calibration", states.CalibrationState)))
+        return specs + self._option_specs(pooled, per_class)
+
+    def _option_specs(self, pooled, per_class):
+        """The specs of the metric options (`heads.options`): at each
+        threshold, the pooled F1 (with derived_rates or a micro average) and
+        rates, per class rates, macro and weighted precision, recall and F1;
+        macro and weighted AUCs; the operating points, pooled and per class."""
+        options, n = self._options, self._n_classes
+        if options == options_lib.MetricOptions():
+            return []  # (the options need extended_metrics: per_class holds every class)
+        specs = []
+        for i, t in enumerate(self._thresholds):
+            pooled_rates = option_specs.rate_specs(self, "cm_t", i, t, average=MICRO, f1=True)
+            if options.derived_rates:
+                specs += pooled_rates
+            elif MICRO in options.average:
+                specs += pooled_rates[-1:]  # the micro F1
+            specs += option_specs.class_average_specs(
+                self, "cm_t_class", i, t, [a for a in options.average if a != MICRO], n)
+            if options.derived_rates:
+                for c in range(n):
+                    specs += option_specs.rate_specs(self, "cm_t_class", (c, i), t, class_id=c)
+        specs += option_specs.curve_average_specs(self, [per_class[c] for c in range(n)],
+                                                  options.average)
+        specs += option_specs.operating_point_specs(self, options, pooled, average=MICRO)
+        for c in range(n):
+            specs += option_specs.operating_point_specs(self, options, per_class[c], class_id=c)
         return specs
 
 

@@ -362,6 +362,19 @@ class ConfusionMatrixState(State):
 
 
 @dataclasses.dataclass(frozen=True)
+class ClassConfusionState(State):
+    """Weighted counts `matrix[class, label, predicted]` of each class's
+    one-vs-rest problem at one threshold: what averages over classes read."""
+
+    matrix: np.ndarray
+    ARRAYS = ("matrix",)
+
+    @classmethod
+    def empty(cls, n_classes: int) -> "ClassConfusionState":
+        return cls(matrix=_zeros((n_classes, 2, 2)))
+
+
+@dataclasses.dataclass(frozen=True)
 class RegressionState(State):
     """Weighted moments per label dimension for MAE, RMSE and R².
 

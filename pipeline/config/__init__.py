@@ -10,7 +10,8 @@ goes; docs/config.md documents every key for users:
     transform:  {tft_output}
     heads:      [{name, type, n_classes, label, label_vocabulary, weight_column,
                   thresholds, classes_for_class_based_metrics, label_dimension,
-                  loss_reduction, loss_fn}]
+                  loss_reduction, loss_fn, average, top_k, calibration, derived_rates,
+                  precision_at_recall, recall_at_precision, threshold_at_recall}]
     head_weights, slices, metrics: {auc: {method, buckets}}, bad_examples,
     batch_size, max_slices, output
     validation: [{metric, head, class, threshold, slices, lower_bound | upper_bound |
@@ -21,8 +22,9 @@ loading a local config imports neither TensorFlow, Beam nor pyarrow. The
 modules: `spec` (the dataclasses and the names their values take),
 `limits` (memory limits, the per-slice estimate, clipping values shown in
 messages), `files` (reading a file the config names, resolving its paths),
-`parser` (YAML data -> Config), `models` (its `model` and `baseline`
-sections), `validation` (the gates), `loading` (a file -> strict YAML -> Config),
+`parser` (YAML data -> Config; a head's metric options in `head_options`),
+`models` (its `model` and `baseline` sections), `metric_options` (the
+`metrics:` section), `validation` (the gates), `loading` (a file -> strict YAML -> Config),
 `json_schema` (the JSON Schema of `headeval schema`, from spec's lists).
 """
 from pipeline.config.files import resolve_path

@@ -16,6 +16,7 @@ has too are used (`$defs` is reached by a JSON pointer), so editors that
 read draft-07 alone, as VS Code's YAML extension does, give the same
 verdicts (tested).
 """
+from pipeline.config import head_options
 from pipeline.config.limits import DEFAULT_AUC_BUCKETS, MAX_FEATURE_VALUES
 from pipeline.config.metric_options import CUSTOM_SPEC_PATTERN, FAIRNESS_RATE_PATTERN
 from pipeline.config.spec import (AUC_KEYS, AUC_METHODS, BAD_EXAMPLES, BINARY, CHANGE_KEYS,
@@ -173,14 +174,12 @@ def _head():
             "description": "required for %s; binary: 2 or absent" % ", ".join(
                 "%s (>= %d)" % kv for kv in MIN_N_CLASSES.items())},
         "label_vocabulary": _vocabulary(),
-        "thresholds": _nullable({"type": "array", "items": {
-            "type": "number", "exclusiveMinimum": FLOAT32_ROUNDS_TO_0,
-            "exclusiveMaximum": FLOAT32_ROUNDS_TO_1}}) | {
-            "description": "numbers in (0, 1); positive means probability > threshold"},
         "classes_for_class_based_metrics": _nullable({"type": "array", "items": {"anyOf": [
             {"type": "integer", "minimum": 0}, {"type": "string", "minLength": 1}]}}) | {
             "description": "class ids or label_vocabulary entries"},
         "label_dimension": _integer(1, "values per label", DEFAULT_LABEL_DIMENSION),
+        # thresholds and the other metric options
+        **head_options.schema_properties(FLOAT32_ROUNDS_TO_0, FLOAT32_ROUNDS_TO_1),
     }
     out = _object(HEAD_KEYS, props, REQUIRED_HEAD_KEYS,
                   "one head: the kind of model output it evaluates")

@@ -10,10 +10,11 @@ import difflib
 import math
 from typing import Optional
 
+from pipeline.config import head_options
 from pipeline.config.files import read_text, resolve_path
 from pipeline.config.validation import config_validation
 from pipeline.config.limits import (MAX_BATCH_BYTES, MAX_FEATURE_VALUES, MAX_MESSAGE_VALUE,
-                                    batch_too_big, clip, exponent_hint, float32, format_bytes,
+                                    batch_too_big, clip, exponent_hint, format_bytes,
                                     show_value, slice_too_big)
 from pipeline.config.metric_options import parse_metrics
 from pipeline.config.models import parse_model
@@ -316,16 +317,7 @@ class _Parser:
                 lambda f: "a numeric feature of shape [] or [1] (one value per example)"
                 if not f.numeric or not f.holds(1) else None)
 
-        thresholds = None
-        if data.get("thresholds") is not None:
-            raw = self.list_of(data["thresholds"], key + ".thresholds", "numbers in (0, 1)")
-            for t in raw:
-                if not _is_number(t) or not 0.0 < t < 1.0:
-                    self.fail(key + ".thresholds", "a list of numbers in (0, 1)", raw)
-                if not 0.0 < float32(t) < 1.0:  # the heads hold thresholds as float32
-                    self.fail(key + ".thresholds", "a list of numbers in (0, 1), also as float32",
-                              raw, hint="%r rounds to %r in float32" % (t, float32(t)))
-            thresholds = tuple(float(t) for t in raw)
+        options = head_options.parse(self, data, key, n_classes)  # thresholds too
 
         classes = None
         if data.get("classes_for_class_based_metrics") is not None:
@@ -354,9 +346,9 @@ class _Parser:
                 self.fail(key + ".loss_fn", "a 'package.module:function' string", loss_fn)
         return HeadConfig(name=name, type=kind, label=label, n_classes=n_classes,
                           label_vocabulary=vocabulary, weight_column=weight,
-                          thresholds=thresholds, classes_for_class_based_metrics=classes,
+                          classes_for_class_based_metrics=classes,
                           label_dimension=label_dimension, loss_reduction=loss_reduction,
-                          loss_fn=loss_fn)
+                          loss_fn=loss_fn, **options)
 
     def vocabulary(self, data, key, size, transform):
         expected = "a list of strings, {file: path}, {compute: true} or {tft: NAME}"

@@ -54,11 +54,15 @@ REGRESSION = "regression"
 # The keys every head takes, and those each type of head takes besides them.
 # Its keys are the head types (pipeline.evaluate.build maps each to a class).
 COMMON_HEAD_KEYS = ("name", "type", "label", "weight_column", "loss_reduction", "loss_fn")
+# The metric options (pipeline.config.head_options, heads.options).
+CURVE_TARGET_KEYS = ("precision_at_recall", "recall_at_precision", "threshold_at_recall")
 HEAD_KEYS_BY_TYPE = {
-    BINARY: ("n_classes", "label_vocabulary", "thresholds"),
-    MULTI_CLASS: ("n_classes", "label_vocabulary"),
+    BINARY: ("n_classes", "label_vocabulary", "thresholds", "derived_rates") + CURVE_TARGET_KEYS,
+    MULTI_CLASS: ("n_classes", "label_vocabulary", "thresholds", "average", "top_k",
+                  "calibration"),
     MULTI_LABEL: ("n_classes", "label_vocabulary", "thresholds",
-                  "classes_for_class_based_metrics"),
+                  "classes_for_class_based_metrics", "average", "derived_rates")
+    + CURVE_TARGET_KEYS,
     REGRESSION: ("label_dimension",),
 }
 HEAD_TYPES = tuple(HEAD_KEYS_BY_TYPE)
@@ -194,6 +198,14 @@ class HeadConfig:
     label_dimension: int = None
     loss_reduction: str = DEFAULT_LOSS_REDUCTION
     loss_fn: str = None
+    # Metric options (None: off): see pipeline.config.head_options.
+    average: tuple = None
+    top_k: tuple = None
+    calibration: bool = None
+    derived_rates: bool = None
+    precision_at_recall: tuple = None
+    recall_at_precision: tuple = None
+    threshold_at_recall: tuple = None
 
     @property
     def ref(self) -> str:
@@ -282,7 +294,9 @@ class Config:
                 "weight_column": h.weight_column, "thresholds": _plain(h.thresholds),
                 "classes_for_class_based_metrics": _plain(h.classes_for_class_based_metrics),
                 "label_dimension": h.label_dimension, "loss_reduction": h.loss_reduction,
-                "loss_fn": h.loss_fn}))
+                "loss_fn": h.loss_fn, "average": _plain(h.average), "top_k": _plain(h.top_k),
+                "calibration": h.calibration, "derived_rates": h.derived_rates,
+                **{k: _plain(getattr(h, k)) for k in CURVE_TARGET_KEYS}}))
         out["heads"] = heads
         if self.head_weights is not None:
             out["head_weights"] = list(self.head_weights)

@@ -74,6 +74,19 @@ class LossFn:
         self.__init__(state["function"], state["spec"], state["key"])
 
 
+def metric_options(head_cfg: HeadConfig) -> heads.MetricOptions:
+    """The head's metric options (heads.options) from its config entry:
+    `thresholds` is the multi-class head's option (the others take it as an
+    argument of their own)."""
+    return heads.MetricOptions(
+        average=head_cfg.average or (), top_k=head_cfg.top_k,
+        thresholds=head_cfg.thresholds if head_cfg.type == MULTI_CLASS else (),
+        calibration=bool(head_cfg.calibration), derived_rates=bool(head_cfg.derived_rates),
+        precision_at_recall=head_cfg.precision_at_recall or (),
+        recall_at_precision=head_cfg.recall_at_precision or (),
+        threshold_at_recall=head_cfg.threshold_at_recall or ())
+
+
 def build_head(head_cfg: HeadConfig, auc_method: str = "histogram",
                auc_buckets: Optional[int] = None, named: bool = True,
                key: Optional[str] = None) -> heads.base.Head:
@@ -92,7 +105,8 @@ def build_head(head_cfg: HeadConfig, auc_method: str = "histogram",
                   loss_fn=loss_fn,
                   name=head_cfg.name if named else None, extended_metrics=True)
     if kind != REGRESSION:
-        kwargs.update(auc_method=auc_method, auc_buckets=auc_buckets)
+        kwargs.update(auc_method=auc_method, auc_buckets=auc_buckets,
+                      metric_options=metric_options(head_cfg))
     vocabulary = head_cfg.label_vocabulary
     if vocabulary is not None and not isinstance(vocabulary, (list, tuple)):
         raise ValueError("%s.label_vocabulary was not resolved to a list: %r"
