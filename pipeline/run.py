@@ -30,7 +30,7 @@ from pipeline.io.reader import ReadBatches
 from pipeline.report.output import ReportOutput
 from pipeline.report.rows import undefined_metrics
 from pipeline.report.schema import (COUNTS_FILE, REJECTED_DIR, REJECTED_SCHEMA, REPORT_FORMAT,
-                                    REPORT_MARKER, RUN_FILE)
+                                    REPORT_MARKER, RUN_FILE, SUPPRESSED_FILE)
 from pipeline.report.stages import SliceRows, WriteReport, gather_slices, slice_tables
 from pipeline.runtime import dataflow
 from pipeline.runtime.beam_tuning import shorten_bundle_sampler_sleep
@@ -57,7 +57,8 @@ def build_pipeline(pipeline: beam.Pipeline, config: Config, folder: str) -> beam
          | "SliceRows" >> beam.ParDo(SliceRows(head_names))
          | "GatherSlices" >> gather_slices(config.slices, config.max_slices)
          | "WriteReport" >> beam.ParDo(WriteReport(
-             folder, config.slices, slice_tables("", empty_metrics, head_names))))
+             folder, config.slices, slice_tables("", empty_metrics, head_names),
+             config.min_slice_size)))
     _ = (results[COUNTS_TAG]
          | "SumCounts" >> beam.CombineGlobally(SumCounts())
          | "WriteCounts" >> beam.Map(_write_counts, join(folder, COUNTS_FILE)))
@@ -235,6 +236,11 @@ def run_pipeline(config: Config, output: str, overwrite: bool = False, beam_argv
             "finished": datetime.fromtimestamp(finished, timezone.utc).isoformat(),
             "wall_seconds": finished - started,
         }
+        if config.min_slice_size is not None:  # slices left out of the report
+            suppressed = read_json(out.file(SUPPRESSED_FILE))["suppressed"]
+            FileSystems.delete([out.file(SUPPRESSED_FILE)])
+            run["slices_suppressed"] = {"count": suppressed,
+                                        "min_slice_size": config.min_slice_size}
         write_json(run, out.file(RUN_FILE))
         out.commit()
     except BaseException as e:

@@ -14,6 +14,7 @@ from pipeline.config.files import read_text, resolve_path
 from pipeline.config.limits import (MAX_BATCH_BYTES, MAX_FEATURE_VALUES, MAX_MESSAGE_VALUE,
                                     batch_too_big, clip, exponent_hint, float32, format_bytes,
                                     show_value, slice_too_big)
+from pipeline.config.slices import parse_slices
 from pipeline.config.spec import (AUC_KEYS, AUC_METHODS, BAD_EXAMPLES, BINARY, COMMON_HEAD_KEYS,
                                   DEFAULT_AUC_METHOD, DEFAULT_BAD_EXAMPLES, DEFAULT_BATCH_SIZE,
                                   DEFAULT_LABEL_DIMENSION, DEFAULT_LOSS_REDUCTION,
@@ -140,7 +141,7 @@ class _Parser:
         head_weights = None
         if data.get("head_weights") is not None:
             head_weights = self.head_weights(data["head_weights"], len(heads))
-        slices = self.slices(data.get("slices"), features, transform)
+        slices = parse_slices(self, data.get("slices"), features, transform)
         metrics = self.metrics(data.get("metrics"))
         bad = data.get("bad_examples", DEFAULT_BAD_EXAMPLES)
         bad = self.string(bad, "bad_examples", BAD_EXAMPLES)
@@ -151,6 +152,9 @@ class _Parser:
             self.fail("batch_size", "small enough that a batch of the fixed-length features "
                       "fits in %s" % format_bytes(MAX_BATCH_BYTES), batch_size, hint=too_big)
         max_slices = self.integer(data.get("max_slices", DEFAULT_MAX_SLICES), "max_slices")
+        min_slice_size = data.get("min_slice_size")
+        if min_slice_size is not None:
+            min_slice_size = self.integer(min_slice_size, "min_slice_size")
         too_big = slice_too_big(heads, metrics.auc)
         if too_big:
             key, why = too_big
@@ -161,7 +165,7 @@ class _Parser:
         return Config(input=inp, model=model, heads=heads, transform=transform,
                       head_weights=head_weights, slices=slices, metrics=metrics,
                       bad_examples=bad, batch_size=batch_size, max_slices=max_slices,
-                      output=output,
+                      min_slice_size=min_slice_size, output=output,
                       source=None if self.file == "<config>" else self.file)
 
     def input(self, data):
@@ -454,29 +458,6 @@ class _Parser:
             self.fail("head_weights", "a list of %d non-negative numbers (one per head), each finite"
                       % n_heads, data)
         return tuple(float(w) for w in data)
-
-    def slices(self, data, features, transform):
-        if data is None:
-            return ((),)
-        self.list_of(data, "slices", "lists of feature names ([] is the overall slice)")
-        specs = []
-        for i, spec in enumerate(data):
-            key = "slices[%d]" % i
-            if not isinstance(spec, list):
-                self.fail(key, "a list of feature names (e.g. [%s]; [] is overall)"
-                          % (spec if isinstance(spec, str) else "country"), spec)
-            for j, name in enumerate(spec):
-                self.feature_ref(name, "%s[%d]" % (key, j), features, transform,
-                                 lambda f: "a feature of shape [] or [1] (one value per "
-                                 "example)" if not f.holds(1) else None)
-            if len(set(spec)) != len(spec):
-                self.fail(key, "a list of distinct feature names", spec)
-            if tuple(spec) in specs:
-                self.fail(key, "different from the slices before it", spec)
-            specs.append(tuple(spec))
-        if () in specs:
-            specs.remove(())
-        return ((),) + tuple(specs)
 
     def metrics(self, data):
         if data is None:
