@@ -129,13 +129,16 @@ def _boundaries(p, data, key, names, one_feature) -> dict:
     boundaries are a list, with `features:` a mapping."""
     if data is None:
         return {}
-    if isinstance(data, list) and len(names) == 1:
+    as_list = isinstance(data, list) and len(names) == 1
+    if as_list:
+        if not data:
+            p.fail(key, "a non-empty list of numbers (the bucket boundaries)", data)
         data = {names[0]: data}
     elif one_feature:
         p.fail(key, "a list of numbers (the bucket boundaries)", data)
     out = {}
     for name, values in _mapping_of_lists(p, data, key, names, "numbers").items():
-        where = key if one_feature else "%s.%s" % (key, name)
+        where = key if as_list else "%s.%s" % (key, name)
         if not all(isinstance(b, (int, float)) and not isinstance(b, bool) and math.isfinite(b)
                    for b in values):
             p.fail(where, "a list of finite numbers", values)
