@@ -19,7 +19,8 @@ loading a local config imports neither TensorFlow, Beam nor pyarrow. The
 modules: `spec` (the dataclasses and the names their values take),
 `limits` (memory limits, the per-slice estimate, clipping values shown in
 messages), `files` (reading a file the config names, resolving its paths),
-`parser` (YAML data -> Config), `slices` (the `slices:` section), `loading` (a file -> strict YAML -> Config),
+`parser` (YAML data -> Config), `slices` (its `slices:` section), `loading`
+(a file -> strict YAML -> Config),
 `json_schema` (the JSON Schema of `headeval schema`, from spec's lists).
 """
 from pipeline.config.files import resolve_path

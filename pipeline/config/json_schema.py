@@ -25,7 +25,8 @@ from pipeline.config.spec import (AUC_KEYS, AUC_METHODS, BAD_EXAMPLES, BINARY, C
                                   INPUT_KEYS, LOSS_REDUCTIONS, METRICS_KEYS, MIN_AUC_BUCKETS,
                                   MIN_N_CLASSES, MODEL_KEYS, REQUIRED_FEATURE_KEYS,
                                   REQUIRED_HEAD_KEYS, REQUIRED_TOP_LEVEL_KEYS, SAVED_MODEL_KEYS,
-                                  SLICE_SPEC_KEYS, TOP_LEVEL_KEYS, TRANSFORM_KEYS, VOCABULARY_REF_KEYS)
+                                  SLICE_SPEC_KEYS, TOP_LEVEL_KEYS, TRANSFORM_KEYS,
+                                  VOCABULARY_REF_KEYS)
 from pipeline.runtime.devices import DEFAULT_DEVICE, DEVICES
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"

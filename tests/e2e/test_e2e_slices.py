@@ -121,7 +121,7 @@ def test_slices_match_a_pandas_groupby(runs, run):
     metrics = pq.read_table(os.path.join(folder, "metrics.parquet")).to_pandas()
     kept = {k for k, v in oracle.items() if k == "" or v["example_count"] >= MIN_SLICE_SIZE}
     small = set(oracle) - kept
-    assert {"country=JP", "tags=d"} <= small and len(kept) > 25  # the test has teeth
+    assert {"country=JP", "tags=d"} <= small and len(kept) >= 20  # the test has teeth
     assert set(metrics["slice"]) == kept
     for name in ("example_count", "weighted_example_count", "auc"):
         got = metrics[metrics["metric"] == name].set_index("slice")["value"]
