@@ -32,7 +32,8 @@ from pipeline.io.reader import ReadBatches
 from pipeline.report.output import ReportOutput
 from pipeline.report.rows import undefined_metrics
 from pipeline.report.schema import (BASELINE, CANDIDATE, COUNTS_FILE, REJECTED_DIR,
-                                    REJECTED_SCHEMA, REPORT_FORMAT, REPORT_MARKER, RUN_FILE)
+                                    REJECTED_SCHEMA, REPORT_FORMAT, REPORT_MARKER, RUN_FILE,
+                                    SUPPRESSED_FILE)
 from pipeline.report.stages import SliceRows, WriteReport, gather_slices, slice_tables
 from pipeline.report.validation import finish_comparison
 from pipeline.runtime import dataflow
@@ -64,7 +65,7 @@ def build_pipeline(pipeline: beam.Pipeline, config: Config, folder: str) -> beam
          | "WriteReport" >> beam.ParDo(WriteReport(
              folder, config.slices,
              [slice_tables("", empty_metrics, head_names, model) for model in models],
-             fairness=config.metrics.fairness)))
+             config.min_slice_size, fairness=config.metrics.fairness)))
     _ = (results[COUNTS_TAG]
          | "SumCounts" >> beam.CombineGlobally(SumCounts())
          | "WriteCounts" >> beam.Map(_write_counts, join(folder, COUNTS_FILE)))
@@ -242,6 +243,11 @@ def run_pipeline(config: Config, output: str, overwrite: bool = False, beam_argv
             "finished": datetime.fromtimestamp(finished, timezone.utc).isoformat(),
             "wall_seconds": finished - started,
         }
+        if config.min_slice_size is not None:  # slices left out of the report
+            suppressed = read_json(out.file(SUPPRESSED_FILE))["suppressed"]
+            FileSystems.delete([out.file(SUPPRESSED_FILE)])
+            run["slices_suppressed"] = {"count": suppressed,
+                                        "min_slice_size": config.min_slice_size}
         # comparison.parquet (with a baseline), the gates: validation.parquet, BLESSED/NOT_BLESSED
         run.update(finish_comparison(out.path, resolved))
         write_json(run, out.file(RUN_FILE))

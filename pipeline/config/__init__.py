@@ -12,8 +12,9 @@ goes; docs/config.md documents every key for users:
                   thresholds, classes_for_class_based_metrics, label_dimension,
                   loss_reduction, loss_fn, average, top_k, calibration, derived_rates,
                   precision_at_recall, recall_at_precision, threshold_at_recall}]
-    head_weights, slices, metrics: {auc: {method, buckets}}, bad_examples,
-    batch_size, max_slices, output
+    head_weights, slices: [[names] | {feature(s), boundaries, where}],
+    metrics: {auc: {method, buckets}, custom, fairness}, bad_examples,
+    batch_size, max_slices, min_slice_size, output
     validation: [{metric, head, class, threshold, slices, lower_bound | upper_bound |
                   change: {absolute | relative}, direction, significant}]
 
@@ -23,8 +24,9 @@ modules: `spec` (the dataclasses and the names their values take),
 `limits` (memory limits, the per-slice estimate, clipping values shown in
 messages), `files` (reading a file the config names, resolving its paths),
 `parser` (YAML data -> Config; a head's metric options in `head_options`),
-`models` (its `model` and `baseline` sections), `metric_options` (the
-`metrics:` section), `validation` (the gates), `loading` (a file -> strict YAML -> Config),
+`models` (its `model` and `baseline` sections), `slices` (its `slices:`
+section), `metric_options` (the `metrics:` section), `validation` (the
+gates), `loading` (a file -> strict YAML -> Config),
 `json_schema` (the JSON Schema of `headeval schema`, from spec's lists).
 """
 from pipeline.config.files import resolve_path
@@ -40,14 +42,14 @@ from pipeline.config.spec import (AUC_METHODS, BAD_EXAMPLES, BINARY, COMMON_HEAD
                                   DTYPES, EXACT, FAIL, HEAD_KEYS_BY_TYPE, HEAD_TYPES, HISTOGRAM,
                                   LOSS_REDUCTIONS, MIN_AUC_BUCKETS, MULTI_CLASS, MULTI_LABEL,
                                   REGRESSION, SKIP, AucConfig, Config, Feature, HeadConfig,
-                                  InputConfig, MetricsConfig, ModelConfig, TransformConfig,
-                                  VocabularyRef)
+                                  InputConfig, MetricsConfig, ModelConfig, SliceSpec,
+                                  TransformConfig, VocabularyRef)
 from pipeline.errors import ConfigError
 
 __all__ = [
     # the config's objects, and reading one
     "Config", "InputConfig", "Feature", "ModelConfig", "TransformConfig", "HeadConfig",
-    "VocabularyRef", "MetricsConfig", "AucConfig", "ConfigError",
+    "VocabularyRef", "MetricsConfig", "AucConfig", "SliceSpec", "ConfigError",
     "load_config", "load_config_text", "parse_config", "resolve_path",
     # the names a config's values take, and the defaults of its keys
     "DTYPES", "BINARY", "MULTI_CLASS", "MULTI_LABEL", "REGRESSION", "HEAD_TYPES",

@@ -29,7 +29,8 @@ from pipeline.config.spec import (AUC_KEYS, AUC_METHODS, BAD_EXAMPLES, BINARY, C
                                   INPUT_KEYS, LOSS_REDUCTIONS, METRICS_KEYS, MIN_AUC_BUCKETS,
                                   MIN_N_CLASSES, MODEL_KEYS, REQUIRED_FEATURE_KEYS,
                                   REQUIRED_HEAD_KEYS, REQUIRED_TOP_LEVEL_KEYS, SAVED_MODEL_KEYS,
-                                  TOP_LEVEL_KEYS, TRANSFORM_KEYS, VOCABULARY_REF_KEYS)
+                                  SLICE_SPEC_KEYS, TOP_LEVEL_KEYS, TRANSFORM_KEYS,
+                                  VOCABULARY_REF_KEYS)
 from pipeline.runtime.devices import DEFAULT_DEVICE, DEVICES
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -50,6 +51,8 @@ PARSER_ONLY = (
     "head names are unique; model.logits and model.output (and baseline's) as mappings have "
     "one entry per head",
     "head_weights has one finite number per head",
+    "a float32 feature is sliced with boundaries, which increase; a slice spec's where lists "
+    "values of the feature's dtype (strings, or integers for int64), not of a bucketed one",
     "a feature's default has one value or the shape's number of values; the shape holds at "
     "most %d values" % MAX_FEATURE_VALUES,
     "relative paths stay inside the config's bucket",
@@ -232,6 +235,30 @@ def _model(description="where the logits come from"):
     return out
 
 
+def _slice_spec():
+    names = {"type": "array", "uniqueItems": True, "items": {"$ref": "#/$defs/feature_name"}}
+    numbers = {"type": "array", "minItems": 1, "items": {"type": "number"}}
+    mapping = _object(SLICE_SPEC_KEYS, {
+        "feature": _ref("feature_name", "the one feature whose values (or buckets) are the "
+                                        "slices"),
+        "features": names | {"minItems": 1, "description": "the features whose combinations "
+                                                           "of values are the slices"},
+        "boundaries": _nullable({"anyOf": [numbers, {"type": "object",
+                                                     "additionalProperties": numbers}]}) | {
+            "description": "bucket boundaries (increasing) of a numeric feature, or "
+                           "{feature: boundaries} with `features`: slices [-inf..b0), "
+                           "[b0..b1), ..., [bn..inf] and nan"},
+        "where": _nullable({"type": "object", "additionalProperties": {
+            "type": "array", "minItems": 1, "items": {"type": ["string", "integer"]}}}) | {
+            "description": "{feature: [values]}: only these values make slices"},
+    }, description="a slice spec with options")
+    mapping["oneOf"] = [{"required": ["feature"]}, {"required": ["features"]}]
+    return {"anyOf": [names, mapping],
+            "description": "a list of feature names ([] is the overall slice; a var-length "
+                           "feature gives a slice per value), or a mapping with bucket "
+                           "boundaries or a value filter"}
+
+
 def _metrics():
     auc = _object(AUC_KEYS, {
         "method": _enum(AUC_METHODS, DEFAULT_AUC_METHOD, "histogram: a fixed-size state; "
@@ -325,18 +352,20 @@ def config_schema() -> dict:
         "head_weights": _nullable({"type": "array", "items": {"type": "number",
                                                              "minimum": 0}}) | {
             "description": "MultiHead weights, one per head"},
-        "slices": _nullable({"type": "array", "uniqueItems": True, "items": {
-            "type": "array", "uniqueItems": True,
-            "items": {"$ref": "#/$defs/feature_name"}}}) | {
+        "slices": _nullable({"type": "array", "uniqueItems": True,
+                             "items": {"$ref": "#/$defs/slice_spec"}}) | {
             "default": [[]],
-            "description": "lists of feature names (one value per example); [] is the "
-                           "overall slice, always present"},
+            "description": "slice specs: lists of feature names or {feature or features, "
+                           "boundaries, where}; [] is the overall slice, always present"},
         "metrics": _nullable(_metrics()) | {"description": "metric options"},
         "bad_examples": _enum(BAD_EXAMPLES, DEFAULT_BAD_EXAMPLES, "fail: the first bad example "
                               "fails the run; skip: bad examples go to rejected/, counted"),
         "batch_size": _integer(1, "records per batch", DEFAULT_BATCH_SIZE),
         "max_slices": _integer(1, "the most distinct slices one slice spec may yield",
                                DEFAULT_MAX_SLICES),
+        "min_slice_size": _nullable(_integer(1, "slices of fewer examples are left out of the "
+                                                "report (counted in run.json); the overall "
+                                                "slice always stays")),
         "output": _nullable({"$ref": "#/$defs/path"}) | {
             "description": "the report folder (else `headeval run --output` is required)"},
         "validation": _nullable({"type": "array", "items": {"$ref": "#/$defs/gate"}}) | {
@@ -353,5 +382,6 @@ def config_schema() -> dict:
         "feature": _feature(),
         "head": _head(),
         "gate": _gate(),
+        "slice_spec": _slice_spec(),
     }
     return schema

@@ -18,6 +18,7 @@ from pipeline.config.limits import (MAX_BATCH_BYTES, MAX_FEATURE_VALUES, MAX_MES
                                     show_value, slice_too_big)
 from pipeline.config.metric_options import parse_metrics
 from pipeline.config.models import parse_model
+from pipeline.config.slices import parse_slices
 from pipeline.config.spec import (BAD_EXAMPLES, BINARY, COMMON_HEAD_KEYS, DEFAULT_BAD_EXAMPLES,
                                   DEFAULT_BATCH_SIZE, DEFAULT_LABEL_DIMENSION,
                                   DEFAULT_LOSS_REDUCTION, DEFAULT_MAX_SLICES, DTYPES,
@@ -144,7 +145,7 @@ class _Parser:
         head_weights = None
         if data.get("head_weights") is not None:
             head_weights = self.head_weights(data["head_weights"], len(heads))
-        slices = self.slices(data.get("slices"), features, transform)
+        slices = parse_slices(self, data.get("slices"), features, transform)
         metrics = self.metrics(data.get("metrics"))
         bad = data.get("bad_examples", DEFAULT_BAD_EXAMPLES)
         bad = self.string(bad, "bad_examples", BAD_EXAMPLES)
@@ -155,6 +156,9 @@ class _Parser:
             self.fail("batch_size", "small enough that a batch of the fixed-length features "
                       "fits in %s" % format_bytes(MAX_BATCH_BYTES), batch_size, hint=too_big)
         max_slices = self.integer(data.get("max_slices", DEFAULT_MAX_SLICES), "max_slices")
+        min_slice_size = data.get("min_slice_size")
+        if min_slice_size is not None:
+            min_slice_size = self.integer(min_slice_size, "min_slice_size")
         too_big = slice_too_big(heads, metrics.auc)
         if too_big:
             key, why = too_big
@@ -165,7 +169,7 @@ class _Parser:
         return Config(input=inp, model=model, baseline=baseline, heads=heads,
                       transform=transform, head_weights=head_weights, slices=slices,
                       metrics=metrics, bad_examples=bad, batch_size=batch_size,
-                      max_slices=max_slices, output=output,
+                      max_slices=max_slices, min_slice_size=min_slice_size, output=output,
                       validation=config_validation(data, self.file),
                       source=None if self.file == "<config>" else self.file)
 
@@ -403,29 +407,6 @@ class _Parser:
             self.fail("head_weights", "a list of %d non-negative numbers (one per head), each finite"
                       % n_heads, data)
         return tuple(float(w) for w in data)
-
-    def slices(self, data, features, transform):
-        if data is None:
-            return ((),)
-        self.list_of(data, "slices", "lists of feature names ([] is the overall slice)")
-        specs = []
-        for i, spec in enumerate(data):
-            key = "slices[%d]" % i
-            if not isinstance(spec, list):
-                self.fail(key, "a list of feature names (e.g. [%s]; [] is overall)"
-                          % (spec if isinstance(spec, str) else "country"), spec)
-            for j, name in enumerate(spec):
-                self.feature_ref(name, "%s[%d]" % (key, j), features, transform,
-                                 lambda f: "a feature of shape [] or [1] (one value per "
-                                 "example)" if not f.holds(1) else None)
-            if len(set(spec)) != len(spec):
-                self.fail(key, "a list of distinct feature names", spec)
-            if tuple(spec) in specs:
-                self.fail(key, "different from the slices before it", spec)
-            specs.append(tuple(spec))
-        if () in specs:
-            specs.remove(())
-        return ((),) + tuple(specs)
 
     def metrics(self, data):
         return parse_metrics(self, data)  # pipeline/config/metric_options.py

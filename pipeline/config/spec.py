@@ -19,7 +19,8 @@ DTYPES = ("float32", "int64", "string")
 # (pipeline.config.parser) refuses any other key, and `headeval schema`
 # (pipeline.config.json_schema) builds its JSON Schema from the same lists.
 TOP_LEVEL_KEYS = ("input", "model", "baseline", "transform", "heads", "head_weights", "slices",
-                  "metrics", "bad_examples", "batch_size", "max_slices", "output", "validation")
+                  "metrics", "bad_examples", "batch_size", "max_slices", "min_slice_size",
+                  "output", "validation")
 REQUIRED_TOP_LEVEL_KEYS = ("input", "model", "heads")
 INPUT_KEYS = ("pattern", "features")  # both required
 FEATURE_KEYS = ("dtype", "shape", "varlen", "default")
@@ -29,6 +30,7 @@ TRANSFORM_KEYS = ("tft_output",)  # required
 MODEL_KEYS = ("logits", "saved_model", "output", "signature", "device", "batch_size")
 SAVED_MODEL_KEYS = ("output", "signature", "device", "batch_size")  # only with saved_model
 VOCABULARY_REF_KEYS = ("file", "compute", "tft")  # label_vocabulary as a mapping: one of them
+SLICE_SPEC_KEYS = ("feature", "features", "boundaries", "where")  # a slice spec as a mapping
 METRICS_KEYS = ("auc", "custom", "fairness")
 AUC_KEYS = ("method", "buckets")
 FAIRNESS_KEYS = ("rates", "thresholds")  # rates required
@@ -148,6 +150,50 @@ def logits_check(dimension: int):
 
 
 @dataclass(frozen=True)
+class SliceSpec:
+    """One entry of `slices`: a slice is one combination of values of
+    `features`, in their order (none: the overall slice). `boundaries`
+    ((feature, (b0, b1, ...)), ...) puts a numeric feature's values in
+    buckets; `where` ((feature, (value, ...)), ...) keeps only the values
+    listed (an example without one is in no slice of the spec). Both in
+    the order of `features`. It iterates as its features, so code that
+    needs only those takes it as the tuple of names a spec used to be."""
+    features: tuple = ()
+    boundaries: tuple = ()
+    where: tuple = ()
+
+    def __iter__(self):
+        return iter(self.features)
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+    def boundaries_of(self, feature: str):
+        """The feature's bucket boundaries, or None when it is not bucketed."""
+        return dict(self.boundaries).get(feature)
+
+    def where_of(self, feature: str):
+        """The values of the feature the spec keeps, or None (all of them)."""
+        return dict(self.where).get(feature)
+
+    def to_config(self):
+        """As a config writes it: a list of names, or a mapping with options."""
+        if not self.boundaries and not self.where:
+            return list(self.features)
+        out = {"features": list(self.features)}
+        if self.boundaries:
+            out["boundaries"] = {f: list(b) for f, b in self.boundaries}
+        if self.where:
+            out["where"] = {f: list(v) for f, v in self.where}
+        return out
+
+
+def as_slice_spec(spec) -> SliceSpec:
+    """A `SliceSpec`, from one or from a sequence of feature names."""
+    return spec if isinstance(spec, SliceSpec) else SliceSpec(tuple(spec))
+
+
+@dataclass(frozen=True)
 class InputConfig:
     pattern: str
     features: dict  # name -> Feature, in the file's order
@@ -247,19 +293,22 @@ class MetricsConfig:
 
 @dataclass(frozen=True)
 class Config:
-    """A whole evaluation. `slices` always starts with the overall slice `()`;
-    `source` is the config file it came from (None when built from a dict)."""
+    """A whole evaluation. `slices` (`SliceSpec`s) always starts with the
+    overall slice; `min_slice_size`: slices with fewer examples are left
+    out of the report (None: none is); `source` is the config file it came
+    from (None when built from a dict)."""
     input: InputConfig
     model: ModelConfig
     heads: tuple
     baseline: ModelConfig = None  # the model `model` is compared with, if any
     transform: TransformConfig = None
     head_weights: tuple = None
-    slices: tuple = ((),)
+    slices: tuple = (SliceSpec(),)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     bad_examples: str = DEFAULT_BAD_EXAMPLES
     batch_size: int = DEFAULT_BATCH_SIZE
     max_slices: int = DEFAULT_MAX_SLICES
+    min_slice_size: int = None
     output: str = None
     source: str = None
     validation: tuple = ()  # pipeline.config.validation.Gate, in config order
@@ -300,7 +349,7 @@ class Config:
         out["heads"] = heads
         if self.head_weights is not None:
             out["head_weights"] = list(self.head_weights)
-        out["slices"] = [list(s) for s in self.slices]
+        out["slices"] = [as_slice_spec(s).to_config() for s in self.slices]
         out["metrics"] = {"auc": _drop_none({"method": self.metrics.auc.method,
                                              "buckets": self.metrics.auc.buckets})}
         if self.metrics.custom:
@@ -312,6 +361,8 @@ class Config:
         out["bad_examples"] = self.bad_examples
         out["batch_size"] = self.batch_size
         out["max_slices"] = self.max_slices
+        if self.min_slice_size is not None:
+            out["min_slice_size"] = self.min_slice_size
         if self.output is not None:
             out["output"] = self.output
         if self.validation:
@@ -335,7 +386,9 @@ class Config:
             if h.weight_column is not None:
                 refs.append(("heads[%d].weight_column" % i, h.weight_column))
         for i, spec in enumerate(self.slices):
-            refs += [("slices[%d][%d]" % (i, j), name) for j, name in enumerate(spec)]
+            form = "slices[%d][%d]" if isinstance(as_slice_spec(spec).to_config(), list) \
+                else "slices[%d].features[%d]"
+            refs += [(form % (i, j), name) for j, name in enumerate(spec)]
         return refs
 
 

@@ -51,7 +51,7 @@ class Evaluator:
         self.config = config
         self.head_cfgs = list(config.heads)
         self.head, self.heads = build_heads(config)
-        self.slice_specs = SliceSpecs(config.slices, config.max_slices)
+        self.slice_specs = SliceSpecs.for_config(config)
         self.slices = self.slice_specs.specs
         self.head_inputs = HeadInputs(config)
         self.baseline_inputs = None
@@ -144,13 +144,17 @@ class Evaluator:
             raise ValueError("the config has a baseline: pass baseline_accumulators")
         first = next(iter(logits_in.values())) if isinstance(logits_in, dict) else logits_in
         batch_size = int(np.shape(first)[0])
-        # Every example counts once per computed slice spec: rows repeat per
-        # spec, and segments are numbered across specs, so the heads run once
-        # per batch (and model). The baseline's segments are the candidate's.
-        metric_dicts, baseline_dicts, all_segments = [], [], []
+        # Every example counts once per computed slice spec (or once per
+        # value it holds of a var-length feature, or not at all where a
+        # `where` leaves it out): rows repeat per spec, and segments are
+        # numbered across specs, so the heads run once per batch (and
+        # model). The baseline's segments are the candidate's.
+        metric_dicts, baseline_dicts, all_segments, all_rows = [], [], [], []
         computed = slice_specs.computed
         for spec in computed:
-            segment_ids, keys = slice_specs.segments(features, spec, batch_size, factorized)
+            rows, segment_ids, keys = slice_specs.slice_rows(features, spec, batch_size,
+                                                             factorized)
+            all_rows.append(rows)
             all_segments.append(segment_ids + len(metric_dicts))
             for key in keys:
                 if key not in accumulators:
@@ -160,8 +164,9 @@ class Evaluator:
                     if key not in baseline_accumulators:
                         baseline_accumulators[key] = self.new_metrics()
                     baseline_dicts.append(baseline_accumulators[key])
-        n_specs = len(computed)
-        rows = np.tile(np.arange(batch_size), n_specs) if n_specs > 1 else None
+        rows = None
+        if len(all_rows) > 1 or all_rows[0] is not None:
+            rows = np.concatenate([np.arange(batch_size) if r is None else r for r in all_rows])
         return BatchPlan(features, logits_in, labels, np.concatenate(all_segments), rows,
                          metric_dicts, batch_size, baseline_in,
                          baseline_dicts if baseline_in is not None else None)
@@ -175,7 +180,7 @@ class Evaluator:
         another thread while the first batches are planned). `parser`: a
         `pipeline.io.parse.Parser` of the input's features (logits among them)."""
         record = made_up_record(parser.features, self.head_cfgs)
-        own = SliceSpecs(self.config.slices, self.config.max_slices)
+        own = SliceSpecs.for_config(self.config)
         self.batch_statistics(self.plan_batch(parser.parse([record, record]), {},
                                               slice_specs=own, baseline_accumulators={}))
 

@@ -15,6 +15,7 @@ HTML_FILE = "report.html"  # `headeval report` / `run --report`
 REJECTED_DIR = "rejected"
 VOCABULARY_DIR = "vocabularies"  # label vocabularies computed by the run, one .txt per head
 COUNTS_FILE = "_counts.json"  # written by the pipeline, folded into run.json
+SUPPRESSED_FILE = "_suppressed.json"  # slices below min_slice_size: folded into run.json
 REPORT_MARKER = "headeval_report"  # run.json's key that marks a folder as our report
 REPORT_FORMAT = 1  # its value: the version of this layout
 

@@ -13,8 +13,9 @@ import re
 import pyarrow as pa
 
 from pipeline.report.names import (AVERAGES, BASELINE, BLESSED_FILE, CANDIDATE,  # noqa: F401
-                                   COMPARISON_FILE, COUNTS_FILE, NOT_BLESSED_FILE, CURVES_FILE, HTML_FILE, METRICS_FILE, MODELS,
-                                   REJECTED_DIR, REPORT_FORMAT, REPORT_MARKER, RUN_FILE,
+                                   COMPARISON_FILE, COUNTS_FILE, CURVES_FILE, HTML_FILE,
+                                   METRICS_FILE, MODELS, NOT_BLESSED_FILE, REJECTED_DIR,
+                                   REPORT_FORMAT, REPORT_MARKER, RUN_FILE, SUPPRESSED_FILE,
                                    VALIDATION_FILE, VOCABULARY_DIR)
 
 SLICE_VALUES_TYPE = pa.list_(pa.struct([pa.field("feature", pa.string()),

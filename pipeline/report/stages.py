@@ -8,9 +8,10 @@ to the one element that writes the Parquet files. `GatherSlices` gathers
 them into that element, and fails as soon as a slice spec has more than
 `max_slices` slices (each worker counts only those it met:
 `pipeline.evaluate.slicing`); a slice counts once, whatever the number of
-models. The stages get what they need
-(head names, the empty overall slice's tables) from the driver, not the
-config.
+models. `WriteReport` leaves out the slices of fewer than `min_slice_size`
+examples, and counts them in SUPPRESSED_FILE for run.json. The stages get
+what they need (head names, the empty overall slice's tables) from the
+driver, not the config.
 """
 import collections
 
@@ -21,13 +22,16 @@ import pyarrow.compute as pc
 from heads import custom
 from pipeline.errors import CustomMetricError
 
+from pipeline.config.slices import bucket_labels
+from pipeline.config.spec import as_slice_spec
 from pipeline.evaluate.slicing import check_slice_count
-from pipeline.io.files import write_table
+from pipeline.io.files import write_json, write_table
 from pipeline.io.paths import join
 from pipeline.report.fairness import with_fairness
 from pipeline.report.rows import curve_columns, metric_rows
 from pipeline.report.schema import (BASELINE, CANDIDATE, CURVES_FILE, CURVES_SCHEMA,
-                                    METRICS_FILE, METRICS_SCHEMA, check_curves, columns_to_table,
+                                    METRICS_FILE, METRICS_SCHEMA, SUPPRESSED_FILE, check_curves,
+                                    columns_to_table,
                                     rows_to_table, slice_pairs, slice_text)
 
 
@@ -47,15 +51,28 @@ def slice_tables(key: str, metrics: dict, head_names, model: str = CANDIDATE) ->
 
 def slice_order(slice_specs, slice_keys) -> list:
     """Report order of slice strings: overall first, then by slice spec in
-    config order (`slice_specs`: the config's `slices`), then by value."""
-    specs = [tuple(slice_text(f) for f in s) for s in slice_specs]
+    config order (`slice_specs`: the config's `slices`), then by value, a
+    bucketed feature's buckets in their order."""
+    specs = [as_slice_spec(s) for s in slice_specs]
+    names = [tuple(slice_text(f) for f in s) for s in specs]
+    ranks = {}  # (spec, position of a bucketed feature) -> {bucket label: its rank}
+    for i, spec in enumerate(specs):
+        for j, feature in enumerate(spec):
+            if spec.boundaries_of(feature) is not None:
+                labels = bucket_labels(spec.boundaries_of(feature))
+                ranks[i, j] = dict(zip(labels, range(len(labels))))
 
-    def spec_of(key):
+    def order(key):
         if key == "":
-            return 0
-        names = tuple(feature for feature, _ in slice_pairs(key))
-        return specs.index(names) if names in specs else len(specs)
-    return sorted(slice_keys, key=lambda k: (spec_of(k), k))
+            return 0, ()
+        pairs = slice_pairs(key)
+        spec = tuple(feature for feature, _ in pairs)
+        i = names.index(spec) if spec in names else len(names)
+        if not any((i, j) in ranks for j in range(len(pairs))):
+            return i, ((0, key),)
+        return i, tuple((ranks[i, j].get(v, -1), v) if (i, j) in ranks else (0, v)
+                        for j, (_, v) in enumerate(pairs))
+    return sorted(slice_keys, key=order)
 
 
 class SliceRows(beam.DoFn):
@@ -134,25 +151,42 @@ def _sorted(table, slice_rank, columns):
     return table.take(order)
 
 
+def example_count(metrics: pa.Table) -> float:
+    """The fewest examples a slice's metrics table counts (`example_count`,
+    unweighted, over its heads)."""
+    counts = metrics.filter(pc.equal(metrics.column("metric"), "example_count"))
+    return pc.min(counts.column("value")).as_py() or 0
+
+
 class WriteReport(beam.DoFn):
     """[(slice string, metrics table, curves table)] -> metrics.parquet and
     curves.parquet in `folder` (any Beam filesystem). The overall slice is
     always reported: `empty_overall` (slice_tables of the heads' empty
     metrics, one per model) stands in when nothing was evaluated (for every
-    model at once: the models are evaluated on the same examples).
-    `fairness` (the config's `metrics.fairness`, or None) adds the fairness
-    rows (`pipeline.report.fairness`), computed from the gathered rows."""
+    model at once: the models are evaluated on the same examples). With
+    `min_slice_size`, the other slices of fewer examples are left out, and
+    their number is written to SUPPRESSED_FILE. `fairness` (the config's
+    `metrics.fairness`, or None) adds the fairness rows
+    (`pipeline.report.fairness`), computed from the rows kept."""
 
-    def __init__(self, folder, slice_specs, empty_overall, fairness=None):
+    def __init__(self, folder, slice_specs, empty_overall, min_slice_size=None,
+                 fairness=None):
         self._folder = folder
-        self._specs = [tuple(s) for s in slice_specs]
+        self._specs = list(slice_specs)
         self._empty_overall = list(empty_overall)
+        self._min_size = min_slice_size
         self._fairness = fairness
 
     def process(self, slices):
         slices = list(slices)
         if "" not in {key for key, _, _ in slices}:
             slices.extend(self._empty_overall)
+        if self._min_size is not None:
+            kept = [s for s in slices if s[0] == "" or example_count(s[1]) >= self._min_size]
+            # a slice counts once, whatever the number of models
+            write_json({"suppressed": len({s[0] for s in slices} - {s[0] for s in kept})},
+                       join(self._folder, SUPPRESSED_FILE))
+            slices = kept
         order = slice_order(self._specs, [key for key, _, _ in slices])
         rank = {key: i for i, key in enumerate(order)}
         metrics = with_fairness(pa.concat_tables([m for _, m, _ in slices])

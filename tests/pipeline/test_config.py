@@ -6,7 +6,7 @@ import pytest
 import yaml
 from tests.support.fake_object_store import use_root
 
-from pipeline.config import (Config, ConfigError, Feature, VocabularyRef, load_config,
+from pipeline.config import (Config, ConfigError, Feature, SliceSpec, VocabularyRef, load_config,
                              parse_config)
 
 BASE = """
@@ -71,7 +71,7 @@ def test_full_config(tmp_path):
     assert clicked.type == "binary" and clicked.loss_reduction == "sum_over_batch_size"
     assert config.model.logits == {"tags": "logits", "clicked": "score"}
     assert config.head_weights == (1.0, 0.5)
-    assert config.slices == ((), ("country",))
+    assert config.slices == (SliceSpec(), SliceSpec(("country",)))
     assert config.metrics.auc.method == "histogram" and config.metrics.auc.buckets == 1000
     assert config.bad_examples == "skip" and config.batch_size == 8192
     assert config.source == str(tmp_path / "eval.yaml")
@@ -94,7 +94,7 @@ slices: [[y]]
 """
     config = load_config(write(tmp_path, text))
     assert config.input.pattern == "/abs/x.tfrecord"
-    assert config.slices == ((), ("y",))
+    assert config.slices == (SliceSpec(), SliceSpec(("y",)))
     assert config.heads[0].name is None
     assert config.bad_examples == "fail" and config.output is None
     assert config.metrics.auc.method == "histogram"
@@ -199,7 +199,7 @@ ERRORS = [
      ["numeric", "string scalar"]),
     (_set(["slices"], [[], ["city"]]), "slices[1][0]", ["'city'"]),
     (_set(["slices"], [[], "country"]), "slices[1]", ["list of feature names"]),
-    (_set(["slices"], [[], ["tags"]]), "slices[1][0]", ["one value per example"]),
+    (_set(["slices"], [[], ["weight"]]), "slices[1][0]", ["boundaries", "float32"]),
     (_set(["model", "saved_model"], "m"), "model", ["exactly one of"]),
     (_set(["model", "logits"], {"tags": "logits", "clicked": "nope"}), "model.logits.clicked",
      ["'nope'"]),

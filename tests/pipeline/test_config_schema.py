@@ -84,6 +84,14 @@ def _regression():
             "metrics": {"auc": {"method": "exact"}}, "max_slices": 50, "batch_size": 100}
 
 
+def _slice_forms():
+    from tests.pipeline.test_config_slices import BASE as SLICES_BASE
+    return dict(copy.deepcopy(SLICES_BASE), min_slice_size=20, slices=[
+        [], ["country"], ["tags", "country"], {"feature": "age", "boundaries": [18, 25.5]},
+        {"features": ["age", "plan"], "boundaries": {"age": [30]}},
+        {"features": ["country", "n"], "where": {"country": ["US"], "n": [1, 2]}}])
+
+
 def _light_configs():
     from tests.conftest import e2e_config
     from tests.pipeline.test_cli import CONFIG as CLI_CONFIG
@@ -120,6 +128,7 @@ def _light_configs():
             {"metric": "precision", "class": "a", "threshold": 0.5, "upper_bound": 0.99,
              "direction": "higher", "significant": False},
             {"metric": "recall", "class": 3, "slices": ["overall"], "lower_bound": 0}])),
+        "test_config_slices forms": _slice_forms(),
     })
     return out
 
@@ -235,6 +244,15 @@ MORE_ERRORS = [
     (_set(["model", "logits"], ["score"]), "a name or a mapping"),
     (_set(["slices"], [[], ["country"], ["country"]]), "distinct slices"),
     (_set(["slices"], [["country", "country"]]), "distinct features in a slice"),
+    (_set(["slices"], [{"feature": "score", "features": ["score"], "boundaries": [1]}]),
+     "feature or features, not both"),
+    (_set(["slices"], [{"boundaries": [1]}]), "a slice spec names its features"),
+    (_set(["slices"], [{"feature": "score", "boundaries": ["1"]}]), "numeric boundaries"),
+    (_set(["slices"], [{"feature": "score", "boundaries": []}]), "some boundaries"),
+    (_set(["slices"], [{"feature": "country", "where": {"country": []}}]), "where has values"),
+    (_set(["slices"], [{"feature": "country", "where": {"country": [True]}}]),
+     "where values are strings or integers"),
+    (_set(["min_slice_size"], 0), "min_slice_size >= 1"),
     (_set(["metrics"], {"roc": True}), "unknown metrics key"),
     (_set(["metrics", "auc", "buckets"], 251), "buckets >= MIN_AUC_BUCKETS"),
     (_set(["head_weights"], [1.0, -0.5]), "non-negative weights"),

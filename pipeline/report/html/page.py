@@ -222,7 +222,12 @@ def _run_section(run):
                       "class present): %s" % (fmt_count(undefined["rows"]), by_metric)))
     config = run.get("config") or {}
     if config.get("slices") is not None:
-        facts.append(("slices", "; ".join(", ".join(s) or "(overall)" for s in config["slices"])))
+        facts.append(("slices", "; ".join(", ".join(s if isinstance(s, list) else s["features"])
+                                          or "(overall)" for s in config["slices"])))
+    suppressed = run.get("slices_suppressed")
+    if isinstance(suppressed, dict) and suppressed.get("count"):
+        facts.append(("slices left out", "%s, of fewer than %s examples (min_slice_size)"
+                      % (fmt_count(suppressed["count"]), suppressed.get("min_slice_size"))))
     if config.get("input", {}).get("pattern"):
         facts.append(("input", config["input"]["pattern"]))
     if run.get("beam_options"):

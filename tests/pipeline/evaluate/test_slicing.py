@@ -45,12 +45,22 @@ def test_segments_from_a_known_factorization_match_those_computed():
 
 # -- slice strings: no two slices print alike -----------------------------------------
 
-def test_zero_and_negative_zero_are_one_slice():
-    """-0.0 == 0.0: the same slice, whichever sign a batch holds (hypothesis
-    found them as two slices when they came in different batches)."""
-    from pipeline.evaluate.slicing import slice_value_strings
-    assert slice_value_strings(np.array([-0.0], np.float32)).tolist() == \
-        slice_value_strings(np.array([0.0], np.float32)).tolist() == ["0"]
+def test_buckets_match_pandas_cut():
+    """np.searchsorted buckets = pandas.cut(right=False); -0.0 is 0.0, the
+    infinities fall in the open ends and NaN in a bucket of its own."""
+    import pandas as pd
+
+    from pipeline.evaluate.slicing import bucket_codes
+    bounds = [-1.0, 0.0, 2.5, 1e6]
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(0, 3, 200), bounds, [-0.0, np.inf, -np.inf, np.nan]])
+    x = x.astype(np.float32)
+    expected = pd.cut(x.astype(np.float64), [-np.inf] + bounds + [np.inf], right=False,
+                      labels=False)
+    expected[x == np.inf] = len(bounds)  # [1e6..inf]: +inf is in the last bucket
+    expected = np.where(np.isnan(x), len(bounds) + 1, expected)
+    assert bucket_codes(x, bounds).tolist() == expected.astype(int).tolist()
+    assert bucket_codes(np.array([-1, 0, 3], np.int64), bounds).tolist() == [1, 2, 3]
 
 
 def _decode_slice(text):
@@ -85,16 +95,22 @@ def _decode_slice(text):
 _VALUES = st.lists(st.binary(max_size=4) | st.sampled_from([b",", b"=", b"\\", b"a=1,b", b"\xff",
                                                              "\ufffd".encode(), b"\x1b[0m"]),
                    min_size=1, max_size=4)
-_FLOATS = st.lists(st.floats(width=32, allow_nan=False), min_size=1, max_size=3)
+_FLOATS = st.lists(st.floats(width=32), min_size=1, max_size=3)
+X_BOUNDS = [-1.5, 0, 2]
+X_LABELS = ["[-inf..-1.5)", "[-1.5..0)", "[0..2)", "[2..inf]"]  # README's names
+
+
+def _x_label(v):
+    return "nan" if v != v else X_LABELS[sum(b <= v for b in X_BOUNDS)]
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_slices_of_any_bytes_and_floats_count_every_example_once(data):
     """Slice values drawn from any bytes (separators, backslashes, bytes that
-    are not UTF-8, escape codes) and any float32 give exactly one slice per
-    distinct value tuple, each with its example count (a Counter oracle):
-    values that printed alike once shared one accumulator."""
+    are not UTF-8, escape codes) and any float32 (bucketed) give exactly one
+    slice per distinct value tuple or bucket, each with its example count (a
+    Counter oracle): values that printed alike once shared one accumulator."""
     a_pool, b_pool, x_pool = data.draw(_VALUES), data.draw(_VALUES), data.draw(_FLOATS)
     n = data.draw(st.integers(2, 40))
     pick = lambda pool: np.array([data.draw(st.sampled_from(pool)) for _ in range(n)], object)
@@ -106,7 +122,7 @@ def test_slices_of_any_bytes_and_floats_count_every_example_once(data):
                                "a": {"dtype": "string"}, "b": {"dtype": "string"},
                                "x": {"dtype": "float32"}}},
         "heads": [{"type": "binary", "label": "y"}], "model": {"logits": "z"},
-        "slices": [["a", "b"], ["a"], ["x"]]})
+        "slices": [["a", "b"], ["a"], {"feature": "x", "boundaries": X_BOUNDS}]})
     features = {"y": np.arange(n) % 2, "z": np.zeros((n, 1), np.float32), "a": a, "b": b, "x": x}
     evaluator = Evaluator(config)
     accumulators = {}
@@ -119,12 +135,12 @@ def test_slices_of_any_bytes_and_floats_count_every_example_once(data):
     expected = Counter()
     expected.update((("a", va), ("b", vb)) for va, vb in zip(a.tolist(), b.tolist()))
     expected.update((("a", va),) for va in a.tolist())
-    expected.update((("x", float(vx)),) for vx in x.tolist())
+    expected.update((("x", _x_label(vx)),) for vx in x.tolist())
     expected[()] = n
     got = Counter()
     for text, count in counts.items():
         pairs = _decode_slice(text) if text else []
-        key = tuple((f, float(np.float32(v.decode())) if f == "x" else v) for f, v in pairs)
+        key = tuple((f, v.decode() if f == "x" else v) for f, v in pairs)
         assert key not in got, "two slices decode to %r" % (key,)
         got[key] = int(count)
     assert got == expected
