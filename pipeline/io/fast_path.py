@@ -40,9 +40,11 @@ sizes only the last member.)
 """
 import functools
 import gzip
+import logging
 import os
 import struct
 import threading
+import zlib
 from typing import Iterator, Mapping
 
 import numpy as np
@@ -54,16 +56,52 @@ from pipeline.io import parse
 from pipeline.io.batches import ReadItem, RecordBatch
 from pipeline.io.framing import (FOOTER_BYTES, HEADER_BYTES, iter_record_batches,
                                  lengths_reach_the_end, masked_crcs, split_records)
-from pipeline.io.paths import is_gzip, is_local, local_path
+from pipeline.io.paths import is_gzip, is_local, local_path, scheme
+
+log = logging.getLogger(__name__)
 
 _PREFETCH = 2
 
 
-def fast_path_applies(path: str) -> bool:
-    """Local (no scheme, or file://) files, plain or gzip. gs:// and the
-    like go through Beam's FileSystems (`remote_fast_path` says when
-    TensorFlow could read them instead)."""
-    return is_local(path) and os.path.isfile(local_path(path))
+def fast_path_applies(path: str, registered=None) -> bool:
+    """Files plain or gzip, local (no scheme, or file://) or on a
+    filesystem TensorFlow itself opens (gs:// where TensorFlow's Cloud
+    Storage support is built in; `tensorflow_opens`)."""
+    if is_local(path):
+        return os.path.isfile(local_path(path))
+    return tensorflow_opens(path, registered)
+
+
+_told = set()  # schemes whose fallback was logged in this process
+
+
+def tensorflow_opens(path: str, registered=None) -> bool:
+    """Whether `path`'s scheme is one of TensorFlow's filesystems
+    (`registered`: those schemes; by default TensorFlow's list). Where it is
+    not, the file goes to Beam's FileSystems and the Python reader, and the
+    process logs that once per scheme."""
+    if registered is None:
+        try:
+            registered = tf.io.gfile.get_registered_schemes()
+        except (AttributeError, tf.errors.OpError):
+            registered = ()
+    name = scheme(path)
+    if name in registered:
+        return True
+    if name not in _told:
+        _told.add(name)
+        log.warning("TensorFlow has no filesystem for %s:// here (it has %s): %s:// files are "
+                    "read by the Python reader, slower than TensorFlow's", name,
+                    ", ".join("%s://" % s for s in sorted(registered) if s) or "none", name)
+    return False
+
+
+def _size(path):
+    return os.path.getsize(path) if is_local(path) else tf.io.gfile.stat(path).length
+
+
+def _open(path):
+    return open(path, "rb") if is_local(path) else tf.io.gfile.GFile(path, "rb")
 
 
 class FileRecords:
@@ -110,7 +148,12 @@ class FileRecords:
 
 
 _gzip_lock = threading.Lock()
-_gzip_open = {}  # path -> the GzipFile that read back its last batch's records
+_gzip_open = {}  # path -> (GzipFile, its raw file) that read back its last batch's records
+
+
+def _close(pair):
+    for f in pair:
+        f.close()
 
 
 def _read_range(path, offset, size):
@@ -118,24 +161,25 @@ def _read_range(path, offset, size):
     gzip file stays open between calls, so reading back batch after batch
     inflates it once, not once per batch."""
     if not is_gzip(path):
-        with open(path, "rb") as fh:
+        with _open(path) as fh:
             fh.seek(offset)
             return fh.read(size)
     with _gzip_lock:
-        fh = _gzip_open.pop(path, None)
-        if fh is None or fh.tell() > offset:
-            if fh is not None:
-                fh.close()
-            fh = gzip.open(path, "rb")
+        pair = _gzip_open.pop(path, None)
+        if pair is None or pair[0].tell() > offset:
+            if pair is not None:
+                _close(pair)
+            raw = _open(path)
+            pair = gzip.GzipFile(fileobj=raw, mode="rb"), raw
             while len(_gzip_open) >= 4:
-                _gzip_open.pop(next(iter(_gzip_open))).close()
+                _close(_gzip_open.pop(next(iter(_gzip_open))))
         try:
-            fh.seek(offset)
-            buf = fh.read(size)
-        except (OSError, EOFError):  # gzip.BadGzipFile is an OSError
-            fh.close()
+            pair[0].seek(offset)
+            buf = pair[0].read(size)
+        except (OSError, EOFError, zlib.error):  # gzip.BadGzipFile is an OSError
+            _close(pair)
             return b""  # "changed while it was read"
-        _gzip_open[path] = fh
+        _gzip_open[path] = pair
         return buf
 
 
@@ -199,12 +243,12 @@ def _read_whole(path, consumed):
     data's crc32 where it reached the end of the stream, and a stream cut
     before its trailer ends in bytes that give the size only by chance
     (1 in 2^32)."""
-    size = os.path.getsize(path)
+    size = _size(path)
     if not is_gzip(path):
         return consumed == size
     if size < 18:  # gzip's smallest member: a 10-byte header and the 8-byte trailer
         return False
-    with open(path, "rb") as fh:
+    with _open(path) as fh:
         fh.seek(size - 4)
         isize, = struct.unpack("<I", fh.read(4))
     return isize == consumed & 0xFFFFFFFF
@@ -220,7 +264,9 @@ def iter_parsed_batches(path: str, batch_size: int, features: Mapping[str, Featu
     features), so errors and skipped records are exactly its own. A
     `file://` path is read, and named in the batches, as a plain path."""
     path = local_path(path)
-    if not is_gzip(path) and not lengths_reach_the_end(path):  # TensorFlow could crash on it
+    if not is_gzip(path) and not (  # TensorFlow's reader could crash on it
+            lengths_reach_the_end(path) if is_local(path) else
+            lengths_reach_the_end(path, size=_size(path), opener=_open)):
         yield from iter_record_batches(path, batch_size, skip_corrupt=skip_corrupt)
         return
     handed_out = 0       # records yielded so far

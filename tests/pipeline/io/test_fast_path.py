@@ -85,8 +85,32 @@ def test_one_string_per_example_features_come_factorized_as_slicing_numbers_them
         assert values[index].tolist() == want.tolist() == b.features["color"].tolist()
 
 
-def test_remote_paths_take_the_python_reader():
-    assert not fast_path_applies("gs://bucket/part.tfrecord")
+def test_a_remote_path_takes_the_fast_path_where_tensorflow_has_its_filesystem(
+        caplog, monkeypatch):
+    from pipeline.io import fast_path
+    monkeypatch.setattr(fast_path, "_told", set())
+    assert fast_path_applies("gs://bucket/part.tfrecord", registered=["", "file", "gs"])
+    with caplog.at_level("WARNING", logger="pipeline.io.fast_path"):
+        assert not fast_path_applies("s3://bucket/a.tfrecord", registered=["", "file", "gs"])
+        assert not fast_path_applies("s3://bucket/b.tfrecord", registered=["", "file", "gs"])
+    assert [r.getMessage() for r in caplog.records] == [  # once per scheme and process
+        "TensorFlow has no filesystem for s3:// here (it has file://, gs://): s3:// files are "
+        "read by the Python reader, slower than TensorFlow's"]
+
+
+@pytest.mark.parametrize("gzip", [False, True])
+def test_a_file_on_tensorflows_own_filesystem_is_read_and_read_back(gzip):
+    """ram:// (TensorFlow's in-memory filesystem) stands for gs:// here: the
+    file is sized, walked and read back through tf.io.gfile."""
+    records = _records(700)
+    path = "ram://fast-path-test/part.tfrecord" + (".gz" if gzip else "")
+    write_tfrecords(path, records, gzip=gzip)
+    assert fast_path_applies(path)
+    batches = list(iter_parsed_batches(path, 300, FEATURES))
+    assert [b.features is not None for b in batches] == [True, True, True]
+    assert batches[2].record(99) == records[699] and batches[0].record(1) == records[1]
+    assert _record_list(batches) == records
+    tf.io.gfile.remove(path)
 
 
 def _gzip_bytes(data, level=6):
