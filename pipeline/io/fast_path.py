@@ -90,7 +90,7 @@ def tensorflow_opens(path: str, registered=None) -> bool:
         return True
     if name not in _told:
         _told.add(name)
-        log.warning("TensorFlow has no filesystem for %s:// here (it has %s): %s:// files are "
+        log.info("TensorFlow has no filesystem for %s:// here (it has %s): %s:// files are "
                     "read by the Python reader, slower than TensorFlow's", name,
                     ", ".join("%s://" % s for s in sorted(registered) if s) or "none", name)
     return False
