@@ -3,12 +3,12 @@
     python benchmarks/bench_pipeline.py                      # 100k and 1M examples, 3 runs each
     python benchmarks/bench_pipeline.py --n 200000 --repeats 5
     python benchmarks/bench_pipeline.py --generate-only      # just build (and cache) the data
-    python benchmarks/bench_pipeline.py --baseline --n 200000 --repeats 5
-                                                             # one model vs candidate + baseline
-    python benchmarks/bench_pipeline.py -- --direct_running_mode=multi_processing \\
-        --direct_num_workers=2                               # options after -- go to Beam
-    python benchmarks/bench_pipeline.py --n 1000000 --metric-options both
-                                  # without / with the head's metric options, alternating
+    python benchmarks/bench_pipeline.py --n 1000000 3000000 --gzip --modes floor pipeline
+    python benchmarks/bench_pipeline.py --n 3000000 --modes pipeline workers2
+    python benchmarks/bench_pipeline.py --n 1000000 --modes pipeline baseline options
+                          # one model / candidate + baseline / metric options, alternating
+    python benchmarks/bench_pipeline.py --repo /tmp/base --repo .   # A/B two checkouts
+    python benchmarks/bench_pipeline.py -- --experiments=x          # options after -- go to Beam
 
 Data: N tf.train.Examples with `labels` (var-length int64 class ids of 10
 classes, prevalences 5%..50%), `logits` (float[10], label + Gaussian noise),
@@ -20,14 +20,13 @@ $TMPDIR/headeval-bench) and reused.
 Config: one multi_label head, thresholds 0.3 / 0.5 / 0.7, per-class metrics
 for all 10 classes, the weight column, slices [[], [region]].
 
-`--baseline` (issue 18) also writes `baseline_logits` (the label with more
-noise) and times, alternating run by run, the one-model config and the same
-config with `baseline: {logits: baseline_logits}` (two models evaluated on
-the same parsed batches in one pass); it reports both medians and their
-ratio (the issue's bound: at most 1.6).
-`--metric-options on` adds METRIC_OPTIONS to the head (`average: [macro,
-weighted]`, `derived_rates: true`); `both` runs the config without and with
-them alternately in each repetition and reports the ratio of the medians.
+The data also hold `baseline_logits` (the label with more noise): mode
+`baseline` runs the config with `baseline: {logits: baseline_logits}` (two
+models evaluated on the same parsed batches in one pass; issue 18's bound:
+at most 1.6x `pipeline`). Mode `options` adds METRIC_OPTIONS to the head
+(`average: [macro, weighted]`, `derived_rates: true`; issue 20's bound:
+within 10 % of `pipeline`). `--baseline` and `--metric-options both` are
+shorthands for `--modes pipeline baseline` / `--modes pipeline options`.
 
 Each repetition runs `python -m pipeline run CONFIG --output DIR --overwrite
 --quiet --runner=FnApiRunner [beam options]` as a child process, so
@@ -36,6 +35,18 @@ child's peak RSS is measured alone (`os.wait4`'s rusage: the largest of the
 child and the processes it waited for). Reported per N: median wall seconds,
 examples/s from the process wall time, examples/s from the pipeline's own
 wall time in run.json (when it records one), peak RSS.
+
+Modes (`--modes`, run in turn within each repetition, so that A and B see
+the same load): `pipeline` (one process, in-process FnApiRunner),
+`workers2` (`--direct_running_mode=multi_processing
+--direct_num_workers=2`), and `floor`: a child process that reads and
+parses the same files with `tf.data.TFRecordDataset(files).batch(B)
+.map(tf.io.parse_example)` and does nothing else: what reading and parsing
+alone cost in the same sitting. Every figure is printed with its ratio to
+the floor, and with two or more counts the steady state, (largest n -
+smallest n) / (difference of their median process seconds), which leaves
+out start-up and shut-down. `--repo` (repeatable) runs the pipeline modes
+from other checkouts too (an A/B of two commits, alternating).
 """
 import argparse
 import json
@@ -83,7 +94,6 @@ def config_dict(pattern, baseline=False):
             "features": {
                 "labels": {"dtype": "int64", "varlen": True},
                 "logits": {"dtype": "float32", "shape": [N_CLASSES]},
-                "baseline_logits": {"dtype": "float32", "shape": [N_CLASSES]},
                 "region": {"dtype": "string"},
                 "weight": {"dtype": "float32", "default": 1.0},
             },
@@ -97,7 +107,9 @@ def config_dict(pattern, baseline=False):
         "slices": [[], ["region"]],
         "output": "out",
     }
-    if baseline:
+    if baseline:  # only then parsed: the one-model run reads what it did before
+        out["input"]["features"]["baseline_logits"] = {"dtype": "float32",
+                                                       "shape": [N_CLASSES]}
         out["baseline"] = {"logits": "baseline_logits"}
     return out
 
@@ -157,32 +169,74 @@ def options_config(folder, config):
     return path
 
 
-def run_once(config, output, beam_args):
+WORKERS2 = ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
+MODES = ("floor", "pipeline", "workers2", "baseline", "options")
+FLOOR_BATCH = 8192  # the pipeline's default batch_size
+
+
+def _child(cmd, repo, log_path):
+    """Runs `cmd` in `repo`: (wall s, peak RSS bytes of it and its children)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = repo + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
+    with open(log_path, "wb") as log:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=repo, env=env, stdout=log, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        with open(log_path, errors="replace") as fh:
+            tail = fh.read()[-4000:]
+        raise SystemExit("child failed (exit %d): %s\n%s" % (code, " ".join(cmd), tail))
+    return wall, usage.ru_maxrss * 1024  # ru_maxrss is in KiB on Linux
+
+
+def run_once(config, output, beam_args, repo=REPO):
     """One `python -m pipeline run` in a child process: (wall s, peak RSS bytes, run.json)."""
     cmd = [sys.executable, "-m", "pipeline", "run", config, "--output", output, "--overwrite",
            "--quiet"]
     if not any(a.startswith("--runner") for a in beam_args):
         cmd.append("--runner=FnApiRunner")
     cmd += list(beam_args)
-    env = dict(os.environ)
-    env["PYTHONPATH"] = REPO + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    log_path = output.rstrip("/") + ".log"
-    os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
-    with open(log_path, "wb") as log:
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        with open(log_path, errors="replace") as fh:
-            tail = fh.read()[-4000:]
-        raise SystemExit("headeval run failed (exit %d): %s\n%s"
-                         % (proc.returncode, " ".join(cmd), tail))
+    wall, peak = _child(cmd, repo, output.rstrip("/") + ".log")
     with open(os.path.join(output, "run.json")) as fh:
         run = json.load(fh)
-    return wall, usage.ru_maxrss * 1024, run  # ru_maxrss is in KiB on Linux
+    return wall, peak, run
+
+
+def floor_once(folder, gzip, output):
+    """The floor in a child process: (wall s, peak RSS bytes, {"evaluated": n,
+    "wall_seconds": the read loop's own seconds})."""
+    cmd = [sys.executable, os.path.abspath(__file__), "--floor-child", folder]
+    if gzip:
+        cmd.append("--gzip")
+    wall, peak = _child(cmd, REPO, output + ".log")
+    with open(output + ".log") as fh:
+        last = fh.read().strip().splitlines()[-1]
+    return wall, peak, json.loads(last)
+
+
+def floor_child(folder, gzip):
+    """Reads and parses every file of `folder` with tf.data, nothing else;
+    prints {"evaluated": examples, "wall_seconds": seconds of the loop}."""
+    import glob
+
+    import tensorflow as tf
+    spec = {"labels": tf.io.RaggedFeature(tf.int64),
+            "logits": tf.io.FixedLenFeature([N_CLASSES], tf.float32),
+            "region": tf.io.FixedLenFeature([], tf.string),
+            "weight": tf.io.FixedLenFeature([], tf.float32, default_value=1.0)}
+    files = sorted(glob.glob(os.path.join(folder, "part-*" + (".tfrecord.gz" if gzip
+                                                                 else ".tfrecord"))))
+    start = time.perf_counter()
+    data = (tf.data.TFRecordDataset(files, compression_type="GZIP" if gzip else "")
+            .batch(FLOOR_BATCH).map(lambda r: tf.io.parse_example(r, spec)))
+    n = 0
+    for batch in data:
+        n += int(batch["weight"].shape[0])
+    print(json.dumps({"evaluated": n, "wall_seconds": time.perf_counter() - start}))
 
 
 def pipeline_seconds(run):
@@ -201,8 +255,65 @@ def evaluated_count(run):
     return counts.get("evaluated")
 
 
+def _variants(modes, repos):
+    """(label, mode, repo) to run in each repetition: the floor once, the
+    pipeline modes once per checkout."""
+    out = []
+    for mode in modes:
+        for repo in ([REPO] if mode == "floor" else repos):
+            label = mode if len(repos) == 1 or mode == "floor" else \
+                "%s@%s" % (mode, os.path.basename(os.path.normpath(repo)))
+            out.append((label, mode, repo))
+    return out
+
+
+def _median(values):
+    return statistics.median(values) if values else None
+
+
+def summarize(results, variants):
+    """Prints the table: per variant and n, medians and ratios to the floor;
+    then the steady state between the smallest and largest n."""
+    floor = {r["n"]: r for r in results if r["mode"] == "floor"}
+    one = {r["n"]: r for r in results if r["label"] == "pipeline"}
+    print()
+    print("%-22s %9s %8s %11s %8s %10s %10s %9s" % (
+        "mode", "examples", "median s", "examples/s", "/ floor", "x pipeline", "pl s",
+        "RSS MiB"))
+    for r in results:
+        f, p = floor.get(r["n"]), one.get(r["n"])
+        ratio = f["median_process_seconds"] / r["median_process_seconds"] if f else None
+        times = (r["median_process_seconds"] / p["median_process_seconds"]
+                 if p and r["mode"] != "floor" else None)
+        print("%-22s %9d %8.2f %11.0f %8s %10s %10s %9.0f"
+              % (r["label"], r["n"], r["median_process_seconds"], r["examples_per_s"],
+                 "%.2f" % ratio if ratio else "-", "%.2f" % times if times else "-",
+                 "%.2f" % r["median_pipeline_seconds"] if r["median_pipeline_seconds"] else "-",
+                 r["peak_rss_mib"]))
+    ns = sorted({r["n"] for r in results})
+    if len(ns) < 2:
+        return {}
+    lo, hi = ns[0], ns[-1]
+    steady = {}
+    for label, _, _ in variants:
+        by_n = {r["n"]: r for r in results if r["label"] == label}
+        if lo in by_n and hi in by_n:
+            dt = by_n[hi]["median_process_seconds"] - by_n[lo]["median_process_seconds"]
+            steady[label] = (hi - lo) / dt if dt > 0 else float("inf")
+    print()
+    print("steady state (%d - %d examples) / (difference of median process seconds):"
+          % (hi, lo))
+    for label, rate in steady.items():
+        ratio = rate / steady["floor"] if "floor" in steady else None
+        print("  %-22s %11.0f examples/s%s" % (label, rate,
+                                               "   %.2f of the floor" % ratio if ratio else ""))
+    return steady
+
+
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--floor-child"]:
+        return floor_child(argv[1], "--gzip" in argv[2:])
     beam_args = []
     if "--" in argv:
         i = argv.index("--")
@@ -213,6 +324,13 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3, help="runs per count (median)")
     parser.add_argument("--files", type=int, default=4, help="TFRecord files per data set")
     parser.add_argument("--gzip", action="store_true", help="write gzip-compressed files")
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=["pipeline"],
+                        help="what to run, in turn (default: %(default)s)")
+    parser.add_argument("--workers", type=int, choices=[2], default=None,
+                        help="shorthand for --modes pipeline workers2")
+    parser.add_argument("--repo", action="append", default=None,
+                        help="checkout to run the pipeline from (repeat for an A/B; "
+                             "default: this one)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache-dir", default=os.path.join(tempfile.gettempdir(),
                                                              "headeval-bench"))
@@ -224,97 +342,64 @@ def main(argv=None):
     parser.add_argument("--metric-options", choices=("off", "on", "both"), default="off",
                         help="the head's METRIC_OPTIONS: off, on, or both alternately")
     args = parser.parse_args(argv)
-    if args.baseline:
-        return compare_baseline(args, beam_args)
+    modes = list(args.modes)
+    if args.workers and "workers2" not in modes:
+        modes += ["pipeline", "workers2"] if "pipeline" not in modes else ["workers2"]
+    for flag, mode in ((args.baseline, "baseline"), (args.metric_options == "both", "options")):
+        if flag:
+            modes += [m for m in ("pipeline", mode) if m not in modes]
+    repos = [os.path.abspath(r) for r in (args.repo or [REPO])]
+    variants = _variants(modes, repos)
 
-    results = []
+    data = {}
     for n in args.n:
-        print("n = %d" % n, flush=True)
-        folder, config, write_s = dataset(n, args.files, args.seed, args.gzip, args.cache_dir)
-        if args.generate_only:
-            continue
-        variants = {"off": [("", config)], "on": [("options", None)],
-                    "both": [("", config), ("options", None)]}[args.metric_options]
-        variants = [(label, cfg or options_config(folder, config)) for label, cfg in variants]
-        runs = {label: ([], [], []) for label, _ in variants}  # walls, rss, pipeline walls
-        for r in range(args.repeats):
-            for label, cfg in variants:  # alternating: both see the same machine load
-                walls, rss, pipeline_walls = runs[label]
-                output = os.path.join(folder, "report-%d%s" % (r, "-" + label if label else ""))
-                wall, peak, run = run_once(cfg, output, beam_args)
+        data[n] = dataset(n, args.files, args.seed, args.gzip, args.cache_dir)
+    if args.generate_only:
+        return
+    runs = {(label, n): [] for label, _, _ in variants for n in args.n}
+    for r in range(args.repeats):
+        for n in args.n:
+            folder, config, _ = data[n]
+            for label, mode, repo in variants:
+                output = os.path.join(folder, "report-%s-%d" % (label.replace("@", "-"), r))
+                if mode == "floor":
+                    wall, peak, run = floor_once(folder, args.gzip, output)
+                else:
+                    chosen = {"baseline": baseline_config(config),
+                              "options": options_config(folder, config)}.get(mode, config)
+                    wall, peak, run = run_once(chosen, output,
+                                               beam_args + (WORKERS2 if mode == "workers2"
+                                                            else []), repo)
                 evaluated = evaluated_count(run)
                 if evaluated is not None and evaluated != n:
-                    raise SystemExit("run.json says %r examples were evaluated, expected %d"
-                                     % (evaluated, n))
-                walls.append(wall)
-                rss.append(peak)
+                    raise SystemExit("%s: %r examples evaluated, expected %d"
+                                     % (label, evaluated, n))
                 p = pipeline_seconds(run)
-                if p is not None:
-                    pipeline_walls.append(p)
-                print("  run %d%s: %.1f s process, %s pipeline, peak RSS %.0f MiB"
-                      % (r + 1, " (%s)" % label if label else "", wall,
-                         "%.1f s" % p if p is not None else "?", peak / 2**20), flush=True)
-        for label, (walls, rss, pipeline_walls) in runs.items():
-            results.append({
-                "n": n, "files": args.files, "gzip": args.gzip, "beam_args": beam_args,
-                "metric_options": METRIC_OPTIONS if label else None,
-                "process_seconds": walls, "median_process_seconds": statistics.median(walls),
-                "examples_per_s": n / statistics.median(walls),
-                "peak_rss_mib": max(rss) / 2**20,
-                "pipeline_seconds": pipeline_walls or None,
-                "examples_per_s_pipeline": (n / statistics.median(pipeline_walls)
-                                            if pipeline_walls else None),
-            })
-        if len(runs) == 2:
-            off, on = (statistics.median(runs[label][0]) for label, _ in variants)
-            print("  with the metric options: %.3f x the time without (process medians)"
-                  % (on / off), flush=True)
-
-    if results:
-        print()
-        print("%10s  %7s  %12s  %14s  %16s  %13s" % ("examples", "options", "median s",
-                                                     "examples/s", "examples/s (pl)",
-                                                     "peak RSS MiB"))
-        for r in results:
-            pl = r["examples_per_s_pipeline"]
-            print("%10d  %7s  %12.1f  %14.0f  %16s  %13.0f"
-                  % (r["n"], "on" if r["metric_options"] else "off",
-                     r["median_process_seconds"], r["examples_per_s"],
-                     "%.0f" % pl if pl else "-", r["peak_rss_mib"]))
-        print("(examples/s: over the whole child process, start-up included; "
-              "(pl): over the pipeline's own wall time from run.json)")
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(results, fh, indent=2)
-
-
-def compare_baseline(args, beam_args):
-    """One-model runs and two-model runs, alternating (so a machine whose
-    load changes affects both alike): medians and their ratio per N."""
+                runs[label, n].append((wall, peak, p))
+                print("  run %d  n=%d  %-22s %6.2f s process, %s pipeline, peak RSS %.0f MiB"
+                      % (r + 1, n, label, wall, "%.2f s" % p if p is not None else "?",
+                         peak / 2**20), flush=True)
     results = []
     for n in args.n:
-        print("n = %d" % n, flush=True)
-        folder, config, _ = dataset(n, args.files, args.seed, args.gzip, args.cache_dir)
-        times = {"one": [], "two": []}
-        for r in range(args.repeats):
-            for kind, path in (("one", config), ("two", baseline_config(config))):
-                wall, _, run = run_once(path, os.path.join(folder, "report-%s" % kind),
-                                        beam_args)
-                pipeline_s = pipeline_seconds(run)
-                times[kind].append(pipeline_s if pipeline_s is not None else wall)
-                print("  run %d %s model%s: %.1f s pipeline, %.1f s process"
-                      % (r + 1, kind, "" if kind == "one" else "s", times[kind][-1], wall),
-                      flush=True)
-        one, two = statistics.median(times["one"]), statistics.median(times["two"])
-        results.append({"n": n, "one_model_seconds": times["one"],
-                        "two_model_seconds": times["two"], "median_one": one,
-                        "median_two": two, "ratio": two / one})
-        print("  median pipeline s: one model %.2f, candidate + baseline %.2f, ratio %.2f"
-              % (one, two, two / one), flush=True)
+        for label, mode, repo in variants:
+            got = runs[label, n]
+            walls = [w for w, _, _ in got]
+            pipeline_walls = [p for _, _, p in got if p is not None]
+            results.append({
+                "label": label, "mode": mode, "repo": repo, "n": n, "files": args.files,
+                "gzip": args.gzip, "beam_args": beam_args,
+                "process_seconds": walls, "median_process_seconds": _median(walls),
+                "examples_per_s": n / _median(walls),
+                "peak_rss_mib": max(rss for _, rss, _ in got) / 2**20,
+                "pipeline_seconds": pipeline_walls or None,
+                "median_pipeline_seconds": _median(pipeline_walls),
+            })
+    steady = summarize(results, variants)
+    print("(examples/s and / floor: over the whole child process, start-up included; "
+          "pl s: the pipeline's own wall time from run.json, or the floor's read loop)")
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump(results, fh, indent=2)
-    return results
+            json.dump({"runs": results, "steady_examples_per_s": steady}, fh, indent=2)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ its data: TensorFlow's reader allocates what a length claims before it
 reads, and a length far past the end of the file crashes the process
 (SIGSEGV), so `pipeline.io.fast_path` asks it first.
 """
+import functools
 import gzip
 import os
 import struct
@@ -66,17 +67,21 @@ def split_records(buf: bytes, pos: int) -> Tuple[list, list, int]:
     return records, crcs, pos
 
 
-def lengths_reach_the_end(path: str, chunk_bytes: int = CHUNK_BYTES) -> bool:
-    """Whether the record lengths of the local uncompressed file `path`,
+def lengths_reach_the_end(path: str, chunk_bytes: int = CHUNK_BYTES, size: int = None,
+                          opener=None) -> bool:
+    """Whether the record lengths of the uncompressed file `path`,
     followed from its first record, end exactly at its last byte (checksums
     not checked). Reads the file in chunks of `chunk_bytes` and skips the
     data of records longer than a chunk; about 0.2 s per million records
-    (docs/reliability.md)."""
-    size = os.path.getsize(path)
+    (docs/reliability.md). A local file by default; another with `size`
+    (its bytes) and `opener` (path -> a binary file object that seeks)."""
+    if opener is None:
+        size = os.path.getsize(path)
+        opener = functools.partial(open, mode="rb", buffering=0)
     unpack = _LENGTH.unpack_from
     framing = HEADER_BYTES + FOOTER_BYTES
     pos = 0
-    with open(path, "rb", buffering=0) as f:
+    with opener(path) as f:
         while pos < size:
             f.seek(pos)
             buf = f.read(min(chunk_bytes, size - pos))

@@ -5,8 +5,11 @@ Each file is read by one DoFn call, in chunks of
 `batch_size` records: one Beam element per batch, never per record (Beam's
 cost per element would dominate; `benchmarks/bench_read.py --baseline`
 measures a reader of one element per record, and docs/performance.md has
-the figures). Local uncompressed files are read and parsed by `pipeline.io.fast_path`
-where features are given; the rest are framed by `pipeline.io.framing`.
+the figures). Files plain or gzip, local or on a filesystem TensorFlow
+opens itself (gs:// where its Cloud Storage support is built in), are read
+and parsed by `pipeline.io.fast_path` where features are given; the rest
+are framed by `pipeline.io.framing` (Beam's FileSystems), and a log line
+says so once per scheme.
 
 Files are matched on a worker and spread with a Reshuffle, so many files
 read in parallel. One large file is read by one worker from start to end
@@ -62,8 +65,8 @@ class ReadBatches(beam.PTransform):
     nothing fails the run with NoMatchError naming the pattern. With
     `skip_corrupt`, records whose data fail their checksum come out as
     `CorruptRecord`s among the batches. With `features` ({name:
-    config.Feature}), batches of local uncompressed files come parsed
-    (`pipeline.io.fast_path`).
+    config.Feature}), batches of the files `pipeline.io.fast_path` reads
+    come parsed.
     """
 
     def __init__(self, pattern: str, batch_size: int = DEFAULT_BATCH_SIZE,
