@@ -17,12 +17,15 @@ read draft-07 alone, as VS Code's YAML extension does, give the same
 verdicts (tested).
 """
 from pipeline.config.limits import DEFAULT_AUC_BUCKETS, MAX_FEATURE_VALUES
+from pipeline.config.intervals import (DEFAULT_INTERVAL_METHOD, DEFAULT_LEVEL,
+                                       DEFAULT_REPLICATES, INTERVAL_METHODS, MAX_REPLICATES)
 from pipeline.config.spec import (AUC_KEYS, AUC_METHODS, BAD_EXAMPLES, BINARY, COMMON_HEAD_KEYS,
                                   DEFAULT_AUC_METHOD, DEFAULT_BAD_EXAMPLES, DEFAULT_BATCH_SIZE,
                                   DEFAULT_LABEL_DIMENSION, DEFAULT_LOSS_REDUCTION,
                                   DEFAULT_MAX_SLICES, DEFAULT_SIGNATURE, DTYPES, EXACT,
                                   FEATURE_KEYS, HEAD_KEYS, HEAD_KEYS_BY_TYPE, HEAD_TYPES,
-                                  INPUT_KEYS, LOSS_REDUCTIONS, METRICS_KEYS, MIN_AUC_BUCKETS,
+                                  INPUT_KEYS, INTERVAL_KEYS, LOSS_REDUCTIONS, METRICS_KEYS,
+                                  MIN_AUC_BUCKETS,
                                   MIN_N_CLASSES, MODEL_KEYS, REQUIRED_FEATURE_KEYS,
                                   REQUIRED_HEAD_KEYS, REQUIRED_TOP_LEVEL_KEYS, SAVED_MODEL_KEYS,
                                   TOP_LEVEL_KEYS, TRANSFORM_KEYS, VOCABULARY_REF_KEYS)
@@ -237,7 +240,21 @@ def _metrics():
     }, description="how AUC is computed")
     auc["if"] = {"properties": {"method": {"const": EXACT}}, "required": ["method"]}
     auc["then"] = {"properties": {"buckets": {"type": "null"}}}
-    return _object(METRICS_KEYS, {"auc": _nullable(auc)})
+    intervals = _object(INTERVAL_KEYS, {
+        "method": _enum(INTERVAL_METHODS, DEFAULT_INTERVAL_METHOD,
+                        "jackknife: one replicate group per replicate, each left out once; "
+                        "poisson_bootstrap: 5 groups per replicate, weighed Poisson(1)"),
+        "replicates": _integer(2, "replicates (jackknife: groups)", DEFAULT_REPLICATES) | {
+            "maximum": MAX_REPLICATES},
+        "level": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1,
+                  "default": DEFAULT_LEVEL, "description": "the intervals' confidence level"},
+        "seed": _integer(0, "which records share a replicate group", 0) | {
+            "maximum": (1 << 64) - 1},
+        "example_id": _nullable(_ref("feature_name", "an int64 or string feature naming each "
+                                     "example (default: file name and position)")),
+    }, description="lower, upper and stderr for every metric but the counts (off when absent)")
+    return _object(METRICS_KEYS, {"auc": _nullable(auc),
+                                  "confidence_intervals": _nullable(intervals)})
 
 
 def config_schema() -> dict:

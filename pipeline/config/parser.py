@@ -11,6 +11,7 @@ import math
 from typing import Optional
 
 from pipeline.config.files import read_text, resolve_path
+from pipeline.config.intervals import parse_intervals
 from pipeline.config.limits import (MAX_BATCH_BYTES, MAX_FEATURE_VALUES, MAX_MESSAGE_VALUE,
                                     batch_too_big, clip, exponent_hint, float32, format_bytes,
                                     show_value, slice_too_big)
@@ -141,7 +142,7 @@ class _Parser:
         if data.get("head_weights") is not None:
             head_weights = self.head_weights(data["head_weights"], len(heads))
         slices = self.slices(data.get("slices"), features, transform)
-        metrics = self.metrics(data.get("metrics"))
+        metrics = self.metrics(data.get("metrics"), heads, features, transform)
         bad = data.get("bad_examples", DEFAULT_BAD_EXAMPLES)
         bad = self.string(bad, "bad_examples", BAD_EXAMPLES)
         batch_size = data.get("batch_size", DEFAULT_BATCH_SIZE)
@@ -478,21 +479,21 @@ class _Parser:
             specs.remove(())
         return ((),) + tuple(specs)
 
-    def metrics(self, data):
+    def metrics(self, data, heads, features, transform):
         if data is None:
             return MetricsConfig()
         self.mapping(data, "metrics", METRICS_KEYS)
-        auc = data.get("auc")
-        if auc is None:
-            return MetricsConfig()
-        self.mapping(auc, "metrics.auc", AUC_KEYS)
-        method = self.string(auc.get("method", DEFAULT_AUC_METHOD), "metrics.auc.method",
-                             AUC_METHODS)
-        buckets = auc.get("buckets")
+        auc, method, buckets = data.get("auc"), DEFAULT_AUC_METHOD, None
+        if auc is not None:
+            self.mapping(auc, "metrics.auc", AUC_KEYS)
+            method = self.string(auc.get("method", DEFAULT_AUC_METHOD), "metrics.auc.method",
+                                 AUC_METHODS)
+            buckets = auc.get("buckets")
         if buckets is not None:
             if method != HISTOGRAM:
                 self.fail("metrics.auc.buckets", "absent with method: exact (it applies to "
                           "method: histogram)", buckets)
             buckets = self.integer(buckets, "metrics.auc.buckets", minimum=MIN_AUC_BUCKETS)
-        return MetricsConfig(auc=AucConfig(method=method, buckets=buckets))
-
+        auc = AucConfig(method=method, buckets=buckets)
+        return MetricsConfig(auc=auc, confidence_intervals=parse_intervals(
+            self, data.get("confidence_intervals"), heads, auc, features, transform))

@@ -28,8 +28,9 @@ TRANSFORM_KEYS = ("tft_output",)  # required
 MODEL_KEYS = ("logits", "saved_model", "output", "signature", "device", "batch_size")
 SAVED_MODEL_KEYS = ("output", "signature", "device", "batch_size")  # only with saved_model
 VOCABULARY_REF_KEYS = ("file", "compute", "tft")  # label_vocabulary as a mapping: one of them
-METRICS_KEYS = ("auc",)
+METRICS_KEYS = ("auc", "confidence_intervals")
 AUC_KEYS = ("method", "buckets")
+INTERVAL_KEYS = ("method", "replicates", "level", "seed", "example_id")
 
 BINARY = "binary"
 MULTI_CLASS = "multi_class"
@@ -200,8 +201,24 @@ class AucConfig:
 
 
 @dataclass(frozen=True)
+class IntervalsConfig:
+    """metrics.confidence_intervals (pipeline/config/intervals.py)."""
+    method: str
+    replicates: int
+    level: float
+    seed: int
+    example_id: str = None
+
+    def to_dict(self) -> dict:
+        return _drop_none({"method": self.method, "replicates": self.replicates,
+                           "level": self.level, "seed": self.seed,
+                           "example_id": self.example_id})
+
+
+@dataclass(frozen=True)
 class MetricsConfig:
     auc: AucConfig = field(default_factory=AucConfig)
+    confidence_intervals: IntervalsConfig = None  # None: off
 
 
 @dataclass(frozen=True)
@@ -262,6 +279,8 @@ class Config:
         out["slices"] = [list(s) for s in self.slices]
         out["metrics"] = {"auc": _drop_none({"method": self.metrics.auc.method,
                                              "buckets": self.metrics.auc.buckets})}
+        if self.metrics.confidence_intervals is not None:
+            out["metrics"]["confidence_intervals"] = self.metrics.confidence_intervals.to_dict()
         out["bad_examples"] = self.bad_examples
         out["batch_size"] = self.batch_size
         out["max_slices"] = self.max_slices
@@ -285,6 +304,9 @@ class Config:
                 refs.append(("heads[%d].weight_column" % i, h.weight_column))
         for i, spec in enumerate(self.slices):
             refs += [("slices[%d][%d]" % (i, j), name) for j, name in enumerate(spec)]
+        intervals = self.metrics.confidence_intervals
+        if intervals is not None and intervals.example_id is not None:
+            refs.append(("metrics.confidence_intervals.example_id", intervals.example_id))
         return refs
 
 
