@@ -25,17 +25,36 @@ from heads import buckets, keys, metrics as metrics_lib, segments, states
 # The replicate state travels in the slice's metric dict under this key
 # (a name no head metric has), so it merges and moves with the dict.
 REPLICATES_KEY = "__replicates__"
-# The compact AUC histogram of a replicate group: 32 buckets per octave of
-# q = min(p, 1 - p), positions kept; the AUC read from it is within ~1e-5
-# of the exact one (tests/heads/test_replicates.py).
-COMPACT_BITS = 5
+# The compact AUC histogram of a replicate group: 16 buckets per octave of
+# q = min(p, 1 - p) from q = 2**-24 (|logit| < 16.6; further scores share the
+# end buckets), positions kept: at most 738 buckets per group and column.
+# Its AUCs are within ~1e-4 of the exact ones and move with them, so the
+# replicates' spread, the stderr, is within a few percent of the exact
+# replicates' (tests/heads/test_replicates.py).
+COMPACT_BITS = 4
+COMPACT_MIN_EXPONENT = 24
 _FOLD_AT = 1 << 16  # buffered histogram entries folded in at once
 
 
-def num_buckets(min_exponent: int = buckets.DEFAULT_MIN_EXPONENT) -> int:
+def num_buckets() -> int:
     """Buckets of the compact layout: the most a group's histogram of one
     column can occupy."""
-    return buckets.num_buckets(COMPACT_BITS, min_exponent)
+    return buckets.num_buckets(COMPACT_BITS, COMPACT_MIN_EXPONENT)
+
+
+def _to_layout(index: np.ndarray, min_exponent: int) -> np.ndarray:
+    """Compact bucket indices in the layout of the same level from
+    `min_exponent` (>= COMPACT_MIN_EXPONENT) down: a bucket's key (its place
+    on its side of 0.5) moves up by the octaves the wider layout adds below."""
+    m, e = COMPACT_BITS, COMPACT_MIN_EXPONENT
+    if min_exponent < e:
+        raise states.IncompatibleStateError(
+            "replicate histograms need a curve state of min_exponent >= %d; got %d"
+            % (e, min_exponent))
+    k_from, k_to = buckets.keys_per_side(m, e), buckets.keys_per_side(m, min_exponent)
+    low = index < k_from
+    key = np.where(low, index, 2 * k_from - 1 - index) + ((min_exponent - e) << m)
+    return np.where(low, key, 2 * k_to - 1 - key)
 
 
 class Pairs(collections.namedtuple("Pairs", ["groups", "starts", "num_groups"])):
@@ -109,8 +128,8 @@ class GroupHistogram:
     bucket. Keys ascend; entries of new batches are buffered and folded in
     `_FOLD_AT` at a time. Merges by adding."""
 
-    def __init__(self, n_columns: int, min_exponent: int):
-        self.n_columns, self.min_exponent = n_columns, min_exponent
+    def __init__(self, n_columns: int):
+        self.n_columns = n_columns
         self.keys = np.zeros(0, np.int64)
         self.values = [np.zeros(0) for _ in range(4)]  # pos, neg, pos_t, neg_t
         self._pending, self._size = [], 0
@@ -140,7 +159,7 @@ class GroupHistogram:
         """Per replicate r, the histogram of every group weighted by
         `weights[r, group]` ([R, G]), summed over the groups."""
         self._fold()
-        nb = num_buckets(self.min_exponent)
+        nb = num_buckets()
         cells = self.n_columns * nb
         group, cell = np.divmod(self.keys, cells)
         r = len(weights)
@@ -149,7 +168,7 @@ class GroupHistogram:
         w = weights[:, group].ravel()
         dense = [np.bincount(flat, np.tile(v, r) * w, r * cells).reshape(r, self.n_columns, nb)
                  for v in self.values]
-        return HistogramScores(dense, self.min_exponent)
+        return HistogramScores(dense)
 
     def nbytes(self) -> int:
         self._fold()
@@ -165,26 +184,23 @@ class HistogramScores:
     pos, neg, pos_t, neg_t), standing in for a `segments.ScoreGroups`:
     `add_to` fills a curve state."""
 
-    def __init__(self, dense: list, min_exponent: int):
-        self.dense, self.min_exponent = dense, min_exponent
+    def __init__(self, dense: list):
+        self.dense = dense
 
     def one(self, segment: int) -> "HistogramScores":
         """Segment `segment` alone, as segment 0."""
-        return HistogramScores([d[segment:segment + 1] for d in self.dense], self.min_exponent)
+        return HistogramScores([d[segment:segment + 1] for d in self.dense])
 
     def add_to(self, curve_state, segment: int, column: int = None) -> None:
         pos, neg, pos_t, neg_t = (d[segment].sum(axis=0) if column is None
                                   else d[segment, column] for d in self.dense)
-        if curve_state.min_exponent != self.min_exponent:
-            raise states.IncompatibleStateError(
-                "a replicate histogram of min_exponent %d for a curve state of %d"
-                % (self.min_exponent, curve_state.min_exponent))
         occupied = np.flatnonzero((pos != 0) | (neg != 0))
         if not len(occupied):
             return
+        index = _to_layout(occupied, curve_state.min_exponent)
         rest = states.HistogramState(
-            max_buckets=curve_state.max_buckets, min_exponent=self.min_exponent,
-            mantissa_bits=COMPACT_BITS, index=occupied.astype(np.int32), pos=pos[occupied],
+            max_buckets=curve_state.max_buckets, min_exponent=curve_state.min_exponent,
+            mantissa_bits=COMPACT_BITS, index=index.astype(np.int32), pos=pos[occupied],
             neg=neg[occupied], pos_t=pos_t[occupied], neg_t=neg_t[occupied])
         curve_state.add_parts(states.ScoresState.empty(), rest)
 
@@ -193,13 +209,13 @@ class ReplicateState:
     """One slice's statistics per replicate group (module docstring). Empty
     until the first `add`; merges with `merge_state` like a metric."""
 
-    def __init__(self, num_groups: int, min_exponent: int = buckets.DEFAULT_MIN_EXPONENT):
-        self.num_groups, self.min_exponent = int(num_groups), int(min_exponent)
+    def __init__(self, num_groups: int):
+        self.num_groups = int(num_groups)
         self.tree = None
 
     def _new_leaf(self, x):
         if isinstance(x, segments.ScoreGroups):
-            return GroupHistogram(x.n_columns, self.min_exponent)
+            return GroupHistogram(x.n_columns)
         return np.zeros((self.num_groups,) + x.shape[1:], np.float64)
 
     def add(self, statistics, pairs_: Pairs, segment: int, prepared: list) -> None:
@@ -250,26 +266,25 @@ class ReplicateState:
 
 
 def _copy_histogram(h):
-    out = GroupHistogram(h.n_columns, h.min_exponent)
+    out = GroupHistogram(h.n_columns)
     out.merge(h)
     return out
 
 
-def prepare_scores(statistics, pairs_: Pairs, min_exponent: int = buckets.DEFAULT_MIN_EXPONENT
-                   ) -> list:
+def prepare_scores(statistics, pairs_: Pairs) -> list:
     """Per ScoreGroups leaf of a batch's per-pair statistics, in leaf order:
     (bounds, histogram key, pos, neg, position) of every score, the key
     being (group x columns + column) x buckets + compact bucket. One pass
     over the batch for all its slices."""
     out = []
-    nb = num_buckets(min_exponent)
+    nb = num_buckets()
     for x in _leaves(statistics):
         if not isinstance(x, segments.ScoreGroups):
             continue
         c = x.n_columns
         cell = np.repeat(np.arange(len(x.bounds) - 1), np.diff(x.bounds))  # pair * C + column
         pair, column = np.divmod(cell, c)
-        index, t = buckets.index_and_position(x.scores, COMPACT_BITS, min_exponent)
+        index, t = buckets.index_and_position(x.scores, COMPACT_BITS, COMPACT_MIN_EXPONENT)
         key = (pairs_.groups[pair] * c + column) * nb + index
         out.append((x.bounds, key, x.pos, x.neg, t))
     return out

@@ -35,6 +35,15 @@ def num_groups(intervals: IntervalsConfig) -> int:
     return BOOTSTRAP_GROUPS_PER_REPLICATE * intervals.replicates
 
 
+def interval_record(intervals: IntervalsConfig):
+    """run.json's `confidence_intervals`: the settings and the number of
+    replicate groups, or None when intervals are off."""
+    if intervals is None:
+        return None
+    return dict(intervals.to_dict(), groups=num_groups(intervals),
+                interval="value +- t(replicates - 1) x stderr")
+
+
 def replicate_bytes(head, groups: int) -> int:
     """An upper estimate of one slice's replicate state for `head`: per
     group, its dense sums (at most 64 + 4 (T + 1) C + 8 C + C^2 floats for

@@ -12,24 +12,32 @@ from typing import Optional, Union
 
 import numpy as np
 
+from heads import replicates
 from heads.segments import DeferredSums
 from pipeline.config import Config
 from pipeline.evaluate.build import build_heads, head_names
 from pipeline.evaluate.checks import RowChecks
 from pipeline.evaluate.features import HeadInputs, Logits, made_up_record
+from pipeline.evaluate.groups import Groups
 from pipeline.evaluate.slicing import SliceSpecs
 from pipeline.io.parse import Parser
 
 
 class BatchPlan(collections.namedtuple(
         "BatchPlan", ["features", "logits", "labels", "segment_ids", "rows", "metric_dicts",
-                      "batch_size"])):
+                      "batch_size", "pairs"])):
     """One batch, ready for the heads: its parsed `features`, the heads'
     `logits` and `labels`, the segment of every (repeated) row, the rows of
-    `features` to repeat (None: each once), one metrics dict per segment, and
-    the number of examples."""
+    `features` to repeat (None: each once), one metrics dict per slice, the
+    number of examples, and with confidence intervals the (slice, replicate
+    group) `heads.replicates.Pairs` that the segments are (else None: a
+    segment per slice)."""
 
     __slots__ = ()
+
+    @property
+    def num_segments(self) -> int:
+        return len(self.metric_dicts) if self.pairs is None else len(self.pairs.groups)
 
 
 class Evaluator:
@@ -49,6 +57,16 @@ class Evaluator:
         self.head_inputs = HeadInputs(config)
         self.row_checks = RowChecks(self.head_inputs)
         self._deferred = DeferredSums()  # dense sums until `finish`
+        intervals = config.metrics.confidence_intervals
+        self.groups = None if intervals is None else Groups(intervals)
+
+    def new_metrics(self) -> dict:
+        """A slice's empty metrics dict (with its replicate state, under
+        `heads.replicates.REPLICATES_KEY`, when intervals are on)."""
+        metrics = self.head.metrics()
+        if self.groups is not None:
+            metrics[replicates.REPLICATES_KEY] = replicates.ReplicateState(self.groups.count)
+        return metrics
 
     def head_names(self) -> list:
         """Report names, in the order of the config ("" for one unnamed head)."""
@@ -88,13 +106,17 @@ class Evaluator:
 
     def plan_batch(self, features: dict, accumulators: dict, logits: Optional[Logits] = None,
                    inputs: Optional[tuple] = None, factorized: Optional[dict] = None,
-                   slice_specs: Optional[SliceSpecs] = None) -> BatchPlan:
+                   slice_specs: Optional[SliceSpecs] = None,
+                   identity: Optional[tuple] = None) -> BatchPlan:
         """The heads' inputs and the slices of one batch, with a metrics dict
         in `accumulators` for every slice it touches (created here: the
         absorbing thread only reaches them through the plan). `inputs`:
         `self.inputs(features, logits)`, when the caller has it;
         `factorized`: as `segments` takes it; `slice_specs`: another
-        `SliceSpecs` to count the batch's slices in (the warm-up's)."""
+        `SliceSpecs` to count the batch's slices in (the warm-up's);
+        `identity`: (file path, position in it of each example), which
+        decides the examples' replicate groups when intervals are on
+        (`pipeline.evaluate.groups`); the warm-up has none."""
         slice_specs = slice_specs or self.slice_specs
         logits_in, labels = inputs or self.inputs(features, logits)
         first = next(iter(logits_in.values())) if isinstance(logits_in, dict) else logits_in
@@ -109,12 +131,17 @@ class Evaluator:
             all_segments.append(segment_ids + len(metric_dicts))
             for key in keys:
                 if key not in accumulators:
-                    accumulators[key] = self.head.metrics()
+                    accumulators[key] = self.new_metrics()
                 metric_dicts.append(accumulators[key])
         n_specs = len(computed)
         rows = np.tile(np.arange(batch_size), n_specs) if n_specs > 1 else None
-        return BatchPlan(features, logits_in, labels, np.concatenate(all_segments), rows,
-                         metric_dicts, batch_size)
+        segment_ids, pairs = np.concatenate(all_segments), None
+        if self.groups is not None and (identity is not None or self.groups.example_id):
+            groups = np.tile(self.groups(features, identity), n_specs)
+            segment_ids, pairs = replicates.pairs(segment_ids, groups, len(metric_dicts),
+                                                  self.groups.count)
+        return BatchPlan(features, logits_in, labels, segment_ids, rows, metric_dicts,
+                         batch_size, pairs)
 
     def warm_up(self, parser: Parser) -> None:
         """Runs the heads' TensorFlow work on two made-up examples
@@ -135,12 +162,21 @@ class Evaluator:
         per head); it touches no accumulator, so it may run on another thread
         while the thread that planned it absorbs the batch before."""
         return self.head.segmented_statistics(plan.features, plan.logits, plan.labels,
-                                              plan.segment_ids, len(plan.metric_dicts),
+                                              plan.segment_ids, plan.num_segments,
                                               rows=plan.rows)
 
     def absorb_batch(self, plan: BatchPlan, statistics: Union[dict, list]) -> None:
-        """Adds a batch's statistics to the metrics dicts it was planned for."""
-        self.head.absorb_statistics(plan.metric_dicts, statistics, deferred=self._deferred)
+        """Adds a batch's statistics to the metrics dicts it was planned for:
+        with replicate groups, each slice's groups added up (the point
+        estimates), and each group's sums to the slice's replicate state."""
+        if plan.pairs is None:
+            self.head.absorb_statistics(plan.metric_dicts, statistics, deferred=self._deferred)
+            return
+        self.head.absorb_statistics(plan.metric_dicts, replicates.fold(statistics, plan.pairs),
+                                    deferred=self._deferred)
+        prepared = replicates.prepare_scores(statistics, plan.pairs)
+        for s, metrics in enumerate(plan.metric_dicts):
+            metrics[replicates.REPLICATES_KEY].add(statistics, plan.pairs, s, prepared)
 
     def finish(self, accumulators: dict) -> dict:
         """Completes `accumulators` after the last `add_batch` into them: the
@@ -150,4 +186,4 @@ class Evaluator:
         (`pipeline.evaluate.slicing.SliceSpecs.add_derived`). Call it once per
         accumulators dict. Returns `accumulators`."""
         self._deferred.apply()
-        return self.slice_specs.add_derived(accumulators, self.head.metrics)
+        return self.slice_specs.add_derived(accumulators, self.new_metrics)

@@ -151,6 +151,8 @@ class EvaluateBatches(beam.DoFn):
         if self._progress is not None:
             self._progress.add(n)
         factorized = None
+        positions = (np.arange(batch.start, batch.start + n) if batch.indices is None
+                     else np.asarray(batch.indices, np.int64))  # in the file
         if batch.features is not None:  # parsed while read: every record parsed
             features, rows = batch.features, np.arange(n)
             factorized = batch.factorized
@@ -202,15 +204,18 @@ class EvaluateBatches(beam.DoFn):
                 logits = ({k: v[keep] for k, v in logits.items()} if isinstance(logits, dict)
                           else logits[keep])
             inputs = None
-        evaluated = self._evaluate(features, logits, inputs, factorized)
+            rows = rows[keep]
+        evaluated = self._evaluate(features, logits, inputs, factorized,
+                                   (batch.path, positions[rows]))
         self._counts["evaluated"] += evaluated
         self._evaluated.inc(evaluated)
 
-    def _evaluate(self, features, logits, inputs, factorized=None):
+    def _evaluate(self, features, logits, inputs, factorized=None, identity=None):
         """Hands the batch to the heads' threads; waits for the oldest batch
-        in flight to be absorbed first when `_IN_FLIGHT` are."""
+        in flight to be absorbed first when `_IN_FLIGHT` are. `identity`:
+        (file, position of each example in it), for the replicate groups."""
         plan = self._evaluator.plan_batch(features, self._accumulators, logits, inputs,
-                                          factorized)
+                                          factorized, identity=identity)
         if self._pools is None:
             self._pools = tuple(concurrent.futures.ThreadPoolExecutor(
                 1, thread_name_prefix="headeval-" + role) for role in ("stats", "absorb"))

@@ -16,6 +16,8 @@ import apache_beam as beam
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline.evaluate.build import build_heads
+from pipeline.evaluate.intervals import SliceIntervals
 from pipeline.evaluate.slicing import check_slice_count
 from pipeline.io.files import write_table
 from pipeline.io.paths import join
@@ -25,10 +27,12 @@ from pipeline.report.schema import (CURVES_FILE, CURVES_SCHEMA, METRICS_FILE, ME
                                     slice_text)
 
 
-def slice_tables(key: str, metrics: dict, head_names) -> tuple:
+def slice_tables(key: str, metrics: dict, head_names, intervals: dict = None) -> tuple:
     """One slice's report rows as (key, metrics table, curves table): they
-    travel between stages far more compactly than metric states or row dicts."""
-    return (key, rows_to_table(metric_rows(key, metrics, head_names), METRICS_SCHEMA),
+    travel between stages far more compactly than metric states or row dicts.
+    `intervals`: {row key: (lower, upper, stderr)}."""
+    return (key, rows_to_table(metric_rows(key, metrics, head_names, intervals=intervals),
+                               METRICS_SCHEMA),
             columns_to_table(curve_columns(key, metrics, head_names), CURVES_SCHEMA))
 
 
@@ -48,14 +52,24 @@ def slice_order(slice_specs, slice_keys) -> list:
 class SliceRows(beam.DoFn):
     """(slice string, merged metrics) -> (slice string, metrics table, curves
     table): the states become rows where they were merged, so only rows
-    are gathered into the one report-writing element."""
+    are gathered into the one report-writing element. With `config` (whose
+    metrics.confidence_intervals is on), the rows get their intervals from
+    the slice's replicate state."""
 
-    def __init__(self, head_names):
+    def __init__(self, head_names, config=None):
         self._names = list(head_names)
+        self._config = config
+        self._intervals = None
+
+    def setup(self):
+        if self._config is not None:
+            head, _ = build_heads(self._config)
+            self._intervals = SliceIntervals(self._config.metrics.confidence_intervals, head)
 
     def process(self, element):
         key, metrics = element
-        yield slice_tables(key, metrics, self._names)
+        intervals = None if self._intervals is None else self._intervals.of_slice(metrics)
+        yield slice_tables(key, metrics, self._names, intervals)
 
 
 class GatherSlices(beam.CombineFn):
