@@ -36,7 +36,10 @@ def _format_value(row):
     if (row["metric"].endswith("count") or row["metric"] == CONFUSION_METRIC
             or row["metric"] == CALIBRATION_PREFIX + "weight") and float(value).is_integer():
         return "%d" % value
-    return "%.6g" % value
+    lower, upper = row.get("lower"), row.get("upper")
+    if lower is None or upper is None or math.isnan(lower) or math.isnan(upper):
+        return "%.6g" % value
+    return "%.6g ± %.2g" % (value, (upper - lower) / 2)  # a confidence interval
 
 
 UNDEFINED = "undefined"  # a NaN value: a zero denominator on the slice (pipeline.report.rows)
