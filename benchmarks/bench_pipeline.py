@@ -5,6 +5,8 @@
     python benchmarks/bench_pipeline.py --generate-only      # just build (and cache) the data
     python benchmarks/bench_pipeline.py -- --direct_running_mode=multi_processing \\
         --direct_num_workers=2                               # options after -- go to Beam
+    python benchmarks/bench_pipeline.py --n 1000000 --intervals poisson_bootstrap
+                                    # alternates runs without and with confidence intervals
 
 Data: N tf.train.Examples with `labels` (var-length int64 class ids of 10
 classes, prevalences 5%..50%), `logits` (float[10], label + Gaussian noise),
@@ -116,6 +118,20 @@ def dataset(n, files, seed, gzip, cache_dir, log=print):
     return folder, config, seconds
 
 
+def intervals_config(config, method, replicates):
+    """A copy of `config` (a YAML path) with metrics.confidence_intervals on."""
+    import yaml
+
+    with open(config) as fh:
+        data = yaml.safe_load(fh)
+    data.setdefault("metrics", {})["confidence_intervals"] = {"method": method,
+                                                              "replicates": replicates}
+    path = config[:-len(".yaml")] + "-%s-%d.yaml" % (method, replicates)
+    with open(path, "w") as fh:
+        yaml.safe_dump(data, fh, sort_keys=False)
+    return path
+
+
 def run_once(config, output, beam_args):
     """One `python -m pipeline run` in a child process: (wall s, peak RSS bytes, run.json)."""
     cmd = [sys.executable, "-m", "pipeline", "run", config, "--output", output, "--overwrite",
@@ -178,6 +194,11 @@ def main(argv=None):
     parser.add_argument("--generate-only", action="store_true",
                         help="build the cached data sets and stop")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser.add_argument("--intervals", choices=("jackknife", "poisson_bootstrap"),
+                        help="also run with metrics.confidence_intervals of this method, "
+                             "alternating with the runs without")
+    parser.add_argument("--replicates", type=int, default=20,
+                        help="replicates with --intervals (default: %(default)s)")
     args = parser.parse_args(argv)
 
     results = []
@@ -186,42 +207,55 @@ def main(argv=None):
         folder, config, write_s = dataset(n, args.files, args.seed, args.gzip, args.cache_dir)
         if args.generate_only:
             continue
-        walls, rss, pipeline_walls = [], [], []
+        variants = [("", config)]
+        if args.intervals:
+            variants.append(("%s x%d" % (args.intervals, args.replicates),
+                             intervals_config(config, args.intervals, args.replicates)))
+        runs = {name: ([], [], []) for name, _ in variants}
         for r in range(args.repeats):
-            output = os.path.join(folder, "report-%d" % r)
-            wall, peak, run = run_once(config, output, beam_args)
-            evaluated = evaluated_count(run)
-            if evaluated is not None and evaluated != n:
-                raise SystemExit("run.json says %r examples were evaluated, expected %d"
-                                 % (evaluated, n))
-            walls.append(wall)
-            rss.append(peak)
-            p = pipeline_seconds(run)
-            if p is not None:
-                pipeline_walls.append(p)
-            print("  run %d: %.1f s process, %s pipeline, peak RSS %.0f MiB"
-                  % (r + 1, wall, "%.1f s" % p if p is not None else "?", peak / 2**20),
-                  flush=True)
-        result = {
-            "n": n, "files": args.files, "gzip": args.gzip, "beam_args": beam_args,
-            "process_seconds": walls, "median_process_seconds": statistics.median(walls),
-            "examples_per_s": n / statistics.median(walls),
-            "peak_rss_mib": max(rss) / 2**20,
-            "pipeline_seconds": pipeline_walls or None,
-            "examples_per_s_pipeline": (n / statistics.median(pipeline_walls)
-                                        if pipeline_walls else None),
-        }
-        results.append(result)
+            for name, variant_config in variants:  # alternating: the same load for both
+                walls, rss, pipeline_walls = runs[name]
+                output = os.path.join(folder, "report-%d%s" % (r, "-ci" if name else ""))
+                wall, peak, run = run_once(variant_config, output, beam_args)
+                evaluated = evaluated_count(run)
+                if evaluated is not None and evaluated != n:
+                    raise SystemExit("run.json says %r examples were evaluated, expected %d"
+                                     % (evaluated, n))
+                walls.append(wall)
+                rss.append(peak)
+                p = pipeline_seconds(run)
+                if p is not None:
+                    pipeline_walls.append(p)
+                print("  run %d%s: %.1f s process, %s pipeline, peak RSS %.0f MiB"
+                      % (r + 1, " (%s)" % name if name else "", wall,
+                         "%.1f s" % p if p is not None else "?", peak / 2**20), flush=True)
+        for name, _ in variants:
+            walls, rss, pipeline_walls = runs[name]
+            results.append({
+                "n": n, "files": args.files, "gzip": args.gzip, "beam_args": beam_args,
+                "intervals": name or None,
+                "process_seconds": walls, "median_process_seconds": statistics.median(walls),
+                "examples_per_s": n / statistics.median(walls),
+                "peak_rss_mib": max(rss) / 2**20,
+                "pipeline_seconds": pipeline_walls or None,
+                "examples_per_s_pipeline": (n / statistics.median(pipeline_walls)
+                                            if pipeline_walls else None),
+            })
+        if args.intervals:
+            plain, ci = results[-2], results[-1]
+            print("  with intervals: %.0f %% of the speed without (process medians)"
+                  % (100 * ci["examples_per_s"] / plain["examples_per_s"]), flush=True)
 
     if results:
         print()
-        print("%10s  %12s  %14s  %16s  %13s" % ("examples", "median s", "examples/s",
-                                              "examples/s (pl)", "peak RSS MiB"))
+        print("%10s  %12s  %14s  %16s  %13s  %s" % ("examples", "median s", "examples/s",
+                                                  "examples/s (pl)", "peak RSS MiB",
+                                                  "intervals"))
         for r in results:
             pl = r["examples_per_s_pipeline"]
-            print("%10d  %12.1f  %14.0f  %16s  %13.0f"
+            print("%10d  %12.1f  %14.0f  %16s  %13.0f  %s"
                   % (r["n"], r["median_process_seconds"], r["examples_per_s"],
-                     "%.0f" % pl if pl else "-", r["peak_rss_mib"]))
+                     "%.0f" % pl if pl else "-", r["peak_rss_mib"], r["intervals"] or "-"))
         print("(examples/s: over the whole child process, start-up included; "
               "(pl): over the pipeline's own wall time from run.json)")
     if args.json:
