@@ -90,3 +90,13 @@ def test_example_id_groups_of_ints_and_strings():
     b = g.of_ids({"id": words})
     np.testing.assert_array_equal(b[10:20], g.of_ids({"id": words[10:20]}))
     assert len(np.unique(b)) == 100
+
+
+def test_show_prints_value_plus_minus_half_width():
+    from pipeline.report.text import format_rows
+    rows = [{"head": "", "slice": "", "metric": "auc", "class": None, "threshold": None,
+             "key": "auc", "value": 0.9, "lower": 0.88, "upper": 0.92, "stderr": 0.01},
+            {"head": "", "slice": "", "metric": "accuracy", "class": None, "threshold": None,
+             "key": "accuracy", "value": 0.8, "lower": None, "upper": None, "stderr": None}]
+    text = format_rows(rows)
+    assert "auc       0.9 ± 0.02\n" in text and "accuracy  0.8\n" in text
