@@ -7,6 +7,8 @@
     python benchmarks/bench_pipeline.py --n 3000000 --modes pipeline workers2
     python benchmarks/bench_pipeline.py --n 1000000 --modes pipeline baseline options
                           # one model / candidate + baseline / metric options, alternating
+    python benchmarks/bench_pipeline.py --n 1000000 --modes pipeline jackknife bootstrap
+                          # without / with confidence intervals (20 replicates), alternating
     python benchmarks/bench_pipeline.py --repo /tmp/base --repo .   # A/B two checkouts
     python benchmarks/bench_pipeline.py -- --experiments=x          # options after -- go to Beam
 
@@ -27,6 +29,9 @@ at most 1.6x `pipeline`). Mode `options` adds METRIC_OPTIONS to the head
 (`average: [macro, weighted]`, `derived_rates: true`; issue 20's bound:
 within 10 % of `pipeline`). `--baseline` and `--metric-options both` are
 shorthands for `--modes pipeline baseline` / `--modes pipeline options`.
+Modes `jackknife` and `bootstrap` turn on `metrics.confidence_intervals`
+with that method and `--replicates` (default 20; issue 19's bound: at least
+40 % of the speed of `pipeline`); `--intervals METHOD` is a shorthand.
 
 Each repetition runs `python -m pipeline run CONFIG --output DIR --overwrite
 --quiet --runner=FnApiRunner [beam options]` as a child process, so
@@ -169,8 +174,23 @@ def options_config(folder, config):
     return path
 
 
+def intervals_config(config, method, replicates):
+    """A copy of `config` (a YAML path) with metrics.confidence_intervals on."""
+    import yaml
+
+    with open(config) as fh:
+        data = yaml.safe_load(fh)
+    data.setdefault("metrics", {})["confidence_intervals"] = {"method": method,
+                                                              "replicates": replicates}
+    path = config[:-len(".yaml")] + "-%s-%d.yaml" % (method, replicates)
+    with open(path, "w") as fh:
+        yaml.safe_dump(data, fh, sort_keys=False)
+    return path
+
+
 WORKERS2 = ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
-MODES = ("floor", "pipeline", "workers2", "baseline", "options")
+MODES = ("floor", "pipeline", "workers2", "baseline", "options", "jackknife", "bootstrap")
+INTERVAL_MODES = {"jackknife": "jackknife", "bootstrap": "poisson_bootstrap"}
 FLOOR_BATCH = 8192  # the pipeline's default batch_size
 
 
@@ -341,11 +361,18 @@ def main(argv=None):
                         help="time one model against candidate + baseline, alternating")
     parser.add_argument("--metric-options", choices=("off", "on", "both"), default="off",
                         help="the head's METRIC_OPTIONS: off, on, or both alternately")
+    parser.add_argument("--intervals", choices=("jackknife", "poisson_bootstrap"),
+                        help="also run with metrics.confidence_intervals of this method, "
+                             "alternating with the runs without")
+    parser.add_argument("--replicates", type=int, default=20,
+                        help="replicates with --intervals (default: %(default)s)")
     args = parser.parse_args(argv)
     modes = list(args.modes)
     if args.workers and "workers2" not in modes:
         modes += ["pipeline", "workers2"] if "pipeline" not in modes else ["workers2"]
-    for flag, mode in ((args.baseline, "baseline"), (args.metric_options == "both", "options")):
+    for flag, mode in ((args.baseline, "baseline"), (args.metric_options == "both", "options"),
+                       (args.intervals == "jackknife", "jackknife"),
+                       (args.intervals == "poisson_bootstrap", "bootstrap")):
         if flag:
             modes += [m for m in ("pipeline", mode) if m not in modes]
     repos = [os.path.abspath(r) for r in (args.repo or [REPO])]
@@ -365,8 +392,11 @@ def main(argv=None):
                 if mode == "floor":
                     wall, peak, run = floor_once(folder, args.gzip, output)
                 else:
-                    chosen = {"baseline": baseline_config(config),
-                              "options": options_config(folder, config)}.get(mode, config)
+                    if mode in INTERVAL_MODES:
+                        chosen = intervals_config(config, INTERVAL_MODES[mode], args.replicates)
+                    else:
+                        chosen = {"baseline": baseline_config(config),
+                                  "options": options_config(folder, config)}.get(mode, config)
                     wall, peak, run = run_once(chosen, output,
                                                beam_args + (WORKERS2 if mode == "workers2"
                                                             else []), repo)

@@ -22,6 +22,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from pipeline.config import BINARY, SKIP, Config, VocabularyRef
+from pipeline.config.intervals import interval_record
 from pipeline.errors import ConfigError, CountMismatchError, EmptyInputError
 from pipeline.evaluate.build import build_report_head
 from pipeline.evaluate.combine import MergeMetrics, SumCounts
@@ -60,7 +61,8 @@ def build_pipeline(pipeline: beam.Pipeline, config: Config, folder: str) -> beam
                    COUNTS_TAG, REJECTED_TAG, main=METRICS_TAG))
     _ = (results[METRICS_TAG]
          | "MergePerSlice" >> beam.CombinePerKey(MergeMetrics())
-         | "SliceRows" >> beam.ParDo(SliceRows(head_names))
+         | "SliceRows" >> beam.ParDo(SliceRows(
+             head_names, config if config.metrics.confidence_intervals else None))
          | "GatherSlices" >> gather_slices(config.slices, config.max_slices)
          | "WriteReport" >> beam.ParDo(WriteReport(
              folder, config.slices,
@@ -239,6 +241,7 @@ def run_pipeline(config: Config, output: str, overwrite: bool = False, beam_argv
                                                 "rejected": counts["rejected"]}
                                  for h in config.heads}},
             "undefined_metrics": undefined_metrics(out.path),  # NaN values: 0/0 on their slice
+            "confidence_intervals": interval_record(resolved.metrics.confidence_intervals),
             "started": datetime.fromtimestamp(started, timezone.utc).isoformat(),
             "finished": datetime.fromtimestamp(finished, timezone.utc).isoformat(),
             "wall_seconds": finished - started,

@@ -18,6 +18,8 @@ verdicts (tested).
 """
 from pipeline.config import head_options
 from pipeline.config.limits import DEFAULT_AUC_BUCKETS, MAX_FEATURE_VALUES
+from pipeline.config.intervals import (DEFAULT_INTERVAL_METHOD, DEFAULT_LEVEL,
+                                       DEFAULT_REPLICATES, INTERVAL_METHODS, MAX_REPLICATES)
 from pipeline.config.metric_options import CUSTOM_SPEC_PATTERN, FAIRNESS_RATE_PATTERN
 from pipeline.config.spec import (AUC_KEYS, AUC_METHODS, BAD_EXAMPLES, BINARY, CHANGE_KEYS,
                                   COMMON_HEAD_KEYS, DEFAULT_AUC_METHOD, DIRECTIONS, FAIRNESS_KEYS,
@@ -26,7 +28,8 @@ from pipeline.config.spec import (AUC_KEYS, AUC_METHODS, BAD_EXAMPLES, BINARY, C
                                   DEFAULT_LABEL_DIMENSION, DEFAULT_LOSS_REDUCTION,
                                   DEFAULT_MAX_SLICES, DEFAULT_SIGNATURE, DTYPES, EXACT,
                                   FEATURE_KEYS, HEAD_KEYS, HEAD_KEYS_BY_TYPE, HEAD_TYPES,
-                                  INPUT_KEYS, LOSS_REDUCTIONS, METRICS_KEYS, MIN_AUC_BUCKETS,
+                                  INPUT_KEYS, INTERVAL_KEYS, LOSS_REDUCTIONS, METRICS_KEYS,
+                                  MIN_AUC_BUCKETS,
                                   MIN_N_CLASSES, MODEL_KEYS, REQUIRED_FEATURE_KEYS,
                                   REQUIRED_HEAD_KEYS, REQUIRED_TOP_LEVEL_KEYS, SAVED_MODEL_KEYS,
                                   SLICE_SPEC_KEYS, TOP_LEVEL_KEYS, TRANSFORM_KEYS,
@@ -283,8 +286,22 @@ def _metrics():
             "exclusiveMaximum": FLOAT32_ROUNDS_TO_1}}) | {
             "description": "the thresholds to compare at (default: every one the rows have)"},
     }, required=("rates",), description="the fairness view")
+    intervals = _object(INTERVAL_KEYS, {
+        "method": _enum(INTERVAL_METHODS, DEFAULT_INTERVAL_METHOD,
+                        "jackknife: one replicate group per replicate, each left out once; "
+                        "poisson_bootstrap: 5 groups per replicate, weighed Poisson(1)"),
+        "replicates": _integer(2, "replicates (jackknife: groups)", DEFAULT_REPLICATES) | {
+            "maximum": MAX_REPLICATES},
+        "level": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1,
+                  "default": DEFAULT_LEVEL, "description": "the intervals' confidence level"},
+        "seed": _integer(0, "which records share a replicate group", 0) | {
+            "maximum": (1 << 64) - 1},
+        "example_id": _nullable(_ref("feature_name", "an int64 or string feature naming each "
+                                     "example (default: file name and position)")),
+    }, description="lower, upper and stderr for every metric but the counts (off when absent)")
     return _object(METRICS_KEYS, {"auc": _nullable(auc), "custom": _nullable(custom),
-                                  "fairness": _nullable(fairness)})
+                                  "fairness": _nullable(fairness),
+                                  "confidence_intervals": _nullable(intervals)})
 
 
 def _gate():

@@ -1,9 +1,11 @@
-"""The config's `metrics:` section: AUC options, custom metrics, fairness.
+"""The config's `metrics:` section: AUC options, custom metrics, fairness,
+confidence intervals (pipeline.config.intervals).
 
     metrics:
       auc: {method: histogram, buckets: N}
       custom: ["package.module:factory", ...]    # heads/custom.py's interface
       fairness: {rates: [fpr, fnr], thresholds: [0.5]}
+      confidence_intervals: {method: jackknife, replicates: 20, level: 0.95, seed: 0}
 
 Only the form is checked here (no import of user code: loading a config
 stays quick and imports nothing); `pipeline.evaluate.custom` imports and
@@ -11,6 +13,7 @@ checks each factory before the pipeline starts.
 """
 import re
 
+from pipeline.config.intervals import parse_intervals
 from pipeline.config.limits import float32
 from pipeline.config.spec import (AUC_KEYS, AUC_METHODS, DEFAULT_AUC_METHOD, FAIRNESS_KEYS,
                                   HISTOGRAM, METRICS_KEYS, MIN_AUC_BUCKETS, AucConfig,
@@ -22,14 +25,20 @@ FAIRNESS_RATE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 _SPEC, _RATE = re.compile(CUSTOM_SPEC_PATTERN), re.compile(FAIRNESS_RATE_PATTERN)
 
 
-def parse_metrics(p, data) -> MetricsConfig:
+def parse_metrics(p, data, heads, features, transform) -> MetricsConfig:
     """`metrics` of YAML data -> MetricsConfig; `p` is the parser (its
-    checks name the file and the key)."""
+    checks name the file and the key); `heads`, `features`, `transform` as
+    parsed before (confidence intervals check their memory and example id
+    against them)."""
     if data is None:
         return MetricsConfig()
     p.mapping(data, "metrics", METRICS_KEYS)
-    return MetricsConfig(auc=_auc(p, data.get("auc")), custom=_custom(p, data.get("custom")),
-                         fairness=_fairness(p, data.get("fairness")))
+    auc = _auc(p, data.get("auc"))
+    return MetricsConfig(auc=auc, custom=_custom(p, data.get("custom")),
+                         fairness=_fairness(p, data.get("fairness")),
+                         confidence_intervals=parse_intervals(
+                             p, data.get("confidence_intervals"), heads, auc, features,
+                             transform))
 
 
 def _auc(p, auc):

@@ -146,7 +146,7 @@ class _Parser:
         if data.get("head_weights") is not None:
             head_weights = self.head_weights(data["head_weights"], len(heads))
         slices = parse_slices(self, data.get("slices"), features, transform)
-        metrics = self.metrics(data.get("metrics"))
+        metrics = self.metrics(data.get("metrics"), heads, features, transform)
         bad = data.get("bad_examples", DEFAULT_BAD_EXAMPLES)
         bad = self.string(bad, "bad_examples", BAD_EXAMPLES)
         batch_size = data.get("batch_size", DEFAULT_BATCH_SIZE)
@@ -408,5 +408,5 @@ class _Parser:
                       % n_heads, data)
         return tuple(float(w) for w in data)
 
-    def metrics(self, data):
-        return parse_metrics(self, data)  # pipeline/config/metric_options.py
+    def metrics(self, data, heads, features, transform):
+        return parse_metrics(self, data, heads, features, transform)  # metric_options.py

@@ -31,8 +31,9 @@ MODEL_KEYS = ("logits", "saved_model", "output", "signature", "device", "batch_s
 SAVED_MODEL_KEYS = ("output", "signature", "device", "batch_size")  # only with saved_model
 VOCABULARY_REF_KEYS = ("file", "compute", "tft")  # label_vocabulary as a mapping: one of them
 SLICE_SPEC_KEYS = ("feature", "features", "boundaries", "where")  # a slice spec as a mapping
-METRICS_KEYS = ("auc", "custom", "fairness")
+METRICS_KEYS = ("auc", "custom", "fairness", "confidence_intervals")
 AUC_KEYS = ("method", "buckets")
+INTERVAL_KEYS = ("method", "replicates", "level", "seed", "example_id")
 FAIRNESS_KEYS = ("rates", "thresholds")  # rates required
 # The fairness view's short rate names -> the metric rows they read
 # (pipeline.report.fairness); any other metric name is taken as it is.
@@ -284,11 +285,28 @@ class FairnessConfig:
 
 
 @dataclass(frozen=True)
+class IntervalsConfig:
+    """metrics.confidence_intervals (pipeline/config/intervals.py)."""
+    method: str
+    replicates: int
+    level: float
+    seed: int
+    example_id: str = None
+
+    def to_dict(self) -> dict:
+        return _drop_none({"method": self.method, "replicates": self.replicates,
+                           "level": self.level, "seed": self.seed,
+                           "example_id": self.example_id})
+
+
+@dataclass(frozen=True)
 class MetricsConfig:
-    """`custom`: 'package.module:factory' strings (heads/custom.py)."""
+    """`custom`: 'package.module:factory' strings (heads/custom.py);
+    `confidence_intervals`: None when off."""
     auc: AucConfig = field(default_factory=AucConfig)
     custom: tuple = ()
     fairness: FairnessConfig = None
+    confidence_intervals: IntervalsConfig = None  # None: off
 
 
 @dataclass(frozen=True)
@@ -358,6 +376,8 @@ class Config:
         if fairness is not None:
             out["metrics"]["fairness"] = _drop_none({"rates": list(fairness.rates),
                                                      "thresholds": _plain(fairness.thresholds)})
+        if self.metrics.confidence_intervals is not None:
+            out["metrics"]["confidence_intervals"] = self.metrics.confidence_intervals.to_dict()
         out["bad_examples"] = self.bad_examples
         out["batch_size"] = self.batch_size
         out["max_slices"] = self.max_slices
@@ -389,6 +409,9 @@ class Config:
             form = "slices[%d][%d]" if isinstance(as_slice_spec(spec).to_config(), list) \
                 else "slices[%d].features[%d]"
             refs += [(form % (i, j), name) for j, name in enumerate(spec)]
+        intervals = self.metrics.confidence_intervals
+        if intervals is not None and intervals.example_id is not None:
+            refs.append(("metrics.confidence_intervals.example_id", intervals.example_id))
         return refs
 
 

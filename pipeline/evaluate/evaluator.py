@@ -13,27 +13,37 @@ from typing import Optional
 
 import numpy as np
 
+from heads import replicates
 from heads.segments import DeferredSums
 from pipeline.config import Config
 from pipeline.evaluate.build import build_heads, head_names
 from pipeline.evaluate.checks import RowChecks
 from pipeline.evaluate.custom import custom_metrics
 from pipeline.evaluate.features import HeadInputs, Logits, made_up_record
+from pipeline.evaluate.groups import Groups
 from pipeline.evaluate.slicing import SliceSpecs
 from pipeline.io.parse import Parser
 
 
 class BatchPlan(collections.namedtuple(
         "BatchPlan", ["features", "logits", "labels", "segment_ids", "rows", "metric_dicts",
-                      "batch_size", "baseline_logits", "baseline_metric_dicts"],
-        defaults=(None, None))):
+                      "batch_size", "baseline_logits", "baseline_metric_dicts", "pairs",
+                      "slice_ids"],
+        defaults=(None, None, None, None))):
     """One batch, ready for the heads: its parsed `features`, the heads'
     `logits` and `labels`, the segment of every (repeated) row, the rows of
-    `features` to repeat (None: each once), one metrics dict per segment, and
+    `features` to repeat (None: each once), one metrics dict per slice, and
     the number of examples. With a baseline, its logits and its own metrics
-    dict per segment (the same segments: parsed, checked and sliced once)."""
+    dict per slice (the same segments: parsed, checked and sliced once).
+    With confidence intervals, the segments are (slice, replicate group)
+    pairs (`pairs`, a `heads.replicates.Pairs`) and `slice_ids` the slice of
+    every row (else None: a segment per slice)."""
 
     __slots__ = ()
+
+    @property
+    def num_segments(self) -> int:
+        return len(self.metric_dicts) if self.pairs is None else len(self.pairs.groups)
 
 
 class Evaluator:
@@ -60,11 +70,19 @@ class Evaluator:
         self.row_checks = RowChecks(self.head_inputs, self.baseline_inputs)
         self._deferred = DeferredSums()  # dense sums until `finish`
         self.custom = custom_metrics(config, self.head, self.heads)  # metrics.custom, or None
+        intervals = config.metrics.confidence_intervals
+        self.groups = None if intervals is None else Groups(intervals)
 
     def new_metrics(self) -> dict:
-        """A fresh metrics dict of one slice: the head's, and the custom metrics."""
+        """A fresh metrics dict of one slice: the head's, the custom metrics,
+        and with intervals its replicate state (under
+        `heads.replicates.REPLICATES_KEY`)."""
         metrics = self.head.metrics()
-        return self.custom.add_to(metrics) if self.custom else metrics
+        if self.custom:
+            metrics = self.custom.add_to(metrics)
+        if self.groups is not None:
+            metrics[replicates.REPLICATES_KEY] = replicates.ReplicateState(self.groups.count)
+        return metrics
 
     @property
     def has_baseline(self) -> bool:
@@ -128,7 +146,8 @@ class Evaluator:
                    inputs: Optional[tuple] = None, factorized: Optional[dict] = None,
                    slice_specs: Optional[SliceSpecs] = None,
                    baseline_accumulators: Optional[dict] = None,
-                   baseline_logits: Optional[Logits] = None) -> BatchPlan:
+                   baseline_logits: Optional[Logits] = None,
+                   identity: Optional[tuple] = None) -> BatchPlan:
         """The heads' inputs and the slices of one batch, with a metrics dict
         in `accumulators` for every slice it touches (created here: the
         absorbing thread only reaches them through the plan), and one in
@@ -136,7 +155,10 @@ class Evaluator:
         `inputs`: `self.inputs(features, logits)`, when the caller has it;
         `factorized`: as `segments` takes it; `slice_specs`: another
         `SliceSpecs` to count the batch's slices in (the warm-up's);
-        `baseline_logits`: the baseline model's outputs (None: features)."""
+        `baseline_logits`: the baseline model's outputs (None: features);
+        `identity`: (file path, position in it of each example), which
+        decides the examples' replicate groups when intervals are on
+        (`pipeline.evaluate.groups`); the warm-up has none."""
         slice_specs = slice_specs or self.slice_specs
         logits_in, labels = inputs or self.inputs(features, logits)
         baseline_in = self.baseline_logits(features, baseline_logits)
@@ -167,9 +189,16 @@ class Evaluator:
         rows = None
         if len(all_rows) > 1 or all_rows[0] is not None:
             rows = np.concatenate([np.arange(batch_size) if r is None else r for r in all_rows])
-        return BatchPlan(features, logits_in, labels, np.concatenate(all_segments), rows,
-                         metric_dicts, batch_size, baseline_in,
-                         baseline_dicts if baseline_in is not None else None)
+        segment_ids, pairs, slice_ids = np.concatenate(all_segments), None, None
+        if self.groups is not None and (identity is not None or self.groups.example_id):
+            groups = self.groups(features, identity)
+            slice_ids = segment_ids
+            segment_ids, pairs = replicates.pairs(
+                segment_ids, groups if rows is None else groups[rows], len(metric_dicts),
+                self.groups.count)
+        return BatchPlan(features, logits_in, labels, segment_ids, rows, metric_dicts,
+                         batch_size, baseline_in,
+                         baseline_dicts if baseline_in is not None else None, pairs, slice_ids)
 
     def warm_up(self, parser: Parser) -> None:
         """Runs the heads' TensorFlow work on two made-up examples
@@ -192,27 +221,38 @@ class Evaluator:
         statistics. It touches no accumulator, so it may run on another
         thread while the thread that planned it absorbs the batch before."""
         out = []
+        slice_ids = plan.segment_ids if plan.pairs is None else plan.slice_ids
         for logits in (plan.logits, plan.baseline_logits):
             if logits is None:
                 continue
             statistics = self.head.segmented_statistics(
-                plan.features, logits, plan.labels, plan.segment_ids,
-                len(plan.metric_dicts), rows=plan.rows)
+                plan.features, logits, plan.labels, plan.segment_ids, plan.num_segments,
+                rows=plan.rows)
             if self.custom:
                 statistics = statistics, self.custom.statistics(
-                    plan.features, logits, plan.labels, plan.segment_ids, plan.rows)
+                    plan.features, logits, plan.labels, slice_ids, plan.rows)
             out.append(statistics)
         return out
 
     def absorb_batch(self, plan: BatchPlan, statistics: list) -> None:
         """Adds a batch's statistics (`batch_statistics`) to the metrics
-        dicts it was planned for."""
+        dicts it was planned for, model by model: with replicate groups,
+        each slice's groups added up (the point estimates), and each group's
+        sums to the slice's replicate state (the same groups for both
+        models: their intervals are paired)."""
         for metric_dicts, stats in zip((plan.metric_dicts, plan.baseline_metric_dicts),
                                        statistics):
             if self.custom:
                 stats, custom = stats
                 self.custom.absorb(metric_dicts, custom)
-            self.head.absorb_statistics(metric_dicts, stats, deferred=self._deferred)
+            if plan.pairs is None:
+                self.head.absorb_statistics(metric_dicts, stats, deferred=self._deferred)
+                continue
+            self.head.absorb_statistics(metric_dicts, replicates.fold(stats, plan.pairs),
+                                        deferred=self._deferred)
+            prepared = replicates.prepare_scores(stats, plan.pairs)
+            for s, metrics in enumerate(metric_dicts):
+                metrics[replicates.REPLICATES_KEY].add(stats, plan.pairs, s, prepared)
 
     def finish(self, accumulators: dict) -> dict:
         """Completes `accumulators` after the last `add_batch` into them: the

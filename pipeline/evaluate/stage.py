@@ -166,6 +166,8 @@ class EvaluateBatches(beam.DoFn):
         if self._progress is not None:
             self._progress.add(n)
         factorized = None
+        positions = (np.arange(batch.start, batch.start + n) if batch.indices is None
+                     else np.asarray(batch.indices, np.int64))  # in the file
         if batch.features is not None:  # parsed while read: every record parsed
             features, rows = batch.features, np.arange(n)
             factorized = batch.factorized
@@ -219,16 +221,21 @@ class EvaluateBatches(beam.DoFn):
                               factorized.items()}
             logits, baseline = take_logits(logits, keep), take_logits(baseline, keep)
             inputs = None
-        evaluated = self._evaluate(features, logits, inputs, factorized, baseline)
+            rows = rows[keep]
+        evaluated = self._evaluate(features, logits, inputs, factorized, baseline,
+                                   (batch.path, positions[rows]))
         self._counts["evaluated"] += evaluated
         self._evaluated.inc(evaluated)
 
-    def _evaluate(self, features, logits, inputs, factorized=None, baseline=None):
+    def _evaluate(self, features, logits, inputs, factorized=None, baseline=None,
+                  identity=None):
         """Hands the batch to the heads' threads; waits for the oldest batch
-        in flight to be absorbed first when `_IN_FLIGHT` are."""
+        in flight to be absorbed first when `_IN_FLIGHT` are. `identity`:
+        (file, position of each example in it), for the replicate groups."""
         plan = self._evaluator.plan_batch(
             features, self._accumulators[CANDIDATE], logits, inputs, factorized,
-            baseline_accumulators=self._accumulators.get(BASELINE), baseline_logits=baseline)
+            baseline_accumulators=self._accumulators.get(BASELINE), baseline_logits=baseline,
+            identity=identity)
         if self._pools is None:
             self._pools = tuple(concurrent.futures.ThreadPoolExecutor(
                 1, thread_name_prefix="headeval-" + role) for role in ("stats", "absorb"))

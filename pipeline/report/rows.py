@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from heads.auc import ROC
+from heads.replicates import REPLICATES_KEY
 from pipeline.io.files import read_table
 from pipeline.io.paths import join
 from pipeline.report.schema import (CANDIDATE, CURVE_KINDS, CURVE_VALUES, METRICS_FILE,
@@ -37,21 +38,27 @@ def _float_or_none(x):
     return None if x is None else float(x)
 
 
-def metric_rows(slice_key: str, metrics: dict, head_names, model: str = CANDIDATE) -> list:
-    """Rows for one slice's merged metric dict, of `model`. No interval:
-    `lower`, `upper` and `stderr` are null."""
+def metric_rows(slice_key: str, metrics: dict, head_names, model: str = CANDIDATE,
+                intervals: dict = None) -> list:
+    """Rows for one slice's merged metric dict, of `model`. `intervals`:
+    {row key: (lower, upper, stderr)} (`pipeline.evaluate.intervals`); a
+    row without one has null `lower`, `upper` and `stderr`."""
     spec, values = slice_columns(slice_key)
+    intervals = intervals or {}
     rows = []
     for key in sorted(metrics):
+        if key == REPLICATES_KEY:
+            continue
         head, _ = split_head(key, head_names)
         for row in metrics[key].rows():
             _, short_key = split_head(row.key, head_names)
             name = row.metric
+            lower, upper, stderr = intervals.get(row.key, (None, None, None))
             rows.append({"head": head, "slice": slice_key, "metric": name,
                          "class": row.class_name, "threshold": _float_or_none(row.threshold),
                          "value": float(row.value) if row.defined else math.nan,
                          "key": short_key, "model": model, "average": row.average,
-                         "k": row.k, "lower": None, "upper": None, "stderr": None,
+                         "k": row.k, "lower": lower, "upper": upper, "stderr": stderr,
                          "slice_spec": spec, "slice_values": values})
     return rows
 

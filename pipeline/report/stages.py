@@ -20,10 +20,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from heads import custom
-from pipeline.errors import CustomMetricError
-
 from pipeline.config.slices import bucket_labels
 from pipeline.config.spec import as_slice_spec
+from pipeline.errors import CustomMetricError
+from pipeline.evaluate.build import build_heads
+from pipeline.evaluate.intervals import SliceIntervals
 from pipeline.evaluate.slicing import check_slice_count
 from pipeline.io.files import write_json, write_table
 from pipeline.io.paths import join
@@ -35,13 +36,15 @@ from pipeline.report.schema import (BASELINE, CANDIDATE, CURVES_FILE, CURVES_SCH
                                     rows_to_table, slice_pairs, slice_text)
 
 
-def slice_tables(key: str, metrics: dict, head_names, model: str = CANDIDATE) -> tuple:
+def slice_tables(key: str, metrics: dict, head_names, model: str = CANDIDATE,
+                 intervals: dict = None) -> tuple:
     """One slice's report rows of `model` as (key, metrics table, curves
     table): they travel between stages far more compactly than metric
-    states or row dicts. A custom metric's `result` that fails (user code)
-    is a one-line CustomMetricError."""
+    states or row dicts. `intervals`: {row key: (lower, upper, stderr)}. A
+    custom metric's `result` that fails (user code) is a one-line
+    CustomMetricError."""
     try:
-        rows = metric_rows(key, metrics, head_names, model=model)
+        rows = metric_rows(key, metrics, head_names, model=model, intervals=intervals)
     except custom.CustomMetricError as e:
         raise CustomMetricError("metrics.custom: %s (slice %r)" % (e, key)) from e
     return (key, rows_to_table(rows, METRICS_SCHEMA),
@@ -79,14 +82,24 @@ class SliceRows(beam.DoFn):
     """((model, slice string), merged metrics) -> (slice string, metrics
     table, curves table), the tables' `model` column the model: the states
     become rows where they were merged, so only rows are gathered into the
-    one report-writing element."""
+    one report-writing element. With `config` (whose
+    metrics.confidence_intervals is on), the rows get their intervals from
+    the slice's replicate state."""
 
-    def __init__(self, head_names):
+    def __init__(self, head_names, config=None):
         self._names = list(head_names)
+        self._config = config
+        self._intervals = None
+
+    def setup(self):
+        if self._config is not None:
+            head, _ = build_heads(self._config)
+            self._intervals = SliceIntervals(self._config.metrics.confidence_intervals, head)
 
     def process(self, element):
         (model, key), metrics = element
-        yield slice_tables(key, metrics, self._names, model)
+        intervals = None if self._intervals is None else self._intervals.of_slice(metrics)
+        yield slice_tables(key, metrics, self._names, model, intervals)
 
 
 class GatherSlices(beam.CombineFn):
