@@ -26,7 +26,8 @@ LAYERS = [
     # filesystem: no stage of the pipeline, used by everything above,
     # the config (a config or vocabulary file on gs://) included; and the
     # report's layout (file names and columns), which stages write into.
-    ("pipeline.io.paths", "pipeline.io.files", "pipeline.report.schema"),
+    ("pipeline.io.paths", "pipeline.io.files", "pipeline.report.schema",
+     "pipeline.report.names"),
     ("pipeline.runtime", "pipeline.config"),
     ("pipeline.io",),
     ("pipeline.model", "pipeline.evaluate"),
