@@ -31,6 +31,7 @@ from pipeline.io.files import read_json, write_json
 from pipeline.io.paths import join
 from pipeline.io.reader import ReadBatches
 from pipeline.report.output import ReportOutput
+from pipeline.report.paired import paired_stage
 from pipeline.report.rows import undefined_metrics
 from pipeline.report.schema import (BASELINE, CANDIDATE, COUNTS_FILE, REJECTED_DIR,
                                     REJECTED_SCHEMA, REPORT_FORMAT, REPORT_MARKER, RUN_FILE,
@@ -59,8 +60,10 @@ def build_pipeline(pipeline: beam.Pipeline, config: Config, folder: str) -> beam
                                       features=config.input.features)
                | "Evaluate" >> beam.ParDo(EvaluateBatches(config)).with_outputs(
                    COUNTS_TAG, REJECTED_TAG, main=METRICS_TAG))
-    _ = (results[METRICS_TAG]
-         | "MergePerSlice" >> beam.CombinePerKey(MergeMetrics())
+    merged = results[METRICS_TAG] | "MergePerSlice" >> beam.CombinePerKey(MergeMetrics())
+    if config.baseline is not None and config.metrics.confidence_intervals is not None:
+        paired_stage(merged, head_names, config, folder)  # comparison's delta intervals
+    _ = (merged
          | "SliceRows" >> beam.ParDo(SliceRows(
              head_names, config if config.metrics.confidence_intervals else None))
          | "GatherSlices" >> gather_slices(config.slices, config.max_slices)

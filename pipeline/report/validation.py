@@ -28,13 +28,15 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.config.spec import HIGHER
 from pipeline.config.validation import CHANGE_RELATIVE, LOWER_BOUND
-from pipeline.io.files import write_json, write_table
+from pipeline.io.files import read_table, write_json, write_table
 from pipeline.io.paths import join
 from pipeline.report.comparison import (candidate_rows, comparison_table, diff_reports,
                                         has_baseline)
-from pipeline.report.load import read_metrics_table, read_run
-from pipeline.report.schema import (BLESSED_FILE, COMPARISON_FILE, NOT_BLESSED_FILE, RUN_FILE,
-                                    VALIDATION_FILE, VALIDATION_SCHEMA)
+from pipeline.report.load import read_metrics_table, read_report_table, read_run
+from pipeline.report.paired import PAIRED_FILE, with_paired_intervals
+from pipeline.report.schema import (BLESSED_FILE, COMPARISON_FILE, COMPARISON_SCHEMA,
+                                    NOT_BLESSED_FILE, RUN_FILE, VALIDATION_FILE,
+                                    VALIDATION_SCHEMA)
 
 NO_GATES_NOTE = ("no gates configured: neither blessed nor refused (no BLESSED or NOT_BLESSED "
                  "file is written)")
@@ -44,15 +46,32 @@ _MAX_LISTED = 12
 
 def _checked_table(metrics: pa.Table, comparison) -> pa.Table:
     """The rows gates select from: head, slice, metric, class, threshold,
-    key, value (the candidate's) and baseline (null without one)."""
+    key, value (the candidate's) and baseline (null without one); for
+    `significant` gates the candidate's interval (lower, upper) and the
+    paired interval of the change (delta_lower, delta_upper; null without
+    intervals)."""
+    candidates = candidate_rows(metrics)
     if comparison is not None:
-        return comparison.select(["head", "slice", "metric", "class", "threshold", "key",
-                                  "candidate", "baseline"]) \
+        rows = comparison.select(["head", "slice", "metric", "class", "threshold", "key",
+                                  "candidate", "baseline", "delta_lower", "delta_upper"]) \
             .rename_columns(["head", "slice", "metric", "class", "threshold", "key", "value",
-                             "baseline"])
-    rows = candidate_rows(metrics).select(["head", "slice", "metric", "class", "threshold",
-                                           "key", "value"])
-    return rows.append_column("baseline", pa.nulls(rows.num_rows, pa.float64()))
+                             "baseline", "delta_lower", "delta_upper"])
+        where = pc.index_in(_ids(rows), value_set=_ids(candidates))
+        for name in ("lower", "upper"):
+            rows = rows.append_column(name, candidates.column(name).combine_chunks()
+                                      .take(where))
+        return rows
+    rows = candidates.select(["head", "slice", "metric", "class", "threshold", "key", "value",
+                              "lower", "upper"])
+    for name in ("baseline", "delta_lower", "delta_upper"):
+        rows = rows.append_column(name, pa.nulls(rows.num_rows, pa.float64()))
+    return rows
+
+
+def _ids(table: pa.Table):
+    """(head, slice, key) of each row as one string: a row's identity within a model."""
+    return pc.binary_join_element_wise(table.column("head"), table.column("slice"),
+                                       table.column("key"), "\x00")
 
 
 def _fmt(x) -> str:
@@ -157,12 +176,23 @@ def _judged(index, text, gate, rows) -> list:
             allowed = gate.amount * (np.abs(base) if gate.kind == CHANGE_RELATIVE else 1.0)
             bound = base + allowed
             passed = value >= bound if higher else value <= bound
-            if gate.kind == CHANGE_RELATIVE:
-                passed &= base != 0
+        point = passed.copy()  # the verdict on the point value, which the reason states
+        interval = _interval_columns(gate, rows)
+        if gate.significant:  # fails only where the whole interval misses the bound
+            lower, upper = interval
+            limit = bound if not gate.is_change else allowed
+            better = (gate.kind == LOWER_BOUND) if not gate.is_change else higher
+            judged = ~np.isnan(lower) & ~np.isnan(upper)
+            clears = upper >= limit if better else lower <= limit
+            passed = np.where(judged, clears, passed)
+        if gate.is_change and gate.kind == CHANGE_RELATIVE:
+            passed &= base != 0
     passed &= ~v_null & ~np.isnan(value)
     out = []
     for i, row in enumerate(rows.to_pylist()):
-        reason = _reason(gate, row, bound[i], higher, bool(passed[i]), v_null[i], b_null[i])
+        reason = _reason(gate, row, bound[i], higher, bool(point[i]), v_null[i], b_null[i])
+        if gate.significant and not v_null[i]:
+            reason += _significance(gate, interval[0][i], interval[1][i], bool(passed[i]))
         out.append({"gate": index, "gate_text": text, "head": row["head"],
                     "slice": row["slice"], "metric": row["metric"], "class": row["class"],
                     "threshold": row["threshold"], "key": row["key"],
@@ -171,6 +201,26 @@ def _judged(index, text, gate, rows) -> list:
                     "bound": None if bound[i] != bound[i] else float(bound[i]),
                     "kind": gate.kind, "passed": bool(passed[i]), "reason": reason})
     return out
+
+
+def _interval_columns(gate, rows) -> tuple:
+    """(lower, upper) a `significant` gate judges: the candidate's interval
+    for a bound, the paired interval of the change for a change gate (NaN
+    where there is none)."""
+    names = ("lower", "upper") if not gate.is_change else ("delta_lower", "delta_upper")
+    return tuple(rows.column(n).to_numpy(zero_copy_only=False).astype(np.float64)
+                 for n in names)
+
+
+def _significance(gate, lower, upper, passed) -> str:
+    """What a `significant` gate adds to the reason: the interval it judged."""
+    what = "value" if not gate.is_change else "change"
+    if lower != lower or upper != upper:
+        return "; significant: no interval for this row, judged on the point"
+    return ("; significant: the %s's interval [%s, %s] %s (a gate fails only when the whole "
+            "interval misses the bound)" % (what, _fmt(lower), _fmt(upper),
+                                             "reaches the bound: passes" if passed
+                                             else "misses the bound: fails"))
 
 
 def _reason(gate, row, bound, higher, passed, v_null, b_null) -> str:
@@ -254,12 +304,19 @@ def failure_lines(summary: dict) -> list:
 
 def finish_comparison(folder: str, config, metrics: pa.Table = None) -> dict:
     """After metrics.parquet is in `folder`, before run.json: writes
-    comparison.parquet when the metrics hold baseline rows, checks the
+    comparison.parquet when the metrics hold baseline rows (with the paired
+    intervals of the change, `pipeline.report.paired`, when the run has
+    confidence intervals), checks the
     config's gates (`config.validation`) and writes validation.parquet and
     BLESSED / NOT_BLESSED. Returns the run.json fields to add:
     {"validation": validation_summary(...)}."""
     metrics = read_metrics_table(folder) if metrics is None else metrics
     comparison = comparison_table(metrics) if has_baseline(metrics) else None
+    paired_path = join(folder, PAIRED_FILE)
+    if FileSystems.exists(paired_path):  # the paired intervals of the change
+        if comparison is not None:
+            comparison = with_paired_intervals(comparison, read_table(paired_path))
+        FileSystems.delete([paired_path])
     if comparison is not None:
         write_table(comparison, join(folder, COMPARISON_FILE))
     gates = tuple(config.validation or ())
@@ -281,7 +338,12 @@ def check_report(folder: str, gates, baseline_folder: str = None, write: bool = 
     if baseline_folder is not None:
         comparison = diff_reports(folder, baseline_folder)
     else:
-        comparison = comparison_table(metrics) if has_baseline(metrics) else None
+        # the run's own comparison (it holds the paired intervals), else made anew
+        comparison = read_report_table(folder, COMPARISON_FILE, COMPARISON_SCHEMA)
+        if comparison is not None:
+            comparison = comparison.select(COMPARISON_SCHEMA.names).cast(COMPARISON_SCHEMA)
+        elif has_baseline(metrics):
+            comparison = comparison_table(metrics)
     table = check_gates(gates, metrics, comparison)
     summary = validation_summary(gates, table)
     if write:

@@ -316,3 +316,27 @@ def test_a_run_with_a_failing_gate_exits_3(tmp_path, capsys):
     with open(os.path.join(out, RUN_FILE)) as f:
         validation = json.load(f)["validation"]
     assert validation["ok"] is False and [f["gate"] for f in validation["failed"]] == [0, 1]
+
+
+def test_significant_bound_gates_judge_the_interval():
+    """A `significant` bound fails only when the whole interval misses it;
+    without an interval (a count) the point decides. Hand-made rows."""
+    from pipeline.config.validation import Gate
+    from pipeline.report.schema import rows_to_table as to_table
+
+    def row(metric, value, lower, upper, key):
+        return full_metric_row({"head": "", "slice": "", "metric": metric, "class": None,
+                                "threshold": None, "value": value, "key": key,
+                                "lower": lower, "upper": upper, "stderr": None})
+    metrics = to_table([row("auc", 0.78, 0.74, 0.82, "auc"),
+                        row("average_loss", 0.52, 0.49, 0.55, "average_loss"),
+                        row("example_count", 90.0, None, None, "example_count")],
+                       METRICS_SCHEMA)
+    gates = [Gate("auc", "lower_bound", 0.80, significant=True),     # 0.82 reaches 0.80
+             Gate("auc", "lower_bound", 0.83, significant=True),     # 0.82 misses 0.83
+             Gate("auc", "lower_bound", 0.80),                        # the point 0.78 misses
+             Gate("average_loss", "upper_bound", 0.50, significant=True),  # 0.49 reaches
+             Gate("average_loss", "upper_bound", 0.48, significant=True),  # 0.49 misses
+             Gate("example_count", "lower_bound", 100, significant=True)]  # point: 90 < 100
+    passed = [r["passed"] for r in check_gates(gates, metrics).to_pylist()]
+    assert passed == [True, False, False, True, False, False]
