@@ -90,10 +90,12 @@ class Report:
 
     # -- filters and tables ---------------------------------------------------------
 
-    def _selected(self, head, slice, metric, cls, threshold) -> list:
+    def _selected(self, head, slice, metric, cls, threshold, model=None) -> list:
         """Positions of the metrics rows the filters keep, in file order."""
         position = {id(r): i for i, r in enumerate(self._rows)}
         rows = select_rows(self._rows, _patterns(head), _patterns(slice), _patterns(metric))
+        if model is not None:
+            rows = [r for r in rows if r.get("model", "candidate") == model]
         classes, thresholds = _patterns(cls), _thresholds(threshold)
         if classes is not None:
             rows = [r for r in rows if r["class"] is not None
@@ -104,15 +106,18 @@ class Report:
                             for t in thresholds)]
         return [position[id(r)] for r in rows]
 
-    def select(self, head=None, slice=None, metric=None, cls=None, threshold=None):
+    def select(self, head=None, slice=None, metric=None, cls=None, threshold=None,
+               model: str | None = "candidate"):
         """The metrics rows that match, as a DataFrame (file order, index
         0..n-1). Each filter is a glob pattern or a list of them (any may
         match), as `headeval show`'s: `slice="overall"` is the overall
         slice, `slice="country=*"` every country; `metric` matches the base
         name (`auc`) or the key (`precision/positive_threshold_0.5`); `cls`
         the class (aggregate rows, with no class, never match). `threshold`
-        is a number or a list of numbers, equal to within 1e-9."""
-        keep = self._selected(head, slice, metric, cls, threshold)
+        is a number or a list of numbers, equal to within 1e-9. `model`:
+        the candidate's rows, as `show` prints them (`"baseline"`: the
+        baseline's; None: both)."""
+        keep = self._selected(head, slice, metric, cls, threshold, model)
         return self.metrics.iloc[keep].reset_index(drop=True)
 
     def table(self, head=None, slice=None, metric=None, cls=None, threshold=None,

@@ -27,6 +27,7 @@ from pipeline.report.html import charts, page as html_page
 from pipeline.report.load import read_metrics_rows
 from pipeline.report.schema import (COMPARISON_FILE, CURVES_FILE, METRICS_FILE,
                                     REJECTED_SCHEMA, RUN_FILE, VALIDATION_FILE)
+from pipeline.report import versus
 from pipeline.report.text import select_rows
 from tests.pipeline.report.test_html import CURVE_COLUMNS, _chromium, needs_chromium
 from tests.support import fake_object_store
@@ -158,7 +159,9 @@ def test_load_from_an_object_store(full, tmp_path):
 def test_a_report_without_the_optional_files(api_report, tmp_path):
     folder = str(tmp_path / "report")
     shutil.copytree(api_report[0], folder)
-    os.remove(os.path.join(folder, CURVES_FILE))
+    for name in (CURVES_FILE, COMPARISON_FILE, VALIDATION_FILE):  # the demo has a baseline
+        if os.path.exists(os.path.join(folder, name)):
+            os.remove(os.path.join(folder, name))
     report = headeval.load(folder)
     assert report.curves is None and report.comparison is None and report.validation is None
     assert len(report.rejected) == 0 and list(report.rejected.columns) == REJECTED_SCHEMA.names
@@ -199,17 +202,23 @@ def test_select_keeps_the_rows_show_prints(api_report, capsys, filters):
     for option, patterns in filters.items():
         argv += [a for p in patterns for a in ("--" + option, p)]
     assert cli.main(argv) == 0
-    shown = json.loads(capsys.readouterr().out)
+    # show prints the candidate's rows, with the baseline's value and the change beside
+    shown = [{k: v for k, v in r.items() if k not in versus.COMPARED}
+             for r in json.loads(capsys.readouterr().out)]
     got = _records(report.select(**filters))
     assert got, filters
     assert sorted(got, key=_key) == sorted(shown, key=_key)
     expected = select_rows(read_metrics_rows(folder), filters.get("head"),
                            filters.get("slice"), filters.get("metric"))
-    assert got == [{k: _plain(v) for k, v in r.items()} for r in expected]  # file order
+    assert got == [{k: _plain(v) for k, v in r.items()} for r in expected
+                   if r["model"] == "candidate"]  # file order
+    both = _records(report.select(**filters, model=None))
+    assert both == [{k: _plain(v) for k, v in r.items()} for r in expected]
 
 
 def test_select_by_class_and_threshold(api_report):
     m = api_report[1].metrics
+    m = m[m["model"] == "candidate"]  # select's default, as show's
     got = api_report[1].select(head="digit", slice="overall", cls="t*")
     mask = (m["head"] == "digit") & (m["slice"] == "") & m["class"].isin(["two", "three"])
     assert _records(got) == _records(m[mask])
@@ -367,8 +376,8 @@ def test_repr_curves_are_curves_parquet(fragment, api_report):
     _, parsed = fragment
     curves = api_report[1].curves
     expected = {}
-    for r in _records(curves[curves["slice"] == ""]):
-        expected.setdefault((r["head"], r["class"], r["curve"]), []).append(r)
+    for r in _records(curves[curves["slice"] == ""]):  # both models: the demo has a baseline
+        expected.setdefault((r["head"], r["class"], r["curve"], r["model"]), []).append(r)
     types = {h["name"]: h["type"] for h in api_report[1].run["config"]["heads"]}
     drawn = set()
     for fig in parsed.figures:
@@ -377,8 +386,10 @@ def test_repr_curves_are_curves_parquet(fragment, api_report):
         left, top, width, height = fig["plot"]
         pooled = charts.class_label(None, types[fig["data-head"]])
         for line in fig["polylines"]:
-            label = fig["legend"][line["data-series"]]
-            key = (fig["data-head"], None if label == pooled else label, fig["data-chart"])
+            model = line.get("data-model", "candidate")
+            label = fig["legend"][line["data-series"]].removesuffix(" (%s)" % model)
+            key = (fig["data-head"], None if label == pooled else label, fig["data-chart"],
+                   model)
             assert key not in drawn
             drawn.add(key)
             x_col, y_col = CURVE_COLUMNS[key[2]]

@@ -485,7 +485,9 @@ def test_dataflow_submission_round_trip(tmp_path):
     assert os.path.isfile(tmp_path / "staging" / "workflow.tar.gz")
 
     report = tmp_path / "store" / "bucket" / "reports" / "demo"
-    assert sorted(os.listdir(report)) == ["curves.parquet", "metrics.parquet", "run.json"]
+    # the demo compares a candidate with a baseline: comparison.parquet too
+    assert sorted(os.listdir(report)) == ["comparison.parquet", "curves.parquet",
+                                          "metrics.parquet", "run.json"]
     assert os.listdir(report.parent) == ["demo"]  # no temporary folder, no _counts.json
     with open(report / "run.json") as f:
         assert json.load(f) == json.loads(json.dumps(run))
@@ -640,7 +642,9 @@ def test_run_and_show_through_an_object_store_filesystem(tmp_path):
                 timeout=240)
 
     report = root / "bucket" / "reports" / "demo"
-    assert sorted(os.listdir(report)) == ["curves.parquet", "metrics.parquet", "run.json"]
+    # the demo compares a candidate with a baseline: comparison.parquet too
+    assert sorted(os.listdir(report)) == ["comparison.parquet", "curves.parquet",
+                                          "metrics.parquet", "run.json"]
     leftovers = [n for n in os.listdir(report.parent) if n != "demo"]
     assert leftovers == [], "temporary report folders left behind: %s" % leftovers
     with open(report / "run.json") as f:
@@ -656,6 +660,7 @@ def test_run_and_show_through_an_object_store_filesystem(tmp_path):
     assert pq.read_table(report / "curves.parquet").equals(
         pq.read_table(local_out / "curves.parquet"))
     shown = json.loads(proc.stdout.split("=== show ===\n", 1)[1])
-    assert len(shown) == len(remote)
+    candidate = [r for r in remote if r["model"] == "candidate"]  # show's rows
+    assert len(shown) == len(candidate)
     assert {(r["head"], r["slice"], r["key"]) for r in shown} == \
-        {(r["head"], r["slice"], r["key"]) for r in remote}
+        {(r["head"], r["slice"], r["key"]) for r in candidate}
