@@ -174,8 +174,8 @@ class EvaluateBatches(beam.DoFn):
         elif self._skip:
             features, rows, bad_records = self._parser.parse_valid(batch)
             # The rejected records' positions: those not kept, in order (as bad_records).
-            positions = np.setdiff1d(np.arange(n), rows) if bad_records else ()
-            for position, e in zip(positions, bad_records):
+            rejected_at = np.setdiff1d(np.arange(n), rows) if bad_records else ()
+            for position, e in zip(rejected_at, bad_records):
                 kind = e.kind
                 self._reject(kind)
                 yield beam.pvalue.TaggedOutput(REJECTED_TAG, _rejection(

@@ -20,10 +20,12 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from pipeline import cli
 from pipeline.config import load_config
 from pipeline.run import run_pipeline
 from tests.e2e.test_e2e_sklearn import (AUC_METRICS, compare, expected_binary,
-                                        expected_regression, required_keys, with_counts)
+                                        expected_regression, oracle_key, required_keys,
+                                        with_counts)
 from tests.support.example_records import example, write_tfrecords
 
 RUNNER = ["--runner=FnApiRunner"]
@@ -76,12 +78,20 @@ def _record(a, i, **override):
     return example(**values)
 
 
-def _config(folder, name, pattern, baseline):
+GATES = [  # what the data make of them: pass, fail on FR, fail (no such slice)
+    {"metric": "auc", "head": "bin", "lower_bound": 0.6},
+    {"metric": "auc", "head": "bin", "slices": ["country=*"], "change": {"absolute": -0.02}},
+    {"metric": "auc", "head": "bin", "slices": ["country=XX"], "lower_bound": 0.5},
+]
+
+
+def _config(folder, name, pattern, baseline, logits=None):
     data = {"input": {"pattern": pattern, "features": FEATURES},
-            "model": {"logits": CANDIDATE_LOGITS}, "heads": HEADS,
+            "model": {"logits": logits or CANDIDATE_LOGITS}, "heads": HEADS,
             "slices": [[], ["country"]], "bad_examples": "skip"}
     if baseline:
         data["baseline"] = {"logits": BASELINE_LOGITS}
+        data["validation"] = GATES
     path = folder / name
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return load_config(str(path))
@@ -100,8 +110,11 @@ def runs(tmp_path_factory):
         _record(a, 1, cand_reg=[math.inf])])     # bad for the candidate only
     both = _config(folder, "both.yaml", "*.tfrecord", baseline=True)
     one = _config(folder, "one.yaml", "good-*.tfrecord", baseline=False)
+    base = _config(folder, "base.yaml", "good-*.tfrecord", baseline=False,
+                   logits=BASELINE_LOGITS)
     run_pipeline(both, str(folder / "both"), beam_argv=RUNNER)
     run_pipeline(one, str(folder / "one"), beam_argv=RUNNER)
+    run_pipeline(base, str(folder / "base"), beam_argv=RUNNER)
     return a, folder / "both", folder / "one"
 
 
@@ -191,3 +204,68 @@ def test_a_row_bad_for_one_model_is_rejected_for_both(runs):
     counts = {(r["model"], r["head"]): r["value"] for r in _metrics(both)
               if r["slice"] == "" and r["key"] == "example_count"}
     assert set(counts.values()) == {float(N)}, counts
+
+
+@pytest.mark.e2e
+def test_comparison_is_the_difference_of_sklearns_numbers(runs):
+    """Every paired row of comparison.parquet: delta = sklearn(candidate) -
+    sklearn(baseline) on the same arrays, relative = delta / |baseline|."""
+    a, both, _ = runs
+    cand, base = _expected(a, "cand"), _expected(a, "base")
+    rows = pq.read_table(str(both / "comparison.parquet")).to_pylist()
+    checked, failures = 0, []
+    for r in rows:
+        want_c = cand.get((r["head"], r["slice"]), {}).get(oracle_key(r["key"], r["head"]))
+        want_b = base.get((r["head"], r["slice"]), {}).get(oracle_key(r["key"], r["head"]))
+        if want_c is None or want_b is None or math.isnan(want_c) or math.isnan(want_b):
+            continue
+        checked += 1
+        tol = 2e-5 if r["metric"] in AUC_METRICS else 1e-6 * max(abs(want_c), abs(want_b))
+        if not abs(r["delta"] - (want_c - want_b)) <= tol + 1e-12:
+            failures.append("%s %r %s: delta %r, sklearn %r" % (
+                r["head"], r["slice"], r["key"], r["delta"], want_c - want_b))
+        if want_b != 0 and not math.isclose(r["relative"], r["delta"] / abs(r["baseline"]),
+                                             rel_tol=1e-12):
+            failures.append("%s %r %s: relative %r" % (r["head"], r["slice"], r["key"],
+                                                        r["relative"]))
+    assert checked > 100 and not failures, "\n".join(failures[:20])
+
+
+@pytest.mark.e2e
+def test_gates_pass_and_fail_with_their_reasons(runs):
+    _, both, _ = runs
+    rows = pq.read_table(str(both / "validation.parquet")).to_pylist()
+    by_gate = {}
+    for r in rows:
+        by_gate.setdefault(r["gate"], []).append(r)
+    assert all(r["passed"] for r in by_gate[0])
+    fr = [r for r in by_gate[1] if r["slice"] == "country=FR"]
+    assert len(by_gate[1]) == 3 and len(fr) == 1 and not fr[0]["passed"]
+    assert all(r["passed"] for r in by_gate[1] if r["slice"] != "country=FR")
+    assert fr[0]["value"] < fr[0]["bound"] == pytest.approx(fr[0]["baseline"] - 0.02)
+    [missing] = by_gate[2]
+    assert not missing["passed"] and "selects no row" in missing["reason"]
+    with open(both / "run.json") as f:
+        validation = json.load(f)["validation"]
+    assert validation["ok"] is False and validation["gates"] == 3
+    assert [g["gate"] for g in validation["failed"]] == [1, 2]
+    assert (both / "NOT_BLESSED").exists() and not (both / "BLESSED").exists()
+
+
+@pytest.mark.e2e
+def test_diff_of_two_one_model_runs_equals_the_one_pass_comparison(runs, tmp_path):
+    """`headeval diff` of the candidate alone and the baseline alone (the same
+    good records) against the one-pass comparison (which saw two more
+    records, rejected for both models: the same examples)."""
+    _, both, one = runs
+    out = tmp_path / "diff.parquet"
+    assert cli.main(["diff", str(one), str(one.parent / "base"), "--output", str(out)]) == 0
+    key = lambda r: (r["head"], r["slice"], r["key"])  # noqa: E731
+    diffed = {key(r): r for r in pq.read_table(str(out)).to_pylist()}
+    one_pass = {key(r): r for r in pq.read_table(str(both / "comparison.parquet")).to_pylist()}
+    assert sorted(diffed) == sorted(one_pass)
+    for k, r in one_pass.items():
+        for column in ("candidate", "baseline", "delta"):
+            x, y = r[column], diffed[k][column]
+            assert (x is None and y is None) or (math.isnan(x) and math.isnan(y)) or \
+                abs(x - y) <= 1e-9 * max(1.0, abs(x)), (k, column, x, y)
