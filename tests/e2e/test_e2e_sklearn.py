@@ -496,25 +496,8 @@ def test_keys_name_no_head(in_process_report):
     assert not bad, "%d keys embed their head name, e.g. %s" % (len(bad), bad[:6])
 
 
-@pytest.mark.e2e
-def test_multi_processing_gives_the_same_numbers(e2e_dataset, in_process_report, headeval_cli,
-                                                 tmp_path):
-    """Two SDK worker processes: every value equal to the single-process run."""
-    out = tmp_path / "multi"
-    headeval_cli.run("run", e2e_dataset.config, "--output", out, headeval_cli.runner_flag,
-                     *headeval_cli.multi_process_flags)
-    single = {(r["head"], r["slice"], r["key"]): r for r in read_metrics(in_process_report)}
-    multi = {(r["head"], r["slice"], r["key"]): r for r in read_metrics(out)}
-    assert sorted(multi) == sorted(single)
-    diffs = []
-    for k, r in single.items():
-        a, b = r["value"], multi[k]["value"]
-        tol = 1e-9 if r["metric"] in AUC_METRICS else 1e-9 * abs(a) + 1e-12
-        if not (abs(a - b) <= tol or (math.isnan(a) and math.isnan(b))):  # NaN: undefined
-            diffs.append("%s: single %r, multi %r" % (k, a, b))
-    assert not diffs, "\n".join(diffs[:40])
-    _, counts = run_json_counts(out)
-    assert counts["read"] == counts["evaluated"] + counts["rejected"] == e2e_dataset.n_records
+# Two SDK worker processes give every value of the single-process run:
+# tests/e2e/test_determinism.py (one shared two-process run).
 
 
 # -- the demo ----------------------------------------------------------------------

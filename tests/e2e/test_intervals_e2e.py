@@ -2,8 +2,8 @@
 slice specs, 3 files): the values are those of a run without intervals; the
 intervals are the same with record batches of 8192 in-process and of 97 in
 two SDK worker processes (a record's replicate weights depend only on the
-seed, its file name and position); counts and undefined values get none."""
-import dataclasses
+seed, its file name and position); counts and undefined values get none.
+The runs are the shared ones of tests/e2e/conftest.py."""
 import json
 import math
 import os
@@ -12,12 +12,6 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.config import load_config
-from pipeline.config.spec import IntervalsConfig
-from pipeline.run import run_pipeline
-
-IN_PROCESS = ["--runner=FnApiRunner"]
-TWO_PROCESSES = IN_PROCESS + ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
 COUNTS = ("example_count", "weighted_example_count", "confusion_matrix", "calibration/weight")
 
 
@@ -27,25 +21,14 @@ def _rows(out):
 
 
 @pytest.fixture(scope="module")
-def runs(e2e_dataset, tmp_path_factory):
-    base = load_config(e2e_dataset.config)
-    ci = IntervalsConfig(method="poisson_bootstrap", replicates=20, level=0.95, seed=0)
-    with_ci = dataclasses.replace(base, metrics=dataclasses.replace(
-        base.metrics, confidence_intervals=ci))
-    out = {}
-    for name, config, batch_size, argv in (("plain", base, 8192, IN_PROCESS),
-                                           ("b8192", with_ci, 8192, IN_PROCESS),
-                                           ("b97-2proc", with_ci, 97, TWO_PROCESSES)):
-        folder = str(tmp_path_factory.mktemp("ci") / name)
-        run = run_pipeline(dataclasses.replace(config, batch_size=batch_size), folder,
-                           beam_argv=argv)
-        out[name] = (_rows(folder), run)
-    return out
+def runs(e2e_runs):
+    """The shared e2e runs (tests/e2e/conftest.py) as {name: (rows, run)}."""
+    return {name: (_rows(folder), run) for name, (folder, run) in e2e_runs.items()}
 
 
 @pytest.mark.e2e
 def test_values_are_those_without_intervals(runs):
-    plain, with_ci = runs["plain"][0], runs["b8192"][0]
+    plain, with_ci = runs["b8192"][0], runs["ci-b8192"][0]
     assert sorted(plain) == sorted(with_ci)
     for k, row in plain.items():
         a, b = row["value"], with_ci[k]["value"]
@@ -55,7 +38,7 @@ def test_values_are_those_without_intervals(runs):
 
 @pytest.mark.e2e
 def test_intervals_do_not_depend_on_batch_size_or_workers(runs):
-    a, b = runs["b8192"][0], runs["b97-2proc"][0]
+    a, b = runs["ci-b8192"][0], runs["ci-b97-2proc"][0]
     assert sorted(a) == sorted(b)
     for column in ("lower", "upper", "stderr"):
         x = np.array([a[k][column] for k in a], dtype=float)
@@ -66,7 +49,7 @@ def test_intervals_do_not_depend_on_batch_size_or_workers(runs):
 
 @pytest.mark.e2e
 def test_which_rows_have_an_interval(runs):
-    rows, run = runs["b8192"]
+    rows, run = runs["ci-b8192"]
     assert run["confidence_intervals"]["method"] == "poisson_bootstrap"
     assert run["confidence_intervals"]["groups"] == 100
     with_interval = 0
