@@ -85,17 +85,11 @@ def run_demo(output_dir: str | None = None, beam_argv=None, show: bool = True) -
 
 
 def show_report(output_dir: str, out=None) -> None:
-    """Prints the candidate's rows of the report as `headeval show` prints
-    a report, and says where the baseline's are."""
+    """Prints the report as `headeval show` does: the candidate's values
+    with the baseline's and the change beside them, the slices where the
+    candidate is behind first."""
     # Reading Parquet imports pyarrow and Beam: not at import time, since the
     # CLI imports this module for its defaults (`headeval --help` stays quick).
-    from pipeline.report.load import read_metrics_rows, read_run
-    from pipeline.report.schema import CANDIDATE
-    from pipeline.report.text import format_report
+    from pipeline.report.text import show_text
     out = out or sys.stdout
-    rows = read_metrics_rows(output_dir)
-    candidate = [r for r in rows if r["model"] == CANDIDATE]
-    out.write(format_report(candidate, read_run(output_dir)))
-    if len(candidate) < len(rows):
-        out.write("\nThese are the candidate's rows; metrics.parquet and curves.parquet also "
-                  "hold the baseline's (model = baseline), computed on the same examples.\n")
+    out.write(show_text(output_dir))
