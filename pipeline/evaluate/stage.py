@@ -166,8 +166,6 @@ class EvaluateBatches(beam.DoFn):
         if self._progress is not None:
             self._progress.add(n)
         factorized = None
-        positions = (np.arange(batch.start, batch.start + n) if batch.indices is None
-                     else np.asarray(batch.indices, np.int64))  # in the file
         if batch.features is not None:  # parsed while read: every record parsed
             features, rows = batch.features, np.arange(n)
             factorized = batch.factorized
@@ -222,8 +220,12 @@ class EvaluateBatches(beam.DoFn):
             logits, baseline = take_logits(logits, keep), take_logits(baseline, keep)
             inputs = None
             rows = rows[keep]
-        evaluated = self._evaluate(features, logits, inputs, factorized, baseline,
-                                   (batch.path, positions[rows]))
+        identity = None
+        if self._evaluator.groups is not None:  # replicate groups: file and positions in it
+            at = np.asarray(rows, np.int64)
+            identity = (batch.path, batch.start + at if batch.indices is None
+                        else np.asarray(batch.indices, np.int64)[at])
+        evaluated = self._evaluate(features, logits, inputs, factorized, baseline, identity)
         self._counts["evaluated"] += evaluated
         self._evaluated.inc(evaluated)
 
