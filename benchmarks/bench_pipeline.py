@@ -44,7 +44,10 @@ wall time in run.json (when it records one), peak RSS.
 Modes (`--modes`, run in turn within each repetition, so that A and B see
 the same load): `pipeline` (one process, in-process FnApiRunner),
 `workers2` (`--direct_running_mode=multi_processing
---direct_num_workers=2`), and `floor`: a child process that reads and
+--direct_num_workers=2`: what a user asking for two workers gets, one
+process on an input too small for them, pipeline/runtime/workers.py),
+`workers2-forced` (the same with HEADEVAL_MIN_WORKER_BYTES=0: always two
+processes), and `floor`: a child process that reads and
 parses the same files with `tf.data.TFRecordDataset(files).batch(B)
 .map(tf.io.parse_example)` and does nothing else: what reading and parsing
 alone cost in the same sitting. Every figure is printed with its ratio to
@@ -189,14 +192,18 @@ def intervals_config(config, method, replicates):
 
 
 WORKERS2 = ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
-MODES = ("floor", "pipeline", "workers2", "baseline", "options", "jackknife", "bootstrap")
+MODES = ("floor", "pipeline", "workers2", "workers2-forced", "baseline", "options", "jackknife",
+         "bootstrap")
+# workers2: what a user who asks for two workers gets (on a small input, one
+# process: pipeline/runtime/workers.py); workers2-forced: always two processes.
+FORCED_ENV = {"HEADEVAL_MIN_WORKER_BYTES": "0"}
 INTERVAL_MODES = {"jackknife": "jackknife", "bootstrap": "poisson_bootstrap"}
 FLOOR_BATCH = 8192  # the pipeline's default batch_size
 
 
-def _child(cmd, repo, log_path):
+def _child(cmd, repo, log_path, extra_env=None):
     """Runs `cmd` in `repo`: (wall s, peak RSS bytes of it and its children)."""
-    env = dict(os.environ)
+    env = dict(os.environ, **(extra_env or {}))
     env["PYTHONPATH"] = repo + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
@@ -213,14 +220,14 @@ def _child(cmd, repo, log_path):
     return wall, usage.ru_maxrss * 1024  # ru_maxrss is in KiB on Linux
 
 
-def run_once(config, output, beam_args, repo=REPO):
+def run_once(config, output, beam_args, repo=REPO, extra_env=None):
     """One `python -m pipeline run` in a child process: (wall s, peak RSS bytes, run.json)."""
     cmd = [sys.executable, "-m", "pipeline", "run", config, "--output", output, "--overwrite",
            "--quiet"]
     if not any(a.startswith("--runner") for a in beam_args):
         cmd.append("--runner=FnApiRunner")
     cmd += list(beam_args)
-    wall, peak = _child(cmd, repo, output.rstrip("/") + ".log")
+    wall, peak = _child(cmd, repo, output.rstrip("/") + ".log", extra_env)
     with open(os.path.join(output, "run.json")) as fh:
         run = json.load(fh)
     return wall, peak, run
@@ -397,9 +404,10 @@ def main(argv=None):
                     else:
                         chosen = {"baseline": baseline_config(config),
                                   "options": options_config(folder, config)}.get(mode, config)
-                    wall, peak, run = run_once(chosen, output,
-                                               beam_args + (WORKERS2 if mode == "workers2"
-                                                            else []), repo)
+                    wall, peak, run = run_once(
+                        chosen, output,
+                        beam_args + (WORKERS2 if mode.startswith("workers2") else []), repo,
+                        FORCED_ENV if mode == "workers2-forced" else None)
                 evaluated = evaluated_count(run)
                 if evaluated is not None and evaluated != n:
                     raise SystemExit("%s: %r examples evaluated, expected %d"

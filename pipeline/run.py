@@ -41,6 +41,7 @@ from pipeline.report.validation import finish_comparison
 from pipeline.runtime import dataflow
 from pipeline.runtime.beam_tuning import shorten_bundle_sampler_sleep
 from pipeline.runtime.runner_args import check_beam_argv, check_runner
+from pipeline.runtime.workers import choose_workers
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +208,10 @@ def run_pipeline(config: Config, output: str, overwrite: bool = False, beam_argv
         build_pipeline(pipeline, resolved, output)  # a template runs later, with no driver
         return dataflow.job_built(pipeline.run(), config, output, options, beam_argv)
     # --
+    # DirectRunner's worker processes only where the input pays back their start
+    given_argv = list(beam_argv or [])
+    beam_argv, workers = choose_workers(options, given_argv, config.input.pattern)
+    options = PipelineOptions(beam_argv)
     shorten_bundle_sampler_sleep()  # for the bundles run in this process
     out = ReportOutput(output, overwrite=overwrite)
     try:
@@ -231,7 +236,8 @@ def run_pipeline(config: Config, output: str, overwrite: bool = False, beam_argv
             "config_file": config.source,
             "output": out.output,
             "runner": str(runner),
-            "beam_options": list(beam_argv or []),
+            "beam_options": given_argv,
+            **({"workers": workers} if workers is not None else {}),
             "versions": _versions(),
             "counts": {"read": counts["read"], "evaluated": counts["evaluated"],
                        "rejected": counts["rejected"],

@@ -38,6 +38,9 @@ def cli_env():
     env["PYTHONPATH"] = REPO + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.setdefault("CUDA_VISIBLE_DEVICES", "")
+    # The tests' inputs are small: without this, a run asking for worker
+    # processes would run in-process (pipeline/runtime/workers.py).
+    env.setdefault("HEADEVAL_MIN_WORKER_BYTES", "0")
     return env
 
 
