@@ -41,7 +41,7 @@ from pipeline.report.validation import finish_comparison
 from pipeline.runtime import dataflow
 from pipeline.runtime.beam_tuning import shorten_bundle_sampler_sleep
 from pipeline.runtime.runner_args import check_beam_argv, check_runner
-from pipeline.runtime.workers import choose_workers
+from pipeline.runtime.workers import choose_workers, work_parts
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +51,16 @@ def _write_counts(counts, path):
     return path
 
 
-def build_pipeline(pipeline: beam.Pipeline, config: Config, folder: str) -> beam.Pipeline:
-    """Adds the evaluation of `config` to `pipeline`, writing into `folder`."""
+def build_pipeline(pipeline: beam.Pipeline, config: Config, folder: str,
+                   parts: int = 1) -> beam.Pipeline:
+    """Adds the evaluation of `config` to `pipeline`, writing into `folder`;
+    `parts`: the pieces of work the read should make (`ReadBatches`)."""
     head_names, empty_metrics = build_report_head(config)
     models = (CANDIDATE, BASELINE) if config.baseline is not None else (CANDIDATE,)
     results = (pipeline
                | "Read" >> ReadBatches(config.input.pattern, config.batch_size,
                                       skip_corrupt=config.bad_examples == SKIP,
-                                      features=config.input.features)
+                                      features=config.input.features, parts=parts)
                | "Evaluate" >> beam.ParDo(EvaluateBatches(config)).with_outputs(
                    COUNTS_TAG, REJECTED_TAG, main=METRICS_TAG))
     merged = results[METRICS_TAG] | "MergePerSlice" >> beam.CombinePerKey(MergeMetrics())
@@ -205,7 +207,8 @@ def run_pipeline(config: Config, output: str, overwrite: bool = False, beam_argv
     if dataflow.builds_job_only(options):
         resolved = resolve_vocabularies(config, output, beam_argv)
         pipeline = beam.Pipeline(options=options)
-        build_pipeline(pipeline, resolved, output)  # a template runs later, with no driver
+        build_pipeline(pipeline, resolved, output,  # a template runs later, with no driver
+                       work_parts(options, None))
         return dataflow.job_built(pipeline.run(), config, output, options, beam_argv)
     # --
     # DirectRunner's worker processes only where the input pays back their start
@@ -217,7 +220,7 @@ def run_pipeline(config: Config, output: str, overwrite: bool = False, beam_argv
     try:
         resolved = resolve_vocabularies(config, out.path, beam_argv)
         pipeline = beam.Pipeline(options=options)
-        build_pipeline(pipeline, resolved, out.path)
+        build_pipeline(pipeline, resolved, out.path, work_parts(options, workers))
         result = pipeline.run()
         result.wait_until_finish()
         dataflow.check_finished(result)  # e.g. a cancelled Dataflow job: no counts to read

@@ -21,6 +21,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # tests run the same with or without network.
 RUNNER_FLAG = "--runner=FnApiRunner"
 MULTI_PROCESS_FLAGS = ("--direct_running_mode=multi_processing", "--direct_num_workers=2")
+# The tests' inputs are small: a run that asks for worker processes would
+# otherwise run in-process (pipeline/runtime/workers.py), here and in the
+# CLI subprocesses, which inherit the environment.
+os.environ.setdefault("HEADEVAL_MIN_WORKER_BYTES", "0")
 
 
 def pytest_configure(config):
@@ -38,9 +42,6 @@ def cli_env():
     env["PYTHONPATH"] = REPO + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.setdefault("CUDA_VISIBLE_DEVICES", "")
-    # The tests' inputs are small: without this, a run asking for worker
-    # processes would run in-process (pipeline/runtime/workers.py).
-    env.setdefault("HEADEVAL_MIN_WORKER_BYTES", "0")
     return env
 
 

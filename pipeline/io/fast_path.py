@@ -56,6 +56,7 @@ from pipeline.io import parse
 from pipeline.io.batches import ReadItem, RecordBatch
 from pipeline.io.framing import (FOOTER_BYTES, HEADER_BYTES, iter_record_batches,
                                  lengths_reach_the_end, masked_crcs, split_records)
+from pipeline.io.parts import FilePart
 from pipeline.io.paths import is_gzip, is_local, local_path, scheme
 
 log = logging.getLogger(__name__)
@@ -221,14 +222,17 @@ def _sorted_factorization(values, index):
     return values[order], rank[index]
 
 
-def _dataset(path, batch_size, features):
+def _dataset(path, batch_size, features, part=None):
     # Autotuning off: its per-element bookkeeping nearly doubled the CPU
     # time of framing the records (docs/performance.md), and the fixed
     # prefetch depth is all the parallelism this pipeline needs.
     options = tf.data.Options()
     options.autotune.enabled = False
-    return (tf.data.TFRecordDataset(path, compression_type="GZIP" if is_gzip(path) else "",
-                                    buffer_size=4 << 20)
+    records = tf.data.TFRecordDataset(path, compression_type="GZIP" if is_gzip(path) else "",
+                                      buffer_size=4 << 20)
+    if part is not None:  # TensorFlow's reader frames the records before, unparsed
+        records = records.skip(part.start).take(part.count)
+    return (records
             .batch(batch_size)
             .map(_parse_fn(tuple(features.items())))
             .prefetch(_PREFETCH)
@@ -255,24 +259,28 @@ def _read_whole(path, consumed):
 
 
 def iter_parsed_batches(path: str, batch_size: int, features: Mapping[str, Feature],
-                        skip_corrupt: bool = False) -> Iterator[ReadItem]:
+                        skip_corrupt: bool = False, part: FilePart = None) -> Iterator[ReadItem]:
     """Like `pipeline.io.framing.iter_record_batches`, but each `RecordBatch` of
     the fast path also carries its parsed `features` ({name: numpy array or
     tf.RaggedTensor}, as `Parser` returns them) and its `factorized` string
     features, and its `records` are `FileRecords`. From the first problem
     on, batches come from `iter_record_batches` (records as bytes, no
     features), so errors and skipped records are exactly its own. A
-    `file://` path is read, and named in the batches, as a plain path."""
+    `file://` path is read, and named in the batches, as a plain path.
+    With `part` (a `pipeline.io.parts.FilePart` of an uncompressed file,
+    whose record lengths `pipeline.io.parts.split_files` followed to the
+    file's end), only its records."""
     path = local_path(path)
-    if not is_gzip(path) and not (  # TensorFlow's reader could crash on it
+    if part is None and not is_gzip(path) and not (  # TensorFlow's reader could crash on it
             lengths_reach_the_end(path) if is_local(path) else
             lengths_reach_the_end(path, size=_size(path), opener=_open)):
         yield from iter_record_batches(path, batch_size, skip_corrupt=skip_corrupt)
         return
+    first, offset = (part.start, part.offset) if part is not None else (0, 0)
     handed_out = 0       # records yielded so far
     consumed = 0         # bytes of the file (uncompressed) they take up
     failed = False
-    iterator = iter(_dataset(path, batch_size, features))
+    iterator = iter(_dataset(path, batch_size, features, part))
     while True:
         try:
             sizes, parsed, distinct = next(iterator)
@@ -293,12 +301,17 @@ def iter_parsed_batches(path: str, batch_size: int, features: Mapping[str, Featu
             # Gathered from the distinct values: Python makes len(values)
             # string objects, not one per example.
             features[name] = values[index]
-        yield RecordBatch(path, handed_out, FileRecords(path, consumed, size, n),
+        yield RecordBatch(path, first + handed_out, FileRecords(path, offset + consumed, size, n),
                           features=features, factorized=factorized)
         handed_out += n
         consumed += size
-    if not failed and _read_whole(path, consumed):
+    if not failed and (_read_whole(path, consumed) if part is None else
+                       handed_out == part.count and consumed == part.size):
         return
-    for batch in iter_record_batches(path, batch_size, skip_corrupt=skip_corrupt,
-                                     start_record=handed_out):
-        yield batch
+    if part is None:
+        yield from iter_record_batches(path, batch_size, skip_corrupt=skip_corrupt,
+                                       start_record=handed_out)
+        return
+    yield from iter_record_batches(path, batch_size, skip_corrupt=skip_corrupt,
+                                   start_record=first + handed_out, offset=offset + consumed,
+                                   stop_record=first + part.count)

@@ -75,11 +75,24 @@ def lengths_reach_the_end(path: str, chunk_bytes: int = CHUNK_BYTES, size: int =
     data of records longer than a chunk; about 0.2 s per million records
     (docs/reliability.md). A local file by default; another with `size`
     (its bytes) and `opener` (path -> a binary file object that seeks)."""
+    return record_offsets(path, None, chunk_bytes, size, opener) is not None
+
+
+def record_offsets(path: str, every: int = None, chunk_bytes: int = CHUNK_BYTES,
+                   size: int = None, opener=None):
+    """(the byte offsets of records 0, `every`, 2 * `every`, ... of the
+    uncompressed file `path` followed by its size, its number of records),
+    or None when its record lengths (followed from its first record,
+    checksums not checked) do not end exactly at its last byte. With
+    `every` None, no offsets are kept and the count is None
+    (`lengths_reach_the_end`). `size` and `opener` as there."""
     if opener is None:
         size = os.path.getsize(path)
         opener = functools.partial(open, mode="rb", buffering=0)
     unpack = _LENGTH.unpack_from
     framing = HEADER_BYTES + FOOTER_BYTES
+    offsets = []
+    count = 0  # records framed before pos
     pos = 0
     with opener(path) as f:
         while pos < size:
@@ -87,12 +100,21 @@ def lengths_reach_the_end(path: str, chunk_bytes: int = CHUNK_BYTES, size: int =
             buf = f.read(min(chunk_bytes, size - pos))
             last = len(buf) - 8  # the last place a length can start in buf
             if last < 0:
-                return False  # less than a length left (or the file shrank)
+                return None  # less than a length left (or the file shrank)
             at = 0
-            while at <= last:
-                at += unpack(buf, at)[0] + framing
+            if every is None:
+                while at <= last:
+                    at += unpack(buf, at)[0] + framing
+            else:
+                while at <= last:
+                    if count % every == 0:
+                        offsets.append(pos + at)
+                    count += 1
+                    at += unpack(buf, at)[0] + framing
             pos += at
-    return pos == size
+    if pos != size:
+        return None
+    return offsets + [size], (count if every is not None else None)
 
 
 def _stream_size(stream):
@@ -153,12 +175,14 @@ def _batch(path, records, indices, start, cut, size):
 
 
 def iter_record_batches(path: str, batch_size: int, chunk_bytes: int = CHUNK_BYTES,
-                        skip_corrupt: bool = False,
-                        start_record: int = 0) -> Iterator[Union[RecordBatch, CorruptRecord]]:
+                        skip_corrupt: bool = False, start_record: int = 0, offset: int = 0,
+                        stop_record: int = None) -> Iterator[Union[RecordBatch, CorruptRecord]]:
     """Yields the records of one TFRecord file as `RecordBatch`es of
     `batch_size` records (the last one may be shorter), from record number
     `start_record` on (the records before it are framed and checked, not
-    yielded).
+    yielded), up to record `stop_record` (not included; None: to the end).
+    `offset` > 0 (uncompressed files only) is the byte offset of record
+    `start_record`: reading starts there, and nothing before it is framed.
 
     Raises CorruptRecordError for a truncated file, a checksum mismatch or
     data after the end of a gzip stream.
@@ -170,15 +194,22 @@ def iter_record_batches(path: str, batch_size: int, chunk_bytes: int = CHUNK_BYT
     if batch_size < 1:
         raise ValueError("batch_size must be >= 1; got %r" % (batch_size,))
     stream, raw = open_records(path)
-    unread = _stream_size(stream) if raw is None else None
     buf = b""
     pos = 0            # next unread byte of buf
     buf_offset = 0     # file offset of buf[0] (uncompressed)
     index = 0          # file index of the next record to parse
-    pending, pending_start = [], 0
+    if offset:
+        if raw is not None:
+            stream.close()
+            raw.close()
+            raise ValueError("a gzip file is read from its start; got offset %d" % offset)
+        stream.seek(offset)
+        buf_offset, index = offset, start_record
+    unread = _stream_size(stream) if raw is None else None
+    pending, pending_start = [], index
     pending_indices = None  # file index of each pending record, once there is a gap
     try:
-        while True:
+        while stop_record is None or index < stop_record:
             try:
                 chunk = stream.read(chunk_bytes)
             except (EOFError, zlib.error, gzip.BadGzipFile) as e:  # only gzip raises these
@@ -191,6 +222,10 @@ def iter_record_batches(path: str, batch_size: int, chunk_bytes: int = CHUNK_BYT
                 pos = 0
             start_pos = pos
             records, crcs, pos = split_records(buf, pos)
+            if stop_record is not None and index + len(crcs) >= stop_record:
+                # The range ends in this chunk: what follows is another range's.
+                records, crcs = records[:stop_record - index], crcs[:stop_record - index]
+                pos, chunk = _offset_of(buf, start_pos, len(crcs)), None
             if records:
                 bad = np.flatnonzero(masked_crcs(records) != np.asarray(crcs, np.uint64))
                 kept = None
@@ -235,6 +270,8 @@ def iter_record_batches(path: str, batch_size: int, chunk_bytes: int = CHUNK_BYT
                     if pending_indices is not None:
                         pending_indices = pending_indices[cut:]
                     pending_start += cut
+            if chunk is None:
+                break
             left = len(buf) - pos
             if left >= HEADER_BYTES:
                 if not _length_ok(buf, pos):

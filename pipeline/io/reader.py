@@ -12,9 +12,9 @@ are framed by `pipeline.io.framing` (Beam's FileSystems), and a log line
 says so once per scheme.
 
 Files are matched on a worker and spread with a Reshuffle, so many files
-read in parallel. One large file is read by one worker from start to end
-(TFRecord has no sync markers to split it at); that is fine for now, and
-the place to add a splittable DoFn if single huge files become common.
+read in parallel. With `parts` (two per worker process) and fewer files
+than that, large uncompressed files are cut into record ranges
+(`pipeline.io.parts`), so that two workers share one file.
 """
 from typing import Mapping, Optional
 
@@ -24,6 +24,12 @@ from pipeline.config import DEFAULT_BATCH_SIZE, Feature
 from pipeline.io.batches import ReadItem, RecordBatch
 from pipeline.io.files import match_files
 from pipeline.io.framing import iter_record_batches
+from pipeline.io.parts import FilePart, split_files
+
+
+def _match_and_split(pattern, parts, batch_size):
+    """The files matching `pattern`, large ones cut when there are fewer than `parts`."""
+    return split_files(match_files(pattern), parts, batch_size)
 
 
 class _ReadFiles(beam.DoFn):
@@ -40,15 +46,23 @@ class _ReadFiles(beam.DoFn):
         self._files = beam.metrics.Metrics.counter("headeval", "files_read")
         self._records = beam.metrics.Metrics.counter("headeval", "records_read_from_files")
 
-    def process(self, path):
+    def process(self, work):
+        """`work`: a file's path, or a `FilePart` of one (its records only)."""
+        part = work if isinstance(work, FilePart) else None
+        path = part.path if part is not None else work
         batches = None
         if self._features is not None:
             # The fast path imports TensorFlow (seconds): only where parsing is asked for.
             from pipeline.io import fast_path
             if fast_path.fast_path_applies(path):
                 batches = fast_path.iter_parsed_batches(path, self._batch_size, self._features,
-                                                        skip_corrupt=self._skip_corrupt)
-        if batches is None:
+                                                        skip_corrupt=self._skip_corrupt,
+                                                        part=part)
+        if batches is None and part is not None:
+            batches = iter_record_batches(path, self._batch_size, skip_corrupt=self._skip_corrupt,
+                                          start_record=part.start, offset=part.offset,
+                                          stop_record=part.start + part.count)
+        elif batches is None:
             batches = iter_record_batches(path, self._batch_size, skip_corrupt=self._skip_corrupt)
         for batch in batches:
             self._records.inc(len(batch.records) if isinstance(batch, RecordBatch) else 1)
@@ -66,11 +80,14 @@ class ReadBatches(beam.PTransform):
     `skip_corrupt`, records whose data fail their checksum come out as
     `CorruptRecord`s among the batches. With `features` ({name:
     config.Feature}), batches of the files `pipeline.io.fast_path` reads
-    come parsed.
+    come parsed. With `parts` > 1 (pieces of work wanted: two per worker
+    process) and fewer files than that, large uncompressed files are read
+    in record ranges (`pipeline.io.parts.split_files`).
     """
 
     def __init__(self, pattern: str, batch_size: int = DEFAULT_BATCH_SIZE,
-                 skip_corrupt: bool = False, features: Optional[Mapping[str, Feature]] = None):
+                 skip_corrupt: bool = False, features: Optional[Mapping[str, Feature]] = None,
+                 parts: int = 1):
         super().__init__()
         if not isinstance(pattern, str) or not pattern:
             raise ValueError("pattern must be a non-empty string; got %r" % (pattern,))
@@ -80,11 +97,12 @@ class ReadBatches(beam.PTransform):
         self._batch_size = batch_size
         self._skip_corrupt = skip_corrupt
         self._features = features
+        self._parts = parts
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
         return (pbegin
                 | "Pattern" >> beam.Create([self._pattern])
-                | "Match" >> beam.FlatMap(match_files)
+                | "Match" >> beam.FlatMap(_match_and_split, self._parts, self._batch_size)
                 | "Spread" >> beam.Reshuffle()
                 | "ReadFiles" >> beam.ParDo(_ReadFiles(self._batch_size, self._skip_corrupt,
                                                        self._features))

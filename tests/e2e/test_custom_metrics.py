@@ -52,7 +52,6 @@ def runs(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.syspath_prepend(SUPPORT)
     mp.setenv("PYTHONPATH", os.pathsep.join([SUPPORT, REPO, os.environ.get("PYTHONPATH", "")]))
-    mp.setenv("HEADEVAL_MIN_WORKER_BYTES", "0")  # two processes, though the input is small
     try:
         one = str(folder / "one")
         assert cli.main(["run", str(path), "--output", one, "--runner=FnApiRunner"]) == 0

@@ -9,6 +9,10 @@ import os
 
 import pyarrow.parquet as pq
 import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipeline.io.parts import MIN_PART_ENV, FilePart, split_files
+from pipeline.runtime.workers import work_parts
 
 
 def values(out):
@@ -27,6 +31,15 @@ def test_batch_size_and_runner_mode_do_not_change_the_report(e2e_dataset, e2e_ru
         counts = run["counts"]
         assert counts["evaluated"] == counts["read"] == e2e_dataset.n_records
         assert counts["rejected"] == 0
+    # The two-process run read its uncompressed files in record ranges (its
+    # read made 2 pieces of work per worker; see tests/e2e/conftest.py).
+    workers = e2e_runs["ci-b97-2proc"][1]["workers"]
+    assert workers["asked"] == workers["ran"] == 2
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(MIN_PART_ENV, "1")
+        work = list(split_files([str(f) for f in e2e_dataset.files],
+                                work_parts(PipelineOptions([]), workers), 97))
+    assert sum(isinstance(w, FilePart) for w in work) >= 4, work
     reference = values(runs["b8192"])
     assert len(reference) > 1000
     for name, out in runs.items():
