@@ -207,8 +207,7 @@ def run_pipeline(config: Config, output: str, overwrite: bool = False, beam_argv
     if dataflow.builds_job_only(options):
         resolved = resolve_vocabularies(config, output, beam_argv)
         pipeline = beam.Pipeline(options=options)
-        build_pipeline(pipeline, resolved, output,  # a template runs later, with no driver
-                       work_parts(options, None))
+        build_pipeline(pipeline, resolved, output)  # a template runs later, with no driver
         return dataflow.job_built(pipeline.run(), config, output, options, beam_argv)
     # --
     # DirectRunner's worker processes only where the input pays back their start
@@ -220,7 +219,7 @@ def run_pipeline(config: Config, output: str, overwrite: bool = False, beam_argv
     try:
         resolved = resolve_vocabularies(config, out.path, beam_argv)
         pipeline = beam.Pipeline(options=options)
-        build_pipeline(pipeline, resolved, out.path, work_parts(options, workers))
+        build_pipeline(pipeline, resolved, out.path, work_parts(workers))
         result = pipeline.run()
         result.wait_until_finish()
         dataflow.check_finished(result)  # e.g. a cancelled Dataflow job: no counts to read

@@ -17,12 +17,16 @@ file's end); a part's reader skips it. The parts are cut at multiples of
 the batch size, so their batches are the whole file's batches, record for
 record. A file whose lengths do not reach its end is not cut: read whole,
 its reader names the bad record. gzip files are never cut (a gzip stream
-cannot be entered in the middle).
+cannot be entered in the middle), nor files that are not local: a part's
+tf.data reader frames (without parsing) the records before it, cheap from
+the page cache, not over a network (`pipeline.runtime.workers.work_parts`).
 """
 import logging
 import math
 import os
 from typing import Iterator, NamedTuple, Sequence, Union
+
+from pipeline.io.paths import is_gzip, is_local, local_path
 
 log = logging.getLogger(__name__)
 
@@ -54,27 +58,9 @@ class FilePart(NamedTuple):
     size: int
 
 
-def _size(path):
-    from pipeline.io.paths import is_local, local_path
-    if is_local(path):
-        return os.path.getsize(local_path(path))
-    from apache_beam.io.filesystems import FileSystems
-    return FileSystems.match([path])[0].metadata_list[0].size_in_bytes
-
-
 def _offsets(path, every):
-    """record_offsets for a local file or one Beam's FileSystems opens."""
     from pipeline.io.framing import record_offsets
-    from pipeline.io.paths import is_local, local_path
-    if is_local(path):
-        return record_offsets(local_path(path), every)
-    from apache_beam.io.filesystem import CompressionTypes
-    from apache_beam.io.filesystems import FileSystems
-
-    def opener(p):
-        return FileSystems.open(p, mime_type="application/octet-stream",
-                                compression_type=CompressionTypes.UNCOMPRESSED)
-    return record_offsets(path, every, size=_size(path), opener=opener)
+    return record_offsets(local_path(path), every)
 
 
 def cut(offsets: Sequence[int], n_records: int, every: int, pieces: int) -> list:
@@ -99,10 +85,9 @@ def cut(offsets: Sequence[int], n_records: int, every: int, pieces: int) -> list
 def split_files(paths: Sequence[str], parts: int, batch_size: int
                 ) -> Iterator[Union[str, FilePart]]:
     """`paths` as they are when there are at least `parts` of them (or
-    `parts` <= 1); else the uncompressed ones among them cut into
+    `parts` <= 1); else the local uncompressed ones among them cut into
     FileParts (each into as many as its share of the bytes of `parts`,
     none smaller than `min_part_bytes()`), the others whole."""
-    from pipeline.io.paths import is_gzip
     paths = list(paths)
     if parts <= 1 or len(paths) >= parts:
         yield from paths
@@ -110,15 +95,16 @@ def split_files(paths: Sequence[str], parts: int, batch_size: int
     sizes = {}
     for path in paths:
         try:
-            sizes[path] = _size(path)
-        except Exception:  # the reader names what is wrong with it
+            sizes[path] = os.path.getsize(local_path(path)) if is_local(path) else 0
+        except OSError:  # the reader names what is wrong with it
             sizes[path] = 0
     total = sum(sizes.values()) or 1
     smallest = min_part_bytes()
     for path in paths:
         size = sizes[path]
         pieces = min(math.ceil(parts * size / total), size // smallest)
-        walked = None if is_gzip(path) or pieces < 2 else _offsets(path, batch_size)
+        walked = None if is_gzip(path) or not is_local(path) or pieces < 2 else \
+            _offsets(path, batch_size)
         if walked is None:  # not cut; a file whose lengths do not reach its end is read
             yield path      # whole, and its reader names the bad record
             continue

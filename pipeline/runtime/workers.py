@@ -121,17 +121,13 @@ def choose_workers(options, beam_argv: Sequence[str], pattern: str):
 PARTS_PER_WORKER = 2  # pieces of work per worker: files of unequal size still balance
 
 
-def work_parts(options, workers=None) -> int:
+def work_parts(workers=None) -> int:
     """How many pieces of work the read should make (`ReadBatches(parts=)`):
     two per worker process of this run (`workers`: choose_workers' record),
-    or of a Dataflow job that names --num_workers or --max_num_workers;
-    1 (files whole) otherwise."""
-    if workers is not None:
-        return PARTS_PER_WORKER * workers["ran"] if workers["ran"] > 1 else 1
-    from apache_beam.options.pipeline_options import WorkerOptions
-    from pipeline.runtime.dataflow import is_dataflow
-    if not is_dataflow(options):
-        return 1
-    worker = options.view_as(WorkerOptions)
-    count = max(worker.num_workers or 0, worker.max_num_workers or 0)
-    return PARTS_PER_WORKER * count if count > 1 else 1
+    else 1 (files whole). Dataflow reads files whole: cutting one there
+    would mean reading its headers from Cloud Storage on one worker first,
+    and each part reading the records before it again (TensorFlow's reader
+    cannot start at an offset); give a Dataflow job many files instead."""
+    if workers is not None and workers["ran"] > 1:
+        return PARTS_PER_WORKER * workers["ran"]
+    return 1

@@ -9,7 +9,6 @@ import os
 
 import pyarrow.parquet as pq
 import pytest
-from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.io.parts import MIN_PART_ENV, FilePart, split_files
 from pipeline.runtime.workers import work_parts
@@ -38,7 +37,7 @@ def test_batch_size_and_runner_mode_do_not_change_the_report(e2e_dataset, e2e_ru
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(MIN_PART_ENV, "1")
         work = list(split_files([str(f) for f in e2e_dataset.files],
-                                work_parts(PipelineOptions([]), workers), 97))
+                                work_parts(workers), 97))
     assert sum(isinstance(w, FilePart) for w in work) >= 4, work
     reference = values(runs["b8192"])
     assert len(reference) > 1000
