@@ -38,7 +38,7 @@ from pipeline.report.schema import (BASELINE, CANDIDATE, COUNTS_FILE, REJECTED_D
                                     SUPPRESSED_FILE)
 from pipeline.report.stages import SliceRows, WriteReport, gather_slices, slice_tables
 from pipeline.report.validation import finish_comparison
-from pipeline.runtime import dataflow
+from pipeline.runtime import dataflow, signals
 from pipeline.runtime.beam_tuning import shorten_bundle_sampler_sleep
 from pipeline.runtime.runner_args import check_beam_argv, check_runner
 from pipeline.runtime.workers import choose_workers, work_parts
@@ -265,6 +265,7 @@ def run_pipeline(config: Config, output: str, overwrite: bool = False, beam_argv
         # comparison.parquet (with a baseline), the gates: validation.parquet, BLESSED/NOT_BLESSED
         run.update(finish_comparison(out.path, resolved))
         write_json(run, out.file(RUN_FILE))
+        signals.check()  # never replace the old report after a Ctrl-C, even one dropped
         out.commit()
     except BaseException as e:
         out.abort()

@@ -25,6 +25,7 @@ from pipeline.io.batches import ReadItem, RecordBatch
 from pipeline.io.files import match_files
 from pipeline.io.framing import iter_record_batches
 from pipeline.io.parts import FilePart, split_files
+from pipeline.runtime import signals
 
 
 def _match_and_split(pattern, parts, batch_size):
@@ -65,6 +66,7 @@ class _ReadFiles(beam.DoFn):
         elif batches is None:
             batches = iter_record_batches(path, self._batch_size, skip_corrupt=self._skip_corrupt)
         for batch in batches:
+            signals.check()  # a Ctrl-C the interpreter dropped (in-process runs only)
             self._records.inc(len(batch.records) if isinstance(batch, RecordBatch) else 1)
             yield batch
         self._files.inc()

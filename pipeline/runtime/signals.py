@@ -56,6 +56,16 @@ def signals_interrupt():
             handler.removeFilter(drop)
 
 
+def check() -> None:
+    """Raises KeyboardInterrupt if a signal was received. The handler raised
+    one already, but where it lands inside a `__del__` or a C callback
+    (TensorFlow has many), Python prints it as "Exception ignored" and drops
+    it, and the run would go on to replace the old report; the read checks
+    between batches and the run before it commits."""
+    if received:
+        raise KeyboardInterrupt
+
+
 def interruption(exc):
     """(exit code, words) when `exc` ends the command because of a signal
     or Ctrl-C (recorded, or a KeyboardInterrupt that Beam wrapped); else None."""
