@@ -151,9 +151,13 @@ def _sorted(table, slice_rank, columns):
     """`table` in report order: the candidate's rows, then the baseline's;
     in each, slice (overall first), then `columns`, a null class or
     threshold before any other value."""
+    names = sorted(slice_rank, key=slice_rank.get)  # position in `names` is the rank
+    rank = pc.index_in(table.column("slice"), value_set=pa.array(names, pa.string()))
+    if rank.null_count:  # every slice of the tables has a rank
+        raise KeyError("slices without a rank: %s" % pc.unique(
+            pc.filter(table.column("slice"), pc.is_null(rank))).to_pylist()[:5])
     keys = {"_model": pc.cast(pc.equal(table.column("model"), BASELINE), pa.int8()),
-            "_rank": pa.array([slice_rank[s] for s in table.column("slice").to_pylist()],
-                              pa.int64())}
+            "_rank": rank}
     for c in columns:
         column = table.column(c)
         if column.null_count:
