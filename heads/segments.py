@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import tensorflow as tf
 
-from heads import auc
+from heads import auc, states
 
 
 class Binned(collections.namedtuple("Binned", ["index", "values", "shape", "finish"])):
@@ -207,24 +207,30 @@ class DeferredSums:
         self._entries = {}  # (id(head), id(metrics dict)) -> [head, metrics dict, {name: sum}]
 
     def add(self, head: object, eval_metrics_list: list, stats: dict) -> None:
-        """Adds the dense sums of `stats` (segment s for `eval_metrics_list[s]`)."""
+        """Adds the dense sums of `stats` (segment s for `eval_metrics_list[s]`),
+        compensated as the states merge (`heads.states.two_sum`)."""
         dense = [(k, v) for k, v in stats.items() if isinstance(v, np.ndarray)]
         for s, eval_metrics in enumerate(eval_metrics_list):
             entry = self._entries.get((id(head), id(eval_metrics)))
             if entry is None:
                 self._entries[(id(head), id(eval_metrics))] = [
-                    head, eval_metrics, {k: np.array(v[s], np.float64) for k, v in dense}]
+                    head, eval_metrics, {k: np.array(v[s], np.float64) for k, v in dense},
+                    {k: np.zeros(np.shape(v[s])) for k, v in dense}]
                 continue
-            sums = entry[2]
+            sums, lows = entry[2], entry[3]
             for k, v in dense:
-                sums[k] += v[s]
+                sums[k], error = states.raw_two_sum(sums[k], v[s])
+                lows[k] += error  # NaN where the sum is not finite: zeroed in apply
 
     def apply(self) -> None:
-        """Absorbs the sums into their metric dicts (`head.absorb_dense`) and
-        forgets them."""
+        """Absorbs the sums into their metric dicts (`head.absorb_dense`),
+        then their rounding errors (every dense state is linear in the sums),
+        and forgets them."""
         entries, self._entries = self._entries, {}
-        for head, eval_metrics, sums in entries.values():
+        for head, eval_metrics, sums, lows in entries.values():
             head.absorb_dense(eval_metrics, {k: v[None] for k, v in sums.items()}, 0)
+            head.absorb_dense(eval_metrics, {k: np.where(np.isfinite(sums[k]), v, 0.0)[None]
+                                             for k, v in lows.items()}, 0)
 
 
 def add_regularization_loss(eval_metrics_list: list, key: str, regularization_losses: list,

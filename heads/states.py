@@ -5,6 +5,17 @@ associative and commutative by construction, and a state computed on any
 partition of the data merges to the state of one pass over all of it.
 `merge` first checks that the two states describe the same metric (same
 thresholds, same bucket layout...) and says what differs.
+
+Float addition is not associative, so plain sums would depend, in their
+last bits, on how the batches fell into bundles and in which order Beam
+merged those. `State.merge` adds compensated (`two_sum`): each array keeps
+the rounding error of its additions beside it (`_lo`, carried by pickle),
+and every merge folds the errors back, so an array holds the correctly
+rounded sum of everything merged into it, whatever the grouping and order
+(bar a sum within ~1e-30 relative of a rounding tie). Reports are then the
+same tables on every path (docs/performance.md). `to_dict` leaves `_lo`
+out. The AUC states (`HistogramState`, `ScoresState`) merge their own way
+and are not compensated.
 """
 import dataclasses
 
@@ -18,12 +29,36 @@ class IncompatibleStateError(ValueError):
     """Two states of different configuration were asked to merge."""
 
 
+def two_sum(a, b) -> tuple:
+    """(s, e) with s = fl(a + b) and e = a + b - s exactly (Knuth's TwoSum,
+    elementwise); e is 0 where s is not finite (an infinite or NaN sum has
+    no rounding error to keep)."""
+    s, e = raw_two_sum(np.asarray(a, np.float64), np.asarray(b, np.float64))
+    return s, np.where(np.isfinite(s), e, 0.0)
+
+
+def raw_two_sum(a: np.ndarray, b: np.ndarray) -> tuple:
+    """`two_sum` of float64 arrays without the clean-up: e is NaN where s is
+    not finite. A sum that is not finite stays so, so a caller adding many
+    may zero those errors once, at the end (`heads.segments.DeferredSums`)."""
+    s = a + b
+    with np.errstate(invalid="ignore"):  # inf - inf where the sum overflowed
+        virtual = s - a
+        e = (a - (s - virtual)) + (b - virtual)
+    return s, e
+
+
 @dataclasses.dataclass(frozen=True)
 class State:
-    """Base: `CONFIG` fields must match to merge, `ARRAYS` fields add up."""
+    """Base: `CONFIG` fields must match to merge, `ARRAYS` fields add up
+    (compensated: see the module docstring)."""
 
     CONFIG = ()
     ARRAYS = ()
+
+    def low(self, name: str):
+        """The rounding error kept beside array `name` (0 when none)."""
+        return self.__dict__.get("_lo", {}).get(name, 0.0)
 
     def check_mergeable(self, other: "State") -> None:
         """Raises IncompatibleStateError, saying what differs, unless `other`
@@ -44,8 +79,14 @@ class State:
             if a.shape != b.shape:
                 raise IncompatibleStateError("cannot merge %s: %s shape %s != %s" % (
                     type(self).__name__, name, a.shape, b.shape))
-        return dataclasses.replace(
-            self, **{n: getattr(self, n) + getattr(other, n) for n in self.ARRAYS})
+        sums, lows = {}, {}
+        for n in self.ARRAYS:
+            total, error = two_sum(getattr(self, n), getattr(other, n))
+            # the correctly rounded sum of the two, with their errors folded in
+            sums[n], lows[n] = two_sum(total, error + self.low(n) + other.low(n))
+        merged = dataclasses.replace(self, **sums)
+        object.__setattr__(merged, "_lo", lows)
+        return merged
 
     def to_dict(self) -> dict:
         """The state as a dict of numpy arrays (configuration included)."""

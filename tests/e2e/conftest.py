@@ -5,6 +5,7 @@ makes one.
     b8192         batch 8192, in-process, no intervals (the reference)
     b97           batch 97, in-process
     ci-b8192      batch 8192, in-process, Poisson bootstrap intervals
+    ci-b97        batch 97, in-process, the same intervals
     ci-b97-2proc  batch 97, two SDK worker processes, the same intervals; the
                   two uncompressed files cut into record ranges (pipeline.io.parts)
 """
@@ -33,6 +34,7 @@ def e2e_runs(e2e_dataset, tmp_path_factory):
     for name, config, batch_size, argv in (("b8192", base, 8192, IN_PROCESS),
                                            ("b97", base, 97, IN_PROCESS),
                                            ("ci-b8192", with_ci, 8192, IN_PROCESS),
+                                           ("ci-b97", with_ci, 97, IN_PROCESS),
                                            ("ci-b97-2proc", with_ci, 97, TWO_PROCESSES)):
         folder = str(tmp_path_factory.mktemp("e2e_runs") / name)
         saved = os.environ.get(MIN_PART_ENV)

@@ -50,3 +50,10 @@ def test_batch_size_and_runner_mode_do_not_change_the_report(e2e_dataset, e2e_ru
         assert not diffs, "%s differs from b8192 in %d values, e.g. %s" % (name, len(diffs),
                                                                            diffs[:5])
         assert curves(out) == curves(runs["b8192"]), name
+    # The same batches (size 97) in one process and, cut into record ranges,
+    # in two: bit-identical values (compensated state sums, heads.states).
+    one, two = values(runs["ci-b97"]), values(runs["ci-b97-2proc"])
+    differ = [k for k in one if not (one[k] == two[k] or (math.isnan(one[k])
+                                                          and math.isnan(two[k])))]
+    assert not differ, "%d values differ, e.g. %s" % (len(differ), [
+        (k, one[k], two[k]) for k in differ[:3]])
