@@ -111,7 +111,13 @@ def start(config, dest, *flags, progress=False):
     return subprocess.Popen(
         [sys.executable, "-m", "pipeline", "run", str(config), "--output", str(dest),
          RUNNER_FLAG, *flags], cwd=REPO, env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
+        stderr=subprocess.PIPE, text=True, preexec_fn=_default_signals)
+
+
+def _default_signals():
+    """In the child: SIGINT handled, even where the suite runs with it
+    ignored (`nohup`, a background job), which the CLI keeps on purpose."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_for_progress(proc, timeout=120):
