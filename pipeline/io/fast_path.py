@@ -308,10 +308,7 @@ def iter_parsed_batches(path: str, batch_size: int, features: Mapping[str, Featu
     if not failed and (_read_whole(path, consumed) if part is None else
                        handed_out == part.count and consumed == part.size):
         return
-    if part is None:
-        yield from iter_record_batches(path, batch_size, skip_corrupt=skip_corrupt,
-                                       start_record=handed_out)
-        return
+    # A whole file is framed again from its start; a part from where TensorFlow stopped.
+    within = {} if part is None else dict(offset=offset + consumed, stop_record=first + part.count)
     yield from iter_record_batches(path, batch_size, skip_corrupt=skip_corrupt,
-                                   start_record=first + handed_out, offset=offset + consumed,
-                                   stop_record=first + part.count)
+                                   start_record=first + handed_out, **within)

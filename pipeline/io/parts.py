@@ -26,6 +26,7 @@ import math
 import os
 from typing import Iterator, NamedTuple, Sequence, Union
 
+from pipeline.io.framing import record_offsets
 from pipeline.io.paths import is_gzip, is_local, local_path
 
 log = logging.getLogger(__name__)
@@ -56,11 +57,6 @@ class FilePart(NamedTuple):
     count: int
     offset: int
     size: int
-
-
-def _offsets(path, every):
-    from pipeline.io.framing import record_offsets
-    return record_offsets(local_path(path), every)
 
 
 def cut(offsets: Sequence[int], n_records: int, every: int, pieces: int) -> list:
@@ -104,7 +100,7 @@ def split_files(paths: Sequence[str], parts: int, batch_size: int
         size = sizes[path]
         pieces = min(math.ceil(parts * size / total), size // smallest)
         walked = None if is_gzip(path) or not is_local(path) or pieces < 2 else \
-            _offsets(path, batch_size)
+            record_offsets(local_path(path), batch_size)
         if walked is None:  # not cut; a file whose lengths do not reach its end is read
             yield path      # whole, and its reader names the bad record
             continue

@@ -59,12 +59,11 @@ class _ReadFiles(beam.DoFn):
                 batches = fast_path.iter_parsed_batches(path, self._batch_size, self._features,
                                                         skip_corrupt=self._skip_corrupt,
                                                         part=part)
-        if batches is None and part is not None:
+        if batches is None:
+            within = {} if part is None else dict(start_record=part.start, offset=part.offset,
+                                                  stop_record=part.start + part.count)
             batches = iter_record_batches(path, self._batch_size, skip_corrupt=self._skip_corrupt,
-                                          start_record=part.start, offset=part.offset,
-                                          stop_record=part.start + part.count)
-        elif batches is None:
-            batches = iter_record_batches(path, self._batch_size, skip_corrupt=self._skip_corrupt)
+                                          **within)
         for batch in batches:
             signals.check()  # a Ctrl-C the interpreter dropped (in-process runs only)
             self._records.inc(len(batch.records) if isinstance(batch, RecordBatch) else 1)

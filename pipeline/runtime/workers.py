@@ -68,9 +68,10 @@ def record_bytes(pattern: str) -> Optional[int]:
 
 
 def _asked_workers(options) -> int:
-    from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
+    from apache_beam.options.pipeline_options import DirectOptions
 
-    runner = str(options.view_as(StandardOptions).runner or "DirectRunner")
+    from pipeline.runtime.dataflow import runner_name
+    runner = runner_name(options) or "DirectRunner"
     direct = options.view_as(DirectOptions)
     if runner.rsplit(".", 1)[-1] not in _LOCAL_RUNNERS or \
             direct.direct_running_mode != "multi_processing":
